@@ -1,0 +1,242 @@
+//! What the engine observed in the real database, the store and the repository, handed to
+//! the pure guards. Nothing here does I/O; `attrmig-engine` fills these in.
+//!
+//! Fields are `Option` where a fact is only observed for the steps that need it
+//! ([`crate::guards::needs`] says which); a guard that finds its fact missing refuses with
+//! [`crate::Refusal::NotObserved`] rather than guessing.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::Step;
+
+/// Everything the guards of one transition may look at.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    /// The time of the decision.
+    pub now: DateTime<Utc>,
+    /// Who asks for the transition.
+    pub actor: String,
+    /// `--note` given with the transition.
+    pub note: Option<String>,
+    /// `--confirm-point-of-no-return` given.
+    pub confirmed_point_of_no_return: bool,
+    /// When steps were reached, from the audit log.
+    pub history: History,
+    /// Storage fingerprint recorded at step 1, and the plan's current one.
+    pub plan_fingerprint: PlanFingerprint,
+    /// The new storage as introspected.
+    pub new_storage: Option<TableFact>,
+    /// The old storage as introspected.
+    pub old_storage: Option<OldStorageFact>,
+    /// Finished cross-check runs, newest first.
+    pub cross_checks: Option<Vec<CrossCheckFact>>,
+    /// Sync passes, newest first.
+    pub sync_passes: Option<Vec<SyncPassFact>>,
+    /// Data issues not yet resolved.
+    pub unresolved_data_issues: Option<u64>,
+    /// Hand-written tool paths from the plan that still exist in the repository.
+    pub tool_paths_present: Option<Vec<String>>,
+    /// Approvals of the point of no return.
+    pub approvals: Option<Vec<ApprovalFact>>,
+    /// What is known about late writes to old storage after step 9.
+    pub late_writes: Option<LateWritesFact>,
+}
+
+impl Facts {
+    /// Facts with nothing observed yet, for the given time and actor.
+    pub fn new(now: DateTime<Utc>, actor: impl Into<String>, plan_fingerprint: PlanFingerprint) -> Facts {
+        Facts {
+            now,
+            actor: actor.into(),
+            note: None,
+            confirmed_point_of_no_return: false,
+            history: History::default(),
+            plan_fingerprint,
+            new_storage: None,
+            old_storage: None,
+            cross_checks: None,
+            sync_passes: None,
+            unresolved_data_issues: None,
+            tool_paths_present: None,
+            approvals: None,
+            late_writes: None,
+        }
+    }
+}
+
+/// When each step was last reached by an advance, and when the last rollback happened.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct History {
+    /// The time of the latest advance into each step. A rollback does not move these:
+    /// rolling back from 4 to 3 does not change when double-write went live.
+    pub reached: BTreeMap<Step, DateTime<Utc>>,
+    /// The latest rollback, if any; approvals given before it no longer count.
+    pub last_rollback: Option<DateTime<Utc>>,
+}
+
+/// The plan's storage fingerprint, as recorded and as it is now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanFingerprint {
+    /// Recorded when step 1 was reached; `None` before.
+    pub recorded: Option<String>,
+    /// Computed from the plan file as it is now.
+    pub current: String,
+}
+
+/// A column as introspected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnFact {
+    /// Column name.
+    pub name: String,
+    /// Type as the database names it (`bigint`, `character varying`, `TEXT`).
+    pub data_type: String,
+    /// Accepts NULL.
+    pub nullable: bool,
+    /// Default expression, if any.
+    pub default: Option<String>,
+    /// Is the primary key alone, or the sole column of a unique index.
+    pub unique: bool,
+}
+
+/// A table as introspected: missing, or its columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum TableFact {
+    /// No such table.
+    Missing {
+        /// Table name.
+        table: String,
+    },
+    /// The table and its columns.
+    Present {
+        /// Table name.
+        table: String,
+        /// Its columns.
+        columns: Vec<ColumnFact>,
+    },
+}
+
+impl TableFact {
+    /// The named column, if the table and column exist.
+    pub fn column(&self, name: &str) -> Option<&ColumnFact> {
+        match self {
+            TableFact::Missing { .. } => None,
+            TableFact::Present { columns, .. } => columns.iter().find(|c| c.name == name),
+        }
+    }
+
+    /// Does the table exist.
+    pub fn exists(&self) -> bool {
+        matches!(self, TableFact::Present { .. })
+    }
+}
+
+/// Old storage as introspected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OldStorageFact {
+    /// The old table.
+    pub table: TableFact,
+    /// For JSON and EAV kinds, whether any row still holds the attribute (only observed
+    /// when entering 10). Column kinds answer from `table`.
+    pub attribute_rows_present: Option<bool>,
+}
+
+/// The four counts of a cross-check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Counts {
+    /// Keys whose old and new values are equal (NULL old and absent new included).
+    pub matching: u64,
+    /// Old has a value, new has none.
+    pub missing_in_new: u64,
+    /// New has a value, old has none.
+    pub extra_in_new: u64,
+    /// Both have values and they differ.
+    pub differs: u64,
+}
+
+impl Counts {
+    /// Every mismatch of any class.
+    pub fn mismatches(&self) -> u64 {
+        self.missing_in_new + self.extra_in_new + self.differs
+    }
+
+    /// No mismatch at all.
+    pub fn clean(&self) -> bool {
+        self.mismatches() == 0
+    }
+
+    /// Adds another batch's counts.
+    pub fn add(&mut self, other: Counts) {
+        self.matching += other.matching;
+        self.missing_in_new += other.missing_in_new;
+        self.extra_in_new += other.extra_in_new;
+        self.differs += other.differs;
+    }
+}
+
+/// A finished cross-check run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrossCheckFact {
+    /// Run number within the migration.
+    pub run: i64,
+    /// Compared every key (not a sample).
+    pub full: bool,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+    /// What it found.
+    pub counts: Counts,
+}
+
+/// Where a sync pass stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncStatus {
+    /// A runner holds it now.
+    Running,
+    /// Its runner died or was stopped; `attrmig sync` resumes it.
+    Interrupted,
+    /// Every key was visited.
+    Completed,
+}
+
+/// One sync pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncPassFact {
+    /// Pass number within the migration.
+    pub pass: i64,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it completed.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Its state.
+    pub status: SyncStatus,
+}
+
+/// An approval of the point of no return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalFact {
+    /// Who approved.
+    pub approver: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// What is known about writes to old storage after step 9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum LateWritesFact {
+    /// Old storage is still there and was compared with the fingerprint taken at step 9.
+    Compared {
+        /// Keys whose old value changed or appeared since.
+        changed: u64,
+    },
+    /// Old storage was dropped by `attrmig ddl ID drop-old --apply`, which compared first.
+    VerifiedByDrop,
+    /// Old storage is gone and nobody compared: dropped outside attrmig.
+    Unverified,
+}

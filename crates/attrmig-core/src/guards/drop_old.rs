@@ -1,0 +1,102 @@
+//! Entering 10 drop-old: old storage is gone (introspected), and nothing wrote it after
+//! the point of no return. `attrmig ddl ID drop-old --apply` compares old storage with the
+//! fingerprint taken at step 9 before dropping; storage dropped any other way needs a note
+//! saying how late writes were ruled out.
+
+use serde_json::json;
+
+use super::{GuardCheck, passed};
+use crate::facts::{Facts, LateWritesFact, OldStorageFact};
+use crate::plan::{OldStorage, Plan};
+use crate::Refusal;
+
+pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
+    vec![
+        GuardCheck::from_result("no-late-writes", no_late_writes(facts)),
+        GuardCheck::from_result("old-storage-gone", old_storage_gone(plan, facts)),
+    ]
+}
+
+fn no_late_writes(facts: &Facts) -> Result<super::Passed, Refusal> {
+    match facts.late_writes.ok_or(Refusal::NotObserved { what: "late writes" })? {
+        LateWritesFact::Compared { changed: 0 } => passed(
+            "old storage matches the fingerprint taken at 9 stop-writing-old",
+            json!({ "late_writes": 0 }),
+        ),
+        LateWritesFact::Compared { changed } => Err(Refusal::LateWrites { changed }),
+        LateWritesFact::VerifiedByDrop => passed(
+            "`attrmig ddl drop-old --apply` compared old storage with the step-9 fingerprint before dropping it",
+            json!({ "verified_by": "ddl drop-old" }),
+        ),
+        LateWritesFact::Unverified => match facts.note.as_deref().map(str::trim) {
+            Some(note) if !note.is_empty() => {
+                passed(format!("dropped outside attrmig; note: {note}"), json!({ "ruled_out_by_note": note }))
+            }
+            _ => Err(Refusal::DroppedUnverified),
+        },
+    }
+}
+
+fn old_storage_gone(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
+    let OldStorageFact { table, attribute_rows_present } =
+        facts.old_storage.as_ref().ok_or(Refusal::NotObserved { what: "the old table" })?;
+    let still_there = match &plan.old {
+        OldStorage::Column { column, .. } => table.column(column.as_str()).is_some(),
+        OldStorage::Json { .. } | OldStorage::Eav { .. } => {
+            table.exists() && attribute_rows_present.ok_or(Refusal::NotObserved { what: "old attribute rows" })?
+        }
+    };
+    if still_there {
+        return Err(Refusal::OldStorageStillExists { id: plan.id.to_string(), what: plan.old.describe() });
+    }
+    passed(format!("{} is gone", plan.old.describe()), json!({ "old_table": table }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+    use crate::facts::{ColumnFact, TableFact};
+
+    fn old_table(with_column: bool) -> OldStorageFact {
+        let mut columns = vec![ColumnFact {
+            name: "id".into(),
+            data_type: "bigint".into(),
+            nullable: false,
+            default: None,
+            unique: true,
+        }];
+        if with_column {
+            columns.push(ColumnFact {
+                name: "full_name".into(),
+                data_type: "text".into(),
+                nullable: true,
+                default: None,
+                unique: false,
+            });
+        }
+        OldStorageFact { table: TableFact::Present { table: "users".into(), columns }, attribute_rows_present: None }
+    }
+
+    #[test]
+    fn late_writes_name_the_count() {
+        let mut f = facts(0);
+        f.old_storage = Some(old_table(true));
+        f.late_writes = Some(LateWritesFact::Compared { changed: 3 });
+        let checks = guards(&plan(), &f);
+        assert!(checks[0].verdict.clone().unwrap_err().to_string().starts_with("3 key(s) of old storage changed"));
+        assert!(matches!(checks[1].verdict, Err(Refusal::OldStorageStillExists { .. })));
+    }
+
+    #[test]
+    fn dropped_by_attrmig_or_explained() {
+        let mut f = facts(0);
+        f.old_storage = Some(old_table(false));
+        f.late_writes = Some(LateWritesFact::VerifiedByDrop);
+        assert!(guards(&plan(), &f).iter().all(GuardCheck::passed));
+        f.late_writes = Some(LateWritesFact::Unverified);
+        assert!(matches!(no_late_writes(&f), Err(Refusal::DroppedUnverified)));
+        f.note = Some("writers audited in PR 812; old column had no grants since 9".into());
+        assert!(guards(&plan(), &f).iter().all(GuardCheck::passed));
+    }
+}

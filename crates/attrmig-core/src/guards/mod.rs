@@ -1,0 +1,324 @@
+//! The guards of each step: pure functions over observed [`Facts`] that pass with evidence
+//! or refuse with a [`Refusal`] that says what to do next.
+//!
+//! Each step's guards live in the file named after the step (`sync.rs` guards entering
+//! 4 sync). [`evaluate`] dispatches; [`needs`] tells the engine which facts to observe.
+
+mod cross_check;
+mod delete_tools;
+mod double_read_new;
+mod double_read_old;
+mod double_write;
+mod drop_old;
+mod prepare_old_stop;
+mod prepare_storage;
+mod stop_reading_old;
+mod stop_writing_old;
+mod sync;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::facts::{CrossCheckFact, Facts};
+use crate::plan::Plan;
+use crate::refusal::{human_duration, ts};
+use crate::{Refusal, Step};
+
+/// One guard's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GuardCheck {
+    /// Stable name, e.g. `sync-after-double-write`.
+    pub name: &'static str,
+    /// Pass with evidence, or a refusal.
+    #[serde(flatten, serialize_with = "verdict_json")]
+    pub verdict: Result<Passed, Refusal>,
+}
+
+/// A passing guard's explanation and the evidence recorded in the audit row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Passed {
+    /// Why it passed, in one line.
+    pub detail: String,
+    /// What it relied on (run ids, times, introspected types), for the audit log.
+    pub evidence: Value,
+}
+
+fn verdict_json<S: serde::Serializer>(v: &Result<Passed, Refusal>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(2))?;
+    match v {
+        Ok(p) => {
+            map.serialize_entry("passed", &true)?;
+            map.serialize_entry("detail", &p.detail)?;
+        }
+        Err(r) => {
+            map.serialize_entry("passed", &false)?;
+            map.serialize_entry("detail", &r.to_string())?;
+        }
+    }
+    map.end()
+}
+
+impl GuardCheck {
+    fn pass(name: &'static str, detail: impl Into<String>, evidence: Value) -> GuardCheck {
+        GuardCheck { name, verdict: Ok(Passed { detail: detail.into(), evidence }) }
+    }
+
+    fn fail(name: &'static str, refusal: Refusal) -> GuardCheck {
+        GuardCheck { name, verdict: Err(refusal) }
+    }
+
+    fn from_result(name: &'static str, result: Result<Passed, Refusal>) -> GuardCheck {
+        GuardCheck { name, verdict: result }
+    }
+
+    /// Did it pass.
+    pub fn passed(&self) -> bool {
+        self.verdict.is_ok()
+    }
+}
+
+fn passed(detail: impl Into<String>, evidence: Value) -> Result<Passed, Refusal> {
+    Ok(Passed { detail: detail.into(), evidence })
+}
+
+/// Which facts the guards of a step read, so the engine observes only those.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Introspect the new table.
+    pub new_storage: bool,
+    /// Introspect the old table.
+    pub old_storage: bool,
+    /// For JSON/EAV kinds, whether any row still holds the attribute.
+    pub old_attribute_rows: bool,
+    /// Cross-check runs.
+    pub cross_checks: bool,
+    /// Sync passes.
+    pub sync_passes: bool,
+    /// Unresolved data issues.
+    pub data_issues: bool,
+    /// Hand-written tool paths in the repository.
+    pub tool_paths: bool,
+    /// Approvals.
+    pub approvals: bool,
+    /// Late writes to old storage since step 9.
+    pub late_writes: bool,
+}
+
+/// The facts the guards of `entering` read.
+pub fn needs(entering: Step) -> Needs {
+    let none = Needs::default();
+    match entering {
+        Step::Planned => none,
+        Step::PrepareStorage => Needs { new_storage: true, old_storage: true, ..none },
+        Step::CrossCheck => Needs { cross_checks: true, ..none },
+        Step::DoubleWrite => none,
+        Step::Sync => Needs { cross_checks: true, sync_passes: true, data_issues: true, ..none },
+        Step::DoubleReadOld | Step::DoubleReadNew | Step::StopReadingOld => Needs { cross_checks: true, ..none },
+        Step::PrepareOldStop => Needs { old_storage: true, ..none },
+        Step::DeleteTools => Needs { cross_checks: true, tool_paths: true, ..none },
+        Step::StopWritingOld => Needs { approvals: true, ..none },
+        Step::DropOld => Needs { old_storage: true, old_attribute_rows: true, late_writes: true, ..none },
+    }
+}
+
+/// Every guard of entering `entering`, in the order `show` lists them.
+pub fn evaluate(entering: Step, plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
+    let mut checks = Vec::new();
+    // From step 1 on the plan's storage part is pinned: a changed plan is a new migration.
+    if entering > Step::PrepareStorage {
+        checks.push(plan_unchanged(plan, facts));
+    }
+    checks.extend(match entering {
+        Step::Planned => Vec::new(),
+        Step::PrepareStorage => prepare_storage::guards(plan, facts),
+        Step::CrossCheck => cross_check::guards(plan, facts),
+        Step::DoubleWrite => double_write::guards(plan, facts),
+        Step::Sync => sync::guards(plan, facts),
+        Step::DoubleReadOld => double_read_old::guards(plan, facts),
+        Step::DoubleReadNew => double_read_new::guards(plan, facts),
+        Step::StopReadingOld => stop_reading_old::guards(plan, facts),
+        Step::PrepareOldStop => prepare_old_stop::guards(plan, facts),
+        Step::DeleteTools => delete_tools::guards(plan, facts),
+        Step::StopWritingOld => stop_writing_old::guards(plan, facts),
+        Step::DropOld => drop_old::guards(plan, facts),
+    });
+    checks
+}
+
+fn plan_unchanged(plan: &Plan, facts: &Facts) -> GuardCheck {
+    let name = "plan-unchanged";
+    let fp = &facts.plan_fingerprint;
+    match &fp.recorded {
+        Some(recorded) if *recorded != fp.current => GuardCheck::fail(
+            name,
+            Refusal::PlanChanged {
+                id: plan.id.to_string(),
+                recorded: recorded.clone(),
+                current: fp.current.clone(),
+            },
+        ),
+        Some(_) => GuardCheck::pass(
+            name,
+            "storage part unchanged since 1 prepare-storage",
+            json!({ "storage_fingerprint": fp.current }),
+        ),
+        // Migrations recorded before fingerprints existed have none; nothing to compare.
+        None => GuardCheck::pass(name, "no fingerprint recorded", Value::Null),
+    }
+}
+
+// --- evidence shared by several steps ------------------------------------------------
+
+fn cross_check_evidence(run: &CrossCheckFact) -> Value {
+    json!({
+        "cross_check_run": run.run,
+        "full": run.full,
+        "finished_at": run.finished_at,
+        "counts": run.counts,
+    })
+}
+
+/// The latest cross-check is clean and no older than `guards.max_check_age`
+/// (5a, 5b and 6). A sample run counts: it is how big tables are watched while soaking.
+fn fresh_clean_cross_check(plan: &Plan, facts: &Facts) -> GuardCheck {
+    let name = "fresh-clean-cross-check";
+    let Some(runs) = &facts.cross_checks else {
+        return GuardCheck::fail(name, Refusal::NotObserved { what: "cross-check runs" });
+    };
+    let id = plan.id.to_string();
+    let Some(last) = runs.first() else {
+        return GuardCheck::fail(name, Refusal::NoCrossCheck { id });
+    };
+    if !last.counts.clean() {
+        return GuardCheck::fail(
+            name,
+            Refusal::Mismatches {
+                run: last.run,
+                counts: last.counts,
+                todo: format!(
+                    "the double-read compare would show the same; repair (`attrmig sync {id}`) and cross-check again"
+                ),
+            },
+        );
+    }
+    let age = (facts.now - last.finished_at).to_std().unwrap_or(Duration::ZERO);
+    let max = plan.guards.max_check_age;
+    if age > max {
+        return GuardCheck::fail(name, Refusal::CrossCheckTooOld { id, run: last.run, age, max });
+    }
+    GuardCheck::pass(
+        name,
+        format!(
+            "cross-check run {} ({}) clean, finished {} ago (max {})",
+            last.run,
+            if last.full { "full" } else { "sample" },
+            human_duration(age),
+            human_duration(max)
+        ),
+        cross_check_evidence(last),
+    )
+}
+
+/// At least `guards.soak` spent in `step` since it was last reached (5b, 6).
+fn soaked(step: Step, plan: &Plan, facts: &Facts) -> GuardCheck {
+    let name = "soak";
+    let Some(since) = facts.history.reached.get(&step) else {
+        return GuardCheck::fail(name, Refusal::NotObserved { what: "the time the previous step was reached" });
+    };
+    let elapsed = (facts.now - *since).to_std().unwrap_or(Duration::ZERO);
+    let soak = plan.guards.soak;
+    if elapsed < soak {
+        return GuardCheck::fail(name, Refusal::SoakNotElapsed { step, elapsed, soak });
+    }
+    GuardCheck::pass(
+        name,
+        format!("{} in {step} since {} (soak {})", human_duration(elapsed), ts(since), human_duration(soak)),
+        json!({ "in_step": step.id(), "since": since, "soak_seconds": soak.as_secs() }),
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use crate::facts::{Counts, CrossCheckFact, Facts, PlanFingerprint};
+    use crate::plan::{Plan, fixtures};
+
+    pub fn t(hours: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::hours(hours)
+    }
+
+    pub fn plan() -> Plan {
+        fixtures::users_full_name()
+    }
+
+    pub fn facts(now_hours: i64) -> Facts {
+        let plan = plan();
+        let fp = plan.storage_fingerprint();
+        Facts::new(t(now_hours), "alice@example.com", PlanFingerprint { recorded: Some(fp.clone()), current: fp })
+    }
+
+    pub fn check(run: i64, full: bool, started_h: i64, finished_h: i64, counts: Counts) -> CrossCheckFact {
+        CrossCheckFact { run, full, started_at: t(started_h), finished_at: t(finished_h), counts }
+    }
+
+    pub fn clean() -> Counts {
+        Counts { matching: 100, ..Counts::default() }
+    }
+
+    pub fn dirty() -> Counts {
+        Counts { matching: 97, missing_in_new: 1, extra_in_new: 1, differs: 1 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn plan_change_is_refused_after_step_one() {
+        let mut f = facts(0);
+        f.plan_fingerprint.current = "sha256:other".into();
+        f.note = Some("release 42".into());
+        let checks = evaluate(Step::DoubleWrite, &plan(), &f);
+        assert!(matches!(checks[0].verdict, Err(Refusal::PlanChanged { .. })));
+        // Entering 1 records the fingerprint; there is nothing to compare yet.
+        assert!(evaluate(Step::PrepareStorage, &plan(), &f).iter().all(|c| c.name != "plan-unchanged"));
+    }
+
+    #[test]
+    fn fresh_clean_cross_check_rules() {
+        let plan = plan(); // max_check_age 24h
+        let mut f = facts(100);
+        f.cross_checks = Some(vec![]);
+        assert!(matches!(fresh_clean_cross_check(&plan, &f).verdict, Err(Refusal::NoCrossCheck { .. })));
+        f.cross_checks = Some(vec![check(2, false, 90, 90, clean())]);
+        assert!(fresh_clean_cross_check(&plan, &f).passed());
+        f.cross_checks = Some(vec![check(2, true, 70, 75, clean())]);
+        assert!(matches!(fresh_clean_cross_check(&plan, &f).verdict, Err(Refusal::CrossCheckTooOld { .. })));
+        // The newest run decides, even if an older one was clean.
+        f.cross_checks = Some(vec![check(3, true, 99, 99, dirty()), check(2, true, 98, 98, clean())]);
+        assert!(matches!(fresh_clean_cross_check(&plan, &f).verdict, Err(Refusal::Mismatches { .. })));
+    }
+
+    #[test]
+    fn every_step_but_planned_has_guards() {
+        let f = facts(0);
+        for step in Step::ALL.into_iter().skip(1) {
+            assert!(!evaluate(step, &plan(), &f).is_empty(), "{step}");
+        }
+    }
+
+    #[test]
+    fn guard_json_shape() {
+        let check = GuardCheck::fail("soak", Refusal::ConfirmationRequired);
+        let v = serde_json::to_value(&check).unwrap();
+        assert_eq!(v["name"], "soak");
+        assert_eq!(v["passed"], false);
+        assert!(v["detail"].as_str().unwrap().contains("point of no return"));
+    }
+}

@@ -1,0 +1,324 @@
+//! A validated migration plan: what moves where, and the settings of its tools and guards.
+//!
+//! Plans are parsed and validated by `attrmig-plan`; this module only holds the result,
+//! whose types can't express a bad identifier or a zero batch size.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::ident::{Ident, JsonPath, MigrationId};
+
+/// One attribute migration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// The plan file's stem.
+    pub id: MigrationId,
+    /// What the migration is for.
+    pub description: String,
+    /// Who answers for it (teams or people).
+    pub owners: Vec<String>,
+    /// Where the attribute lives now.
+    pub old: OldStorage,
+    /// Where the attribute moves to.
+    pub new: NewStorage,
+    /// Settings of `attrmig sync`.
+    pub sync: SyncSettings,
+    /// Settings of the guards.
+    pub guards: GuardSettings,
+    /// Hand-written tools that step 8 requires to be deleted.
+    pub tools: ToolSettings,
+    /// Code rules that `attrmig check` enforces.
+    pub code: CodeRules,
+}
+
+/// Where the attribute lives before the migration.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum OldStorage {
+    /// A plain column: `table.column`, one row per `key`.
+    Column {
+        /// Table holding the attribute.
+        table: Ident,
+        /// Unique key of the table.
+        key: Ident,
+        /// Column holding the attribute.
+        column: Ident,
+    },
+    /// A key inside a JSON document column.
+    Json {
+        /// Table holding the document.
+        table: Ident,
+        /// Unique key of the table.
+        key: Ident,
+        /// Column holding the JSON document.
+        column: Ident,
+        /// Path of the attribute inside the document.
+        path: JsonPath,
+    },
+    /// One row per entity in an entity-attribute-value table.
+    Eav {
+        /// The EAV table.
+        table: Ident,
+        /// Column holding the entity key.
+        key: Ident,
+        /// Column holding the attribute's name.
+        name_column: Ident,
+        /// The attribute's name (a value, always bound, never spliced into SQL).
+        name: String,
+        /// Column holding the attribute's value.
+        value_column: Ident,
+    },
+}
+
+impl OldStorage {
+    /// The kind as written in plans: `column`, `json` or `eav`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OldStorage::Column { .. } => "column",
+            OldStorage::Json { .. } => "json",
+            OldStorage::Eav { .. } => "eav",
+        }
+    }
+
+    /// The table that holds the old attribute.
+    pub fn table(&self) -> &Ident {
+        match self {
+            OldStorage::Column { table, .. }
+            | OldStorage::Json { table, .. }
+            | OldStorage::Eav { table, .. } => table,
+        }
+    }
+
+    /// The key column of the old table.
+    pub fn key(&self) -> &Ident {
+        match self {
+            OldStorage::Column { key, .. } | OldStorage::Json { key, .. } | OldStorage::Eav { key, .. } => {
+                key
+            }
+        }
+    }
+
+    /// How people name the old attribute: `users.full_name`, `users.attrs->full_name`,
+    /// `user_attributes[name=full_name]`.
+    pub fn describe(&self) -> String {
+        match self {
+            OldStorage::Column { table, column, .. } => format!("{table}.{column}"),
+            OldStorage::Json { table, column, path, .. } => format!("{table}.{column}->{path}"),
+            OldStorage::Eav { table, name_column, name, .. } => format!("{table}[{name_column}={name}]"),
+        }
+    }
+}
+
+/// Where the attribute moves to: always a column, in the same or another table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct NewStorage {
+    /// Table of the new column (may be the old table).
+    pub table: Ident,
+    /// Unique key of that table; it joins to the old key.
+    pub key: Ident,
+    /// The new column.
+    pub column: Ident,
+}
+
+impl NewStorage {
+    /// `users_pii.full_name`.
+    pub fn describe(&self) -> String {
+        format!("{}.{}", self.table, self.column)
+    }
+}
+
+/// Settings of `attrmig sync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SyncSettings {
+    /// Keys per batch (and per transaction).
+    pub batch_size: u32,
+    /// Throttle; `None` is unthrottled.
+    pub max_rows_per_second: Option<u32>,
+}
+
+impl SyncSettings {
+    /// The largest batch accepted: a batch is one transaction holding share locks.
+    pub const MAX_BATCH_SIZE: u32 = 1_000_000;
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings { batch_size: 10_000, max_rows_per_second: None }
+    }
+}
+
+/// Settings of the guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GuardSettings {
+    /// Minimum time in 5a before 5b, and in 5b before 6.
+    #[serde(with = "duration_secs")]
+    pub soak: Duration,
+    /// Oldest clean cross-check accepted by the guards of 5a, 5b and 6.
+    #[serde(with = "duration_secs")]
+    pub max_check_age: Duration,
+    /// Approvals by people other than the actor required to pass the point of no return.
+    pub approvals: u32,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        GuardSettings {
+            soak: Duration::from_secs(7 * 24 * 3600),
+            max_check_age: Duration::from_secs(24 * 3600),
+            approvals: 1,
+        }
+    }
+}
+
+mod duration_secs {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+/// Hand-written tools that must be gone before step 8.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ToolSettings {
+    /// Paths relative to the project root.
+    pub paths: Vec<String>,
+}
+
+/// A reference to the old attribute in source code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "pattern", rename_all = "kebab-case")]
+pub enum CodeRef {
+    /// Matched as a literal substring.
+    Literal(String),
+    /// Matched as a regular expression (already checked to compile).
+    Regex(String),
+}
+
+/// State-aware code rules enforced by `attrmig check`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CodeRules {
+    /// Strings or patterns naming the old attribute.
+    pub old_refs: Vec<CodeRef>,
+    /// Globs of source files to scan for `old_refs`.
+    pub paths: Vec<String>,
+    /// Globs of SQL migration files to scan for drops.
+    pub schema_paths: Vec<String>,
+}
+
+impl Plan {
+    /// A digest of the plan's storage part (`[old]` and `[new]`), recorded when step 1 is
+    /// reached. A later change of it is a different migration, and is refused.
+    pub fn storage_fingerprint(&self) -> String {
+        storage_fingerprint(&self.old, &self.new)
+    }
+}
+
+/// See [`Plan::storage_fingerprint`]. Canonical text, one `key=value` per line in a fixed
+/// order, so formatting and comments in the plan file don't matter.
+pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
+    let mut canonical = String::new();
+    let mut line = |k: &str, v: &str| {
+        canonical.push_str(k);
+        canonical.push('=');
+        canonical.push_str(v);
+        canonical.push('\n');
+    };
+    line("old.kind", old.kind());
+    match old {
+        OldStorage::Column { table, key, column } => {
+            line("old.table", table.as_str());
+            line("old.key", key.as_str());
+            line("old.column", column.as_str());
+        }
+        OldStorage::Json { table, key, column, path } => {
+            line("old.table", table.as_str());
+            line("old.key", key.as_str());
+            line("old.column", column.as_str());
+            line("old.path", path.as_str());
+        }
+        OldStorage::Eav { table, key, name_column, name, value_column } => {
+            line("old.table", table.as_str());
+            line("old.key", key.as_str());
+            line("old.name_column", name_column.as_str());
+            line("old.name", name);
+            line("old.value_column", value_column.as_str());
+        }
+    }
+    line("new.table", new.table.as_str());
+    line("new.key", new.key.as_str());
+    line("new.column", new.column.as_str());
+    let digest = Sha256::digest(canonical.as_bytes());
+    format!("sha256:{}", hex(&digest))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// The plan from DESIGN.md section 3.
+    pub fn users_full_name() -> Plan {
+        Plan {
+            id: MigrationId::new("users-full-name").unwrap(),
+            description: "Move full_name out of users into users_pii".into(),
+            owners: vec!["identity-team".into()],
+            old: OldStorage::Column {
+                table: Ident::new("users").unwrap(),
+                key: Ident::new("id").unwrap(),
+                column: Ident::new("full_name").unwrap(),
+            },
+            new: NewStorage {
+                table: Ident::new("users_pii").unwrap(),
+                key: Ident::new("user_id").unwrap(),
+                column: Ident::new("full_name").unwrap(),
+            },
+            sync: SyncSettings::default(),
+            guards: GuardSettings::default(),
+            tools: ToolSettings { paths: vec!["scripts/backfill_full_name.py".into()] },
+            code: CodeRules::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_covers_storage_only() {
+        let plan = fixtures::users_full_name();
+        let mut tuned = plan.clone();
+        tuned.sync.batch_size = 500;
+        tuned.guards.approvals = 3;
+        tuned.description = "reworded".into();
+        assert_eq!(plan.storage_fingerprint(), tuned.storage_fingerprint());
+
+        let mut moved = plan.clone();
+        moved.new.column = Ident::new("name").unwrap();
+        assert_ne!(plan.storage_fingerprint(), moved.storage_fingerprint());
+        assert!(plan.storage_fingerprint().starts_with("sha256:"));
+    }
+
+    #[test]
+    fn describes_each_kind() {
+        let plan = fixtures::users_full_name();
+        assert_eq!(plan.old.describe(), "users.full_name");
+        let json = OldStorage::Json {
+            table: Ident::new("users").unwrap(),
+            key: Ident::new("id").unwrap(),
+            column: Ident::new("attrs").unwrap(),
+            path: JsonPath::new("full_name").unwrap(),
+        };
+        assert_eq!(json.describe(), "users.attrs->full_name");
+    }
+}

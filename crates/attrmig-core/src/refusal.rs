@@ -1,0 +1,414 @@
+//! Every way attrmig says no, each with what to do next. All of them exit with code 3.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::facts::Counts;
+use crate::{Position, Step};
+
+/// A refused command: an illegal transition, a failed guard, or a tool that may not run now.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Refusal {
+    // --- the machine ------------------------------------------------------------------
+    /// A target other than the next step.
+    #[error("cannot go from {from} to {to}: steps are reached in order; next is {next}")]
+    OutOfOrder {
+        /// Current step.
+        from: Step,
+        /// Requested step.
+        to: Step,
+        /// The only step `advance` may reach.
+        next: Step,
+    },
+    /// The migration already reached the last step.
+    #[error("the migration is complete: 10 drop-old is the last step")]
+    Complete,
+    /// The migration was abandoned.
+    #[error(
+        "the migration was abandoned at {at}; an abandoned migration can't move again (start over with a new plan id)"
+    )]
+    Abandoned {
+        /// Where it was abandoned.
+        at: Step,
+    },
+    /// Rollback at step 0.
+    #[error("nothing to roll back: the migration is at 0 planned (`attrmig abandon` gives it up)")]
+    NothingToRollBack,
+    /// Rollback or abandon after step 9.
+    #[error(
+        "cannot {action} from {at}: the point of no return (9 stop-writing-old) has passed and new storage holds writes old never saw; fix forward instead"
+    )]
+    PastPointOfNoReturn {
+        /// `roll back` or `abandon`.
+        action: &'static str,
+        /// Current step.
+        at: Step,
+    },
+    /// Rollback or abandon without a reason.
+    #[error("`attrmig {command}` needs --reason \"...\" saying why; it goes into the audit log")]
+    ReasonRequired {
+        /// `rollback` or `abandon`.
+        command: &'static str,
+    },
+    /// Another transition committed between our read and our write.
+    #[error(
+        "another transition won the race: {id} is now at {now_at}{}; nothing was written. Run `attrmig show {id}` and decide again",
+        by.as_deref().map(|b| format!(" (by {b})")).unwrap_or_default()
+    )]
+    LostRace {
+        /// Migration id.
+        id: String,
+        /// Where the winner left it.
+        now_at: Position,
+        /// The winner.
+        by: Option<String>,
+    },
+
+    // --- guards -----------------------------------------------------------------------
+    /// The plan's storage part changed since step 1.
+    #[error(
+        "the [old] or [new] part of plans/{id}.toml changed since 1 prepare-storage was reached (recorded {recorded}, now {current}); a plan change mid-migration is a new migration: restore it, or roll back to 0 planned first"
+    )]
+    PlanChanged {
+        /// Migration id.
+        id: String,
+        /// Fingerprint recorded at step 1.
+        recorded: String,
+        /// Fingerprint now.
+        current: String,
+    },
+    /// A table the plan names does not exist.
+    #[error("{role} table `{table}` does not exist; {todo}")]
+    TableMissing {
+        /// `old` or `new`.
+        role: &'static str,
+        /// Table name.
+        table: String,
+        /// What to do.
+        todo: String,
+    },
+    /// A column the plan names does not exist.
+    #[error("{role} column `{table}.{column}` does not exist; {todo}")]
+    ColumnMissing {
+        /// `old`, `new`, `old key`, `new key`.
+        role: &'static str,
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// What to do.
+        todo: String,
+    },
+    /// The new key has no unique constraint, so it can't be upserted by.
+    #[error(
+        "new key `{table}.{key}` is neither the primary key nor uniquely indexed; sync upserts by it, so add a primary key or unique index on it"
+    )]
+    KeyNotUnique {
+        /// Table name.
+        table: String,
+        /// Key column.
+        key: String,
+    },
+    /// Old and new keys are of types that don't join.
+    #[error(
+        "old key `{old_key}` is {old_type} but new key `{new_key}` is {new_type}; keys must be of the same family (both integer or both text) to join"
+    )]
+    KeyTypesDiffer {
+        /// `users.id`.
+        old_key: String,
+        /// Its type.
+        old_type: String,
+        /// `users_pii.user_id`.
+        new_key: String,
+        /// Its type.
+        new_type: String,
+    },
+    /// No cross-check since a given step was reached.
+    #[error("no cross-check has finished since {step} was reached at {}; run `attrmig cross-check {id}`", ts(since))]
+    NoCrossCheckSince {
+        /// Migration id.
+        id: String,
+        /// The step.
+        step: Step,
+        /// When it was reached.
+        since: DateTime<Utc>,
+    },
+    /// A transition that must say something in its note.
+    #[error("entering {step} needs --note \"...\" saying {what}; it is recorded in the audit log")]
+    NoteRequired {
+        /// The step being entered.
+        step: Step,
+        /// What the note must say.
+        what: &'static str,
+    },
+    /// No completed sync pass that started after double-write went live.
+    #[error(
+        "no completed sync pass started after 3 double-write was reached at {}{}: rows written before double-write went live would be missed; run `attrmig sync {id}`",
+        ts(double_write_at),
+        latest.as_ref().map(|l| format!(" ({l})")).unwrap_or_default()
+    )]
+    NoSyncAfterDoubleWrite {
+        /// Migration id.
+        id: String,
+        /// When 3 was reached.
+        double_write_at: DateTime<Utc>,
+        /// What the latest pass was, in words, if any.
+        latest: Option<String>,
+    },
+    /// No full cross-check finished after the qualifying sync pass.
+    #[error(
+        "no full cross-check has finished since sync pass {pass} completed at {}; run `attrmig cross-check {id}` (without --sample)",
+        ts(completed_at)
+    )]
+    NoFullCheckAfterSync {
+        /// Migration id.
+        id: String,
+        /// The pass.
+        pass: i64,
+        /// When it completed.
+        completed_at: DateTime<Utc>,
+    },
+    /// The cross-check the guard relies on found mismatches.
+    #[error(
+        "cross-check run {run} found {} mismatches ({} missing in new, {} extra in new, {} differ); {todo}",
+        counts.mismatches(), counts.missing_in_new, counts.extra_in_new, counts.differs
+    )]
+    Mismatches {
+        /// The run.
+        run: i64,
+        /// What it found.
+        counts: Counts,
+        /// What to do.
+        todo: String,
+    },
+    /// Rows the new storage rejected are waiting.
+    #[error(
+        "{count} data issue(s) unresolved: rows the new storage rejected; `attrmig data-issues {id}` lists them, fix the data, then `attrmig data-issues {id} --retry`"
+    )]
+    UnresolvedDataIssues {
+        /// Migration id.
+        id: String,
+        /// How many.
+        count: u64,
+    },
+    /// No cross-check at all.
+    #[error("no cross-check has finished yet; run `attrmig cross-check {id}`")]
+    NoCrossCheck {
+        /// Migration id.
+        id: String,
+    },
+    /// The last clean cross-check is too old.
+    #[error(
+        "the last cross-check (run {run}) finished {} ago, longer than max_check_age ({}); run `attrmig cross-check {id}`",
+        human_duration(*age), human_duration(*max)
+    )]
+    CrossCheckTooOld {
+        /// Migration id.
+        id: String,
+        /// The run.
+        run: i64,
+        /// Its age.
+        age: Duration,
+        /// The limit.
+        max: Duration,
+    },
+    /// Not long enough in the previous step.
+    #[error(
+        "soak: {} of {} in {step} so far; {} to go (guards.soak)",
+        human_duration(*elapsed), human_duration(*soak), human_duration(soak.saturating_sub(*elapsed))
+    )]
+    SoakNotElapsed {
+        /// The step being soaked in.
+        step: Step,
+        /// Time spent in it.
+        elapsed: Duration,
+        /// Required.
+        soak: Duration,
+    },
+    /// Old column refuses writes without the attribute.
+    #[error(
+        "old column `{table}.{column}` is NOT NULL without a default, so writers that stop writing it would fail; run `attrmig ddl {id} prepare-old-stop` (or give it a default)"
+    )]
+    OldNotOptional {
+        /// Migration id.
+        id: String,
+        /// Table.
+        table: String,
+        /// Column.
+        column: String,
+    },
+    /// Hand-written tools still exist.
+    #[error(
+        "hand-written tools still in the repository: {}; delete them (after 9 stop-writing-old a sync would copy stale old values over new ones)",
+        paths.join(", ")
+    )]
+    ToolsPresent {
+        /// Paths still present.
+        paths: Vec<String>,
+    },
+    /// Fewer approvals than required.
+    #[error(
+        "{have} of {need} approval(s) from people other than {actor}; ask a reviewer to run `attrmig approve {id}`{}",
+        if *own_ignored { " (your own approval doesn't count)" } else { "" }
+    )]
+    NotEnoughApprovals {
+        /// Migration id.
+        id: String,
+        /// Who wants to advance.
+        actor: String,
+        /// Counted approvals.
+        have: u32,
+        /// Required.
+        need: u32,
+        /// The actor approved too, and that was not counted.
+        own_ignored: bool,
+    },
+    /// The point of no return needs an explicit confirmation.
+    #[error(
+        "9 stop-writing-old is the point of no return: after it there is no rollback; pass --confirm-point-of-no-return to say you mean it"
+    )]
+    ConfirmationRequired,
+    /// Old storage still exists when entering 10.
+    #[error("old storage {what} still exists; run `attrmig ddl {id} drop-old --apply`")]
+    OldStorageStillExists {
+        /// Migration id.
+        id: String,
+        /// `users.full_name`.
+        what: String,
+    },
+    /// Something wrote old storage after the point of no return.
+    #[error(
+        "{changed} key(s) of old storage changed since 9 stop-writing-old was reached: something still writes old; find and stop that writer before dropping (those values are not in new storage)"
+    )]
+    LateWrites {
+        /// How many keys changed.
+        changed: u64,
+    },
+    /// Old storage was dropped without comparing it with the step-9 fingerprint.
+    #[error(
+        "old storage was dropped outside attrmig, so nothing compared it with the fingerprint taken at 9 stop-writing-old; pass --note \"...\" saying how late writes were ruled out"
+    )]
+    DroppedUnverified,
+    /// A guard's fact was not observed (a bug in the caller).
+    #[error("internal: the guard needs {what}, which was not observed; please report this")]
+    NotObserved {
+        /// The missing fact.
+        what: &'static str,
+    },
+
+    // --- tools ------------------------------------------------------------------------
+    /// A built-in tool after step 8.
+    #[error(
+        "the {tool} tool was deleted at step 8: {id} is at {at}{}",
+        if *at >= Step::StopWritingOld { "; after the point of no return it would copy stale old values over new ones" } else { "; `attrmig rollback` to 7 re-arms it" }
+    )]
+    ToolRetired {
+        /// `cross-check` or `sync`.
+        tool: &'static str,
+        /// Migration id.
+        id: String,
+        /// Current step.
+        at: Step,
+    },
+    /// Sync before double-write.
+    #[error(
+        "double-write must be live first, or rows written after the sync are missed: {id} is at {at}; ship double-write and `attrmig advance {id}` to 3 double-write"
+    )]
+    SyncBeforeDoubleWrite {
+        /// Migration id.
+        id: String,
+        /// Current step.
+        at: Step,
+    },
+    /// Another runner holds the lease.
+    #[error("another {what} is running for {id}: held by {holder} until {} (it expires if its holder dies)", ts(expires_at))]
+    LeaseHeld {
+        /// `sync`.
+        what: &'static str,
+        /// Migration id.
+        id: String,
+        /// The holder.
+        holder: String,
+        /// When the lease lapses unless renewed.
+        expires_at: DateTime<Utc>,
+    },
+    /// A DDL step at the wrong time.
+    #[error("{statement} is refused until {needed} is reached: {id} is at {at}")]
+    DdlTooEarly {
+        /// Which DDL.
+        statement: &'static str,
+        /// Migration id.
+        id: String,
+        /// The step that must be reached first.
+        needed: Step,
+        /// Current step.
+        at: Step,
+    },
+    /// A side effect was started and not finished (DDL is not transactional everywhere).
+    #[error(
+        "an earlier `{what}` started at {} by {actor} did not finish; check the database by hand, then `attrmig ddl {id} --resolve-intent {intent}`",
+        ts(started_at)
+    )]
+    UnfinishedIntent {
+        /// Migration id.
+        id: String,
+        /// Intent number.
+        intent: i64,
+        /// What was being done.
+        what: String,
+        /// Who.
+        actor: String,
+        /// When.
+        started_at: DateTime<Utc>,
+    },
+}
+
+/// `2026-11-21 17:40:03 UTC`.
+pub(crate) fn ts(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A duration for people, in its two largest non-zero units: `6d 23h`, `4m 10s`, `0s`.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        let ms = d.subsec_millis();
+        return if ms > 0 { format!("{ms}ms") } else { "0s".into() };
+    }
+    let components = [(secs / 86_400, "d"), (secs / 3_600 % 24, "h"), (secs / 60 % 60, "m"), (secs % 60, "s")];
+    components
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .take(2)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(Duration::from_secs(0)), "0s");
+        assert_eq!(human_duration(Duration::from_millis(250)), "250ms");
+        assert_eq!(human_duration(Duration::from_secs(42)), "42s");
+        assert_eq!(human_duration(Duration::from_secs(250)), "4m 10s");
+        assert_eq!(human_duration(Duration::from_secs(7 * 86_400 - 1)), "6d 23h");
+        assert_eq!(human_duration(Duration::from_secs(86_400 + 300)), "1d 5m");
+    }
+
+    #[test]
+    fn out_of_order_names_the_next_step() {
+        let r = Refusal::OutOfOrder { from: Step::DoubleWrite, to: Step::DoubleReadOld, next: Step::Sync };
+        assert_eq!(
+            r.to_string(),
+            "cannot go from 3 double-write to 5a double-read-old: steps are reached in order; next is 4 sync"
+        );
+    }
+}
