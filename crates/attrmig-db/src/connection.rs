@@ -1,0 +1,120 @@
+//! One connection type for every backend, opened from a [`DatabaseUrl`].
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use crate::error::DbError;
+use crate::url::{Backend, DatabaseUrl};
+
+/// A connection to any backend attrmig supports. Built from the URL's scheme, never by
+/// trial (diesel's `establish` on a MultiConnection would let SQLite accept any string).
+#[derive(diesel::MultiConnection)]
+#[allow(missing_docs)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+    #[cfg(feature = "mysql")]
+    Mysql(diesel::MysqlConnection),
+}
+
+/// How long SQLite waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
+
+/// Opens a connection. A SQLite file must already exist: creating an empty database
+/// where the application's should be would hide a wrong path.
+pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
+    let connect_err = |source: ConnectionError| DbError::Connect { url: url.to_string(), source };
+    match url.backend() {
+        Backend::Sqlite => {
+            if let Some(path) = url.sqlite_path().filter(|p| p.as_os_str() != ":memory:")
+                && !path.is_file()
+            {
+                return Err(DbError::SqliteMissing { path: path.to_owned() });
+            }
+            let mut conn = diesel::SqliteConnection::establish(url.target()).map_err(connect_err)?;
+            // Foreign keys are off by default in SQLite; the sync must see the same
+            // constraints the application sees, or rejected rows would slip in.
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
+            ))
+            .map_err(|source| DbError::query("configure the SQLite connection", source))?;
+            Ok(AnyConnection::Sqlite(conn))
+        }
+        Backend::Postgres => {
+            Ok(AnyConnection::Postgresql(diesel::PgConnection::establish(url.target()).map_err(connect_err)?))
+        }
+        #[cfg(feature = "mysql")]
+        Backend::Mysql => Ok(AnyConnection::Mysql(diesel::MysqlConnection::establish(url.target()).map_err(connect_err)?)),
+        #[cfg(not(feature = "mysql"))]
+        Backend::Mysql => Err(DbError::MysqlNotBuilt),
+    }
+}
+
+/// Creates an empty SQLite database file (for the demo and tests).
+pub fn create_sqlite(path: &std::path::Path) -> Result<AnyConnection, DbError> {
+    let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+        .map_err(|source| DbError::Connect { url: format!("sqlite://{}", path.display()), source })?;
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"))
+        .map_err(|source| DbError::query("configure the SQLite connection", source))?;
+    Ok(AnyConnection::Sqlite(conn))
+}
+
+impl AnyConnection {
+    /// Which backend this connection talks to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            AnyConnection::Postgresql(_) => Backend::Postgres,
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql(_) => Backend::Mysql,
+        }
+    }
+
+    /// The database user of this connection, where the backend has one.
+    pub fn db_user(&mut self) -> Result<Option<String>, DbError> {
+        #[derive(QueryableByName)]
+        struct User {
+            #[diesel(sql_type = Text)]
+            name: String,
+        }
+        let sql = match self.backend() {
+            Backend::Sqlite => return Ok(None),
+            Backend::Postgres => "SELECT CAST(current_user AS TEXT) AS name",
+            Backend::Mysql => "SELECT CURRENT_USER() AS name",
+        };
+        let user: User = diesel::sql_query(sql).get_result(self).map_err(|e| DbError::query("read the database user", e))?;
+        Ok(Some(user.name))
+    }
+}
+
+/// Runs `f` in a transaction that holds the write lock from its first statement.
+///
+/// On SQLite that is `BEGIN IMMEDIATE`: a deferred transaction that reads, then writes,
+/// fails at once with "database is locked" when another writer got there first, instead
+/// of waiting. Elsewhere row locks do that job and a plain transaction is right.
+pub fn write_transaction<T, E>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    type Tm = <AnyConnection as Connection>::TransactionManager;
+    match conn {
+        AnyConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
+        _ => Tm::begin_transaction(conn)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            Tm::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(err) => {
+            // The caller's error is what matters; a failed rollback leaves the connection
+            // broken, which its next use reports.
+            let _ = Tm::rollback_transaction(conn);
+            Err(err)
+        }
+    }
+}

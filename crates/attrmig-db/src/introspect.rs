@@ -1,0 +1,101 @@
+//! What the database says a table looks like: columns, types, nullability, defaults, and
+//! which columns are unique on their own (a primary key of one column, or a one-column
+//! unique index without a predicate).
+
+use attrmig_core::facts::{ColumnFact, TableFact};
+use attrmig_core::ident::Ident;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+use crate::connection::AnyConnection;
+use crate::error::DbError;
+use crate::url::Backend;
+
+#[derive(QueryableByName)]
+struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    data_type: String,
+    #[diesel(sql_type = BigInt)]
+    nullable: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    default_value: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    primary_key: i64,
+}
+
+#[derive(QueryableByName)]
+struct UniqueRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// Introspects `table` in the connection's current schema or database.
+pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbError> {
+    let backend = conn.backend();
+    let context = || format!("introspect table {}", table);
+    let (columns_sql, unique_sql) = match backend {
+        Backend::Sqlite => (
+            // `INTEGER PRIMARY KEY` reports notnull = 0 but can't hold NULL: it is the rowid.
+            "SELECT name AS name, type AS data_type, \
+                    CASE WHEN \"notnull\" = 0 AND pk = 0 THEN 1 ELSE 0 END AS nullable, \
+                    dflt_value AS default_value, \
+                    CASE WHEN pk > 0 AND (SELECT count(*) FROM pragma_table_info(?1) WHERE pk > 0) = 1 THEN 1 ELSE 0 END AS primary_key \
+             FROM pragma_table_info(?1) ORDER BY cid",
+            "SELECT ii.name AS name FROM pragma_index_list(?1) il, pragma_index_info(il.name) ii \
+             WHERE il.\"unique\" = 1 AND il.partial = 0 \
+               AND (SELECT count(*) FROM pragma_index_info(il.name)) = 1",
+        ),
+        Backend::Postgres => (
+            "SELECT CAST(c.column_name AS TEXT) AS name, \
+                    CAST(CASE WHEN c.data_type = 'USER-DEFINED' THEN c.udt_name ELSE c.data_type END AS TEXT) AS data_type, \
+                    CAST(CASE WHEN c.is_nullable = 'YES' THEN 1 ELSE 0 END AS BIGINT) AS nullable, \
+                    CAST(c.column_default AS TEXT) AS default_value, \
+                    CAST(0 AS BIGINT) AS primary_key \
+             FROM information_schema.columns c \
+             WHERE c.table_schema = current_schema() AND c.table_name = $1 ORDER BY c.ordinal_position",
+            // Primary keys are unique indexes too, so one query covers both.
+            "SELECT CAST(a.attname AS TEXT) AS name \
+             FROM pg_index i \
+             JOIN pg_class t ON t.oid = i.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema() \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] \
+             WHERE t.relname = $1 AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL",
+        ),
+        Backend::Mysql => (
+            "SELECT c.column_name AS name, c.column_type AS data_type, \
+                    CAST(CASE WHEN c.is_nullable = 'YES' THEN 1 ELSE 0 END AS SIGNED) AS nullable, \
+                    CASE WHEN c.column_default IS NULL OR (c.column_default = 'NULL' AND c.is_nullable = 'YES') THEN NULL \
+                         ELSE c.column_default END AS default_value, \
+                    CAST(0 AS SIGNED) AS primary_key \
+             FROM information_schema.columns c \
+             WHERE c.table_schema = DATABASE() AND c.table_name = ? ORDER BY c.ordinal_position",
+            "SELECT MIN(s.column_name) AS name FROM information_schema.statistics s \
+             WHERE s.table_schema = DATABASE() AND s.table_name = ? AND s.non_unique = 0 \
+             GROUP BY s.index_name HAVING COUNT(*) = 1",
+        ),
+    };
+    let rows: Vec<ColumnRow> = diesel::sql_query(columns_sql)
+        .bind::<Text, _>(table.as_str())
+        .load(conn)
+        .map_err(|e| DbError::query(context(), e))?;
+    if rows.is_empty() {
+        return Ok(TableFact::Missing { table: table.to_string() });
+    }
+    let unique: Vec<UniqueRow> = diesel::sql_query(unique_sql)
+        .bind::<Text, _>(table.as_str())
+        .load(conn)
+        .map_err(|e| DbError::query(context(), e))?;
+    let columns = rows
+        .into_iter()
+        .map(|r| ColumnFact {
+            unique: r.primary_key == 1 || unique.iter().any(|u| u.name == r.name),
+            name: r.name,
+            data_type: r.data_type,
+            nullable: r.nullable == 1,
+            default: r.default_value,
+        })
+        .collect();
+    Ok(TableFact::Present { table: table.to_string(), columns })
+}

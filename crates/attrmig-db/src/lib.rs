@@ -1,0 +1,19 @@
+//! Database access shared by attrmig's store and tools.
+//!
+//! - [`DatabaseUrl`]: which backend a URL names, and how to print it without a password.
+//! - [`AnyConnection`] and [`connect`]: one connection type for SQLite, PostgreSQL and
+//!   (with the `mysql` feature) MySQL/MariaDB.
+//! - [`Backend`]'s dialect methods: quoting, placeholders, casts, JSON access.
+//! - [`introspect::table`]: columns, types, nullability, defaults, uniqueness.
+//! - [`write_transaction`], [`is_transient`], [`is_row_level`]: how writes are wrapped and
+//!   how their failures are told apart.
+
+mod connection;
+mod dialect;
+mod error;
+pub mod introspect;
+mod url;
+
+pub use connection::{AnyConnection, connect, create_sqlite, write_transaction};
+pub use error::{DbError, is_row_level, is_transient};
+pub use url::{Backend, DatabaseUrl, UrlError, redact};

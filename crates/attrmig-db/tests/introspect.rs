@@ -1,0 +1,64 @@
+//! Introspection against real databases: what guards 1, 7 and 10 rely on.
+
+use attrmig_core::facts::TableFact;
+use attrmig_core::ident::Ident;
+use attrmig_db::introspect;
+use attrmig_testing::{TestDb, backend_tests};
+
+fn ident(s: &str) -> Ident {
+    Ident::new(s).unwrap()
+}
+
+backend_tests! {
+    fn columns_nullability_defaults_and_uniqueness(db: &TestDb) {
+        db.execute(
+            "CREATE TABLE users_pii (user_id BIGINT PRIMARY KEY, full_name VARCHAR(255) NOT NULL, \
+             nick VARCHAR(40) DEFAULT 'none' NOT NULL, email VARCHAR(100), code VARCHAR(10), a INT, b INT);
+             CREATE UNIQUE INDEX users_pii_code ON users_pii (code);
+             CREATE UNIQUE INDEX users_pii_ab ON users_pii (a, b);",
+        );
+        let mut conn = db.connect();
+        let TableFact::Present { columns, .. } = introspect::table(&mut conn, &ident("users_pii")).unwrap() else {
+            panic!("table should exist");
+        };
+        let col = |n: &str| columns.iter().find(|c| c.name == n).unwrap_or_else(|| panic!("{n} in {columns:?}"));
+        assert!(col("user_id").unique && !col("user_id").nullable);
+        assert!(!col("full_name").nullable && col("full_name").default.is_none());
+        assert!(col("full_name").data_type.to_lowercase().contains("char"), "{:?}", col("full_name"));
+        assert!(col("nick").default.as_deref().is_some_and(|d| d.contains("none")), "{:?}", col("nick"));
+        assert!(col("email").nullable && col("email").default.is_none(), "{:?}", col("email"));
+        assert!(col("code").unique, "a one-column unique index makes a key");
+        assert!(!col("a").unique && !col("b").unique, "a two-column index does not");
+        assert_eq!(
+            introspect::table(&mut conn, &ident("nope")).unwrap(),
+            TableFact::Missing { table: "nope".into() }
+        );
+    }
+
+    fn database_user_where_there_is_one(db: &TestDb) {
+        let user = db.connect().db_user().unwrap();
+        match db.backend() {
+            attrmig_db::Backend::Sqlite => assert_eq!(user, None),
+            _ => assert!(user.is_some_and(|u| !u.is_empty())),
+        }
+    }
+}
+
+#[test]
+fn sqlite_integer_primary_key_is_unique_and_not_null() {
+    let db = TestDb::sqlite();
+    db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, full_name TEXT)");
+    let mut conn = db.connect();
+    let fact = introspect::table(&mut conn, &ident("users")).unwrap();
+    let id = fact.column("id").unwrap();
+    assert!(id.unique && !id.nullable, "{id:?}");
+}
+
+#[test]
+fn missing_sqlite_file_is_an_error_not_a_new_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = attrmig_db::DatabaseUrl::parse("sqlite://gone.db", dir.path()).unwrap();
+    let err = attrmig_db::connect(&url).err().unwrap().to_string();
+    assert!(err.contains("gone.db does not exist"), "{err}");
+    assert!(!dir.path().join("gone.db").exists());
+}
