@@ -1,0 +1,10 @@
+DROP TABLE attrmig_intents;
+DROP TABLE attrmig_old_fingerprints;
+DROP TABLE attrmig_leases;
+DROP TABLE attrmig_data_issues;
+DROP TABLE attrmig_sync_runs;
+DROP TABLE attrmig_cross_check_runs;
+DROP TABLE attrmig_approvals;
+DROP TABLE attrmig_transitions;
+DROP TABLE attrmig_migrations;
+DROP TABLE attrmig_schema;

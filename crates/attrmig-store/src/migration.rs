@@ -1,0 +1,150 @@
+//! Rows of `attrmig_migrations`: where each migration stands, at which version.
+
+use attrmig_core::{Position, Step};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::error::{StoreError, ctx};
+use crate::schema::attrmig_migrations as m;
+use crate::time::{from_db, to_db};
+
+/// A migration as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationRecord {
+    /// Its id (the plan's stem).
+    pub id: String,
+    /// Where it stands.
+    pub position: Position,
+    /// Bumped by every audit entry; the compare-and-swap token.
+    pub version: i64,
+    /// The plan's storage fingerprint recorded at step 1.
+    pub storage_fingerprint: Option<String>,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = m)]
+struct Row {
+    id: String,
+    step: String,
+    abandoned: bool,
+    version: i64,
+    storage_fingerprint: Option<String>,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+pub(crate) fn parse_step(s: &str) -> Result<Step, StoreError> {
+    s.parse().map_err(|_| StoreError::Corrupt { what: format!("an unknown step `{s}`") })
+}
+
+impl TryFrom<Row> for MigrationRecord {
+    type Error = StoreError;
+
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        let step = parse_step(&r.step)?;
+        Ok(MigrationRecord {
+            id: r.id,
+            position: if r.abandoned { Position::Abandoned { at: step } } else { Position::At(step) },
+            version: r.version,
+            storage_fingerprint: r.storage_fingerprint,
+            created_at: from_db(r.created_at),
+            updated_at: from_db(r.updated_at),
+        })
+    }
+}
+
+/// One migration, if it is registered.
+pub fn get(conn: &mut attrmig_db::AnyConnection, id: &str) -> Result<Option<MigrationRecord>, StoreError> {
+    m::table
+        .find(id)
+        .select(Row::as_select())
+        .first(conn)
+        .optional()
+        .map_err(ctx("read a migration"))?
+        .map(MigrationRecord::try_from)
+        .transpose()
+}
+
+/// Every registered migration, by id.
+pub fn all(conn: &mut attrmig_db::AnyConnection) -> Result<Vec<MigrationRecord>, StoreError> {
+    m::table
+        .order(m::id)
+        .select(Row::as_select())
+        .load(conn)
+        .map_err(ctx("read migrations"))?
+        .into_iter()
+        .map(MigrationRecord::try_from)
+        .collect()
+}
+
+/// Registers a migration at 0 planned, version 0, unless it already is. Safe to call from
+/// several processes at once: the loser of the insert race finds the winner's row.
+pub fn register(conn: &mut attrmig_db::AnyConnection, id: &str, now: DateTime<Utc>) -> Result<MigrationRecord, StoreError> {
+    if let Some(existing) = get(conn, id)? {
+        return Ok(existing);
+    }
+    let row = Row {
+        id: id.to_owned(),
+        step: Step::Planned.id().to_owned(),
+        abandoned: false,
+        version: 0,
+        storage_fingerprint: None,
+        created_at: to_db(now),
+        updated_at: to_db(now),
+    };
+    match diesel::insert_into(m::table).values(&row).execute(conn) {
+        Ok(_) => {}
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {}
+        Err(e) => return Err(ctx("register a migration")(e)),
+    }
+    get(conn, id)?.ok_or_else(|| StoreError::Corrupt { what: format!("no row for {id} right after registering it") })
+}
+
+/// What happens to the storage fingerprint in a transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FingerprintChange {
+    /// Leave it.
+    Keep,
+    /// Record it (entering 1).
+    Set(String),
+    /// Forget it (rolling back to 0: the plan may change again).
+    Clear,
+}
+
+/// Compare-and-swap: moves the migration to `to` and bumps its version, only if it is
+/// still at `expected_version`. Returns whether it matched.
+pub(crate) fn swap(
+    conn: &mut attrmig_db::AnyConnection,
+    id: &str,
+    expected_version: i64,
+    to: Position,
+    fingerprint: &FingerprintChange,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let target = m::table.filter(m::id.eq(id)).filter(m::version.eq(expected_version));
+    let step = to.step().id();
+    let abandoned = matches!(to, Position::Abandoned { .. });
+    let changes = (
+        m::step.eq(step),
+        m::abandoned.eq(abandoned),
+        m::version.eq(expected_version + 1),
+        m::updated_at.eq(to_db(now)),
+    );
+    // diesel asks MySQL for found rows (CLIENT_FOUND_ROWS), so on every backend this
+    // counts rows matched by the WHERE, not rows whose values changed.
+    let matched = match fingerprint {
+        FingerprintChange::Keep => diesel::update(target).set(changes).execute(conn),
+        FingerprintChange::Set(fp) => {
+            diesel::update(target).set((changes, m::storage_fingerprint.eq(Some(fp.as_str())))).execute(conn)
+        }
+        FingerprintChange::Clear => {
+            diesel::update(target).set((changes, m::storage_fingerprint.eq(None::<String>))).execute(conn)
+        }
+    }
+    .map_err(ctx("move a migration"))?;
+    Ok(matched == 1)
+}
