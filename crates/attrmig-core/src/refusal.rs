@@ -69,6 +69,22 @@ pub enum Refusal {
     },
 
     // --- guards -----------------------------------------------------------------------
+    /// The plan file does not validate.
+    #[error("the plan is invalid; fix it (`attrmig validate` checks every plan):\n{errors}")]
+    PlanInvalid {
+        /// The problems, one per line, each with file, line and key.
+        errors: String,
+    },
+    /// The migration is in the store but its plan file is gone.
+    #[error(
+        "{id} is recorded at {at} but plans/{id}.toml is missing; restore the plan (git history has it) before moving it"
+    )]
+    PlanMissing {
+        /// Migration id.
+        id: String,
+        /// Where it stands.
+        at: Position,
+    },
     /// The plan's storage part changed since step 1.
     #[error(
         "the [old] or [new] part of plans/{id}.toml changed since 1 prepare-storage was reached (recorded {recorded}, now {current}); a plan change mid-migration is a new migration: restore it, or roll back to 0 planned first"
@@ -337,16 +353,16 @@ pub enum Refusal {
         expires_at: DateTime<Utc>,
     },
     /// A DDL step at the wrong time.
-    #[error("{statement} is refused until {needed} is reached: {id} is at {at}")]
-    DdlTooEarly {
+    #[error("`ddl {statement} --apply` is refused {when}: {id} is at {at}")]
+    DdlNotNow {
         /// Which DDL.
         statement: &'static str,
+        /// When it is allowed, in words.
+        when: &'static str,
         /// Migration id.
         id: String,
-        /// The step that must be reached first.
-        needed: Step,
-        /// Current step.
-        at: Step,
+        /// Current position.
+        at: Position,
     },
     /// A side effect was started and not finished (DDL is not transactional everywhere).
     #[error(

@@ -48,13 +48,20 @@ pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbErr
                AND (SELECT count(*) FROM pragma_index_info(il.name)) = 1",
         ),
         Backend::Postgres => (
-            "SELECT CAST(c.column_name AS TEXT) AS name, \
-                    CAST(CASE WHEN c.data_type = 'USER-DEFINED' THEN c.udt_name ELSE c.data_type END AS TEXT) AS data_type, \
-                    CAST(CASE WHEN c.is_nullable = 'YES' THEN 1 ELSE 0 END AS BIGINT) AS nullable, \
-                    CAST(c.column_default AS TEXT) AS default_value, \
+            // pg_catalog rather than information_schema: format_type gives the exact type
+            // (`character varying(255)`), which `ddl prepare-storage` copies.
+            "SELECT CAST(a.attname AS TEXT) AS name, \
+                    format_type(a.atttypid, a.atttypmod) AS data_type, \
+                    CAST(CASE WHEN a.attnotnull THEN 0 ELSE 1 END AS BIGINT) AS nullable, \
+                    pg_get_expr(d.adbin, d.adrelid) AS default_value, \
                     CAST(0 AS BIGINT) AS primary_key \
-             FROM information_schema.columns c \
-             WHERE c.table_schema = current_schema() AND c.table_name = $1 ORDER BY c.ordinal_position",
+             FROM pg_attribute a \
+             JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace ns ON ns.oid = c.relnamespace \
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             WHERE ns.nspname = current_schema() AND c.relname = $1 AND c.relkind IN ('r', 'p') \
+               AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
             // Primary keys are unique indexes too, so one query covers both.
             "SELECT CAST(a.attname AS TEXT) AS name \
              FROM pg_index i \

@@ -1,24 +1,30 @@
 //! Approvals of the point of no return. Each is written with its own audit entry, so the
 //! hash chain covers who approved, and read back by guard 9.
 
-use attrmig_core::audit::AuditEntry;
 use attrmig_core::facts::ApprovalFact;
 use attrmig_db::AnyConnection;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::error::{StoreError, ctx};
 use crate::schema::attrmig_approvals as a;
 use crate::time::{from_db, to_db};
 
-/// Records the approval that `entry` (an `approve` audit entry) announces. Meant as the
-/// `extra` of [`crate::audit::append`], so both commit together.
-pub fn record(conn: &mut AnyConnection, entry: &AuditEntry) -> Result<(), StoreError> {
+/// Records an approval by `approver`, announced by audit entry `version`. Meant to run in
+/// the hook of [`crate::audit::append`], so the row and its audit entry commit together.
+pub fn record(
+    conn: &mut AnyConnection,
+    id: &str,
+    version: i64,
+    approver: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     diesel::insert_into(a::table)
         .values((
-            a::migration_id.eq(&entry.migration_id),
-            a::version.eq(entry.version),
-            a::approver.eq(&entry.actor),
-            a::approved_at.eq(to_db(entry.at)),
+            a::migration_id.eq(id),
+            a::version.eq(version),
+            a::approver.eq(approver),
+            a::approved_at.eq(to_db(at)),
         ))
         .execute(conn)
         .map_err(ctx("record an approval"))?;

@@ -70,21 +70,30 @@ impl Row {
     }
 }
 
-/// Appends `entry` if the migration is still at `expected`, in one transaction; `extra`
-/// runs inside that transaction too (an approval row, step-9 fingerprints) and sees the
-/// entry written. Loses with [`StoreError::LostRace`] when another change got there first.
-pub fn append(
+/// Appends `entry` if the migration is still at `expected.version`, in one transaction.
+///
+/// `hook` runs inside that transaction after the swap and before the entry is hashed: it
+/// may write alongside (an approval row, the step-9 fingerprint) and add to the entry's
+/// evidence. Loses with [`StoreError::LostRace`], naming the winner, when another change
+/// got there first; nothing is written then.
+pub fn append<E>(
     conn: &mut AnyConnection,
     expected: &MigrationRecord,
     entry: NewEntry,
     now: DateTime<Utc>,
-    extra: impl FnOnce(&mut AnyConnection, &AuditEntry) -> Result<(), StoreError>,
-) -> Result<AuditEntry, StoreError> {
+    hook: impl FnOnce(&mut AnyConnection, &mut NewEntry) -> Result<(), E>,
+) -> Result<AuditEntry, E>
+where
+    E: From<StoreError> + From<diesel::result::Error>,
+{
     let id = expected.id.clone();
-    let result = write_transaction(conn, |conn| {
+    let written = write_transaction(conn, |conn| -> Result<Option<AuditEntry>, E> {
         if !migration::swap(conn, &id, expected.version, entry.to, &entry.fingerprint, now)? {
-            return Err(StoreError::LostRace { id: id.clone(), now_at: expected.position, by: None });
+            // Nothing changed: the transaction commits empty.
+            return Ok(None);
         }
+        let mut entry = entry;
+        hook(conn, &mut entry)?;
         let prev_hash = if expected.version == 0 {
             GENESIS.to_owned()
         } else {
@@ -105,7 +114,7 @@ pub fn append(
             from_step: expected.position.step(),
             to_step: entry.to.step(),
             actor: entry.actor,
-            db_user: conn.db_user()?,
+            db_user: conn.db_user().map_err(StoreError::from)?,
             at: now,
             note: entry.note,
             evidence: entry.evidence.to_string(),
@@ -128,37 +137,28 @@ pub fn append(
                 hash,
             })
             .execute(conn)
-            .map_err(|e| match e {
-                // Two writers that both passed the swap can't exist, but a hand-inserted
-                // row can: report it like a lost race rather than a crash.
-                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-                    StoreError::LostRace { id: id.clone(), now_at: expected.position, by: None }
-                }
-                e => ctx("append an audit entry")(e),
-            })?;
-        extra(conn, &audit)?;
-        Ok(audit)
-    });
-    match result {
-        Err(StoreError::LostRace { id, .. }) => {
-            // Name the winner: where the migration is now, and who moved it there.
-            let now_at = migration::get(conn, &id)?;
-            let (now_at, by) = match now_at {
-                Some(m) => {
-                    let by = t::table
-                        .find((&id, m.version))
-                        .select(t::actor)
-                        .first::<String>(conn)
-                        .optional()
-                        .map_err(ctx("read the winning audit entry"))?;
-                    (m.position, by)
-                }
-                None => (expected.position, None),
-            };
-            Err(StoreError::LostRace { id, now_at, by })
-        }
-        other => other,
+            .map_err(ctx("append an audit entry"))?;
+        Ok(Some(audit))
+    })?;
+    match written {
+        Some(audit) => Ok(audit),
+        None => Err(lost_race(conn, expected)?.into()),
     }
+}
+
+/// The error for a lost compare-and-swap: where the migration is now, and who moved it.
+fn lost_race(conn: &mut AnyConnection, expected: &MigrationRecord) -> Result<StoreError, StoreError> {
+    let id = expected.id.clone();
+    let Some(now) = migration::get(conn, &id)? else {
+        return Ok(StoreError::LostRace { id, now_at: expected.position, by: None });
+    };
+    let by = t::table
+        .find((&id, now.version))
+        .select(t::actor)
+        .first::<String>(conn)
+        .optional()
+        .map_err(ctx("read the winning audit entry"))?;
+    Ok(StoreError::LostRace { id, now_at: now.position, by })
 }
 
 /// A migration's audit log, oldest first, each entry with its stored hash.

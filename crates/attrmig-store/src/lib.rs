@@ -25,4 +25,46 @@ pub mod sync_runs;
 mod time;
 
 pub use error::StoreError;
+
+use attrmig_db::AnyConnection;
+
+/// The application database and the state store: one connection when the state lives in
+/// the application database (the default), two when `state_url` puts it elsewhere.
+///
+/// With one connection, work on application rows and its bookkeeping (a sync batch and
+/// its checkpoint, step 9 and its fingerprint) commits in one transaction.
+pub enum Conns<'a> {
+    /// State tables in the application database.
+    Shared(&'a mut AnyConnection),
+    /// State tables in another database.
+    Split {
+        /// The application database.
+        app: &'a mut AnyConnection,
+        /// The state database.
+        state: &'a mut AnyConnection,
+    },
+}
+
+impl Conns<'_> {
+    /// The application database.
+    pub fn app(&mut self) -> &mut AnyConnection {
+        match self {
+            Conns::Shared(c) => c,
+            Conns::Split { app, .. } => app,
+        }
+    }
+
+    /// The state store.
+    pub fn state(&mut self) -> &mut AnyConnection {
+        match self {
+            Conns::Shared(c) => c,
+            Conns::Split { state, .. } => state,
+        }
+    }
+
+    /// Whether both are one connection.
+    pub fn shared(&self) -> bool {
+        matches!(self, Conns::Shared(_))
+    }
+}
 pub use migration::{FingerprintChange, MigrationRecord};

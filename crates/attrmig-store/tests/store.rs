@@ -45,9 +45,9 @@ backend_tests! {
         assert_eq!(migration::register(&mut conn, "users-full-name", now()).unwrap(), m);
 
         let entry = NewEntry { fingerprint: FingerprintChange::Set("sha256:abc".into()), ..advance(Step::PrepareStorage, "alice") };
-        audit::append(&mut conn, &m, entry, now(), |_, _| Ok(())).unwrap();
+        audit::append(&mut conn, &m, entry, now(), |_, _| Ok::<_, StoreError>(())).unwrap();
         // A second writer that read version 0 loses, and learns who won and where it is.
-        let err = audit::append(&mut conn, &m, advance(Step::PrepareStorage, "bob"), now(), |_, _| Ok(())).unwrap_err();
+        let err = audit::append(&mut conn, &m, advance(Step::PrepareStorage, "bob"), now(), |_, _| Ok::<_, StoreError>(())).unwrap_err();
         match err {
             StoreError::LostRace { now_at, by, .. } => {
                 assert_eq!(now_at, Position::At(Step::PrepareStorage));
@@ -65,11 +65,12 @@ backend_tests! {
         setup::ensure_schema(&mut conn).unwrap();
         let mut m = migration::register(&mut conn, "m", now()).unwrap();
         for step in [Step::PrepareStorage, Step::CrossCheck, Step::DoubleWrite] {
-            audit::append(&mut conn, &m, advance(step, "alice"), now(), |_, _| Ok(())).unwrap();
+            audit::append(&mut conn, &m, advance(step, "alice"), now(), |_, _| Ok::<_, StoreError>(())).unwrap();
             m = migration::get(&mut conn, "m").unwrap().unwrap();
         }
         let approve = NewEntry { kind: EntryKind::Approve, to: m.position, ..advance(Step::DoubleWrite, "bob") };
-        audit::append(&mut conn, &m, approve, now(), approvals::record).unwrap();
+        let at = now();
+        audit::append(&mut conn, &m, approve, at, |conn, e| approvals::record(conn, "m", m.version + 1, &e.actor, at)).unwrap();
         let m = migration::get(&mut conn, "m").unwrap().unwrap();
         let log = audit::log(&mut conn, "m").unwrap();
         assert_eq!(log.len(), 4);

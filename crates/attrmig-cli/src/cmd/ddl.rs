@@ -1,0 +1,76 @@
+//! `attrmig ddl ID STEP`.
+
+use attrmig_core::Step;
+use clap::Args;
+
+use super::{Ctx, parse_step};
+use crate::exit::{Code, Failure};
+use crate::render;
+
+/// Print the DDL of prepare-storage (1), prepare-old-stop (7) or drop-old (10) in the
+/// database's dialect; `--apply` runs it and records it in the audit log. drop-old first
+/// compares old storage with the fingerprint taken at 9 and refuses if anything wrote it.
+#[derive(Debug, Args)]
+pub struct DdlArgs {
+    /// Migration id.
+    pub id: String,
+    /// prepare-storage, prepare-old-stop or drop-old.
+    #[arg(value_parser = parse_ddl_step, required_unless_present = "resolve_intent")]
+    pub step: Option<Step>,
+    /// Execute the statements.
+    #[arg(long)]
+    pub apply: bool,
+    /// Close intent N left open by a process that died mid-DDL, after checking the
+    /// database by hand; needs --note.
+    #[arg(long, value_name = "N", requires = "note", conflicts_with_all = ["step", "apply"])]
+    pub resolve_intent: Option<i64>,
+    /// What you checked (with --resolve-intent).
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+fn parse_ddl_step(s: &str) -> Result<Step, String> {
+    let step = parse_step(s)?;
+    if attrmig_tools::ddl::DDL_STEPS.contains(&step) {
+        Ok(step)
+    } else {
+        Err(format!("{step} has no DDL; use prepare-storage, prepare-old-stop or drop-old"))
+    }
+}
+
+pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
+    let mut engine = ctx.engine()?;
+    if let Some(intent) = args.resolve_intent {
+        let moved = engine.resolve_intent(&args.id, intent, args.note.as_deref().unwrap_or_default())?;
+        if ctx.out.json {
+            ctx.out.json(&moved)?;
+        } else {
+            ctx.out.text(&format!("intent {intent} closed\n{}", render::moved(&args.id, &moved)))?;
+        }
+        return Ok(Code::Ok);
+    }
+    let step = args.step.ok_or_else(|| Failure::Usage("name a step: prepare-storage, prepare-old-stop or drop-old".into()))?;
+    let outcome = engine.ddl(&args.id, step, args.apply)?;
+    if ctx.out.json {
+        ctx.out.json(&outcome)?;
+        return Ok(Code::Ok);
+    }
+    let mut text = String::new();
+    if let Some(note) = &outcome.ddl.note {
+        text.push_str(&format!("-- {note}\n"));
+    }
+    for s in &outcome.ddl.statements {
+        text.push_str(&format!("{s};\n"));
+    }
+    if let Some(n) = outcome.late_writes {
+        text.push_str(&format!("-- old storage matches the fingerprint taken at 9 stop-writing-old ({n} keys changed)\n"));
+    }
+    match &outcome.entry {
+        Some(entry) => text.push_str(&format!("-- applied; audit entry {} (hash {})", entry.version, &entry.hash[..12])),
+        None if args.apply => text.push_str("-- nothing to apply"),
+        None if outcome.ddl.statements.is_empty() => text.push_str("-- nothing to do"),
+        None => text.push_str(&format!("-- not applied; `attrmig ddl {} {} --apply` runs it", args.id, step.id())),
+    }
+    ctx.out.text(&text)?;
+    Ok(Code::Ok)
+}

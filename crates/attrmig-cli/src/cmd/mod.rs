@@ -1,0 +1,84 @@
+//! One module per subcommand; each has its `Args` (whose doc comments are its `--help`)
+//! and a `run` that returns the exit code.
+
+pub mod abandon;
+pub mod advance;
+pub mod approve;
+pub mod ddl;
+
+pub mod init;
+pub mod log;
+pub mod mode;
+pub mod rollback;
+pub mod show;
+pub mod status;
+pub mod validate;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use attrmig_engine::{Engine, Project, ProjectOptions, actor};
+
+use crate::cli::{Cli, Command, Global};
+use crate::exit::{Code, Failure};
+use crate::output::Out;
+
+/// What every command gets.
+pub struct Ctx {
+    /// Global flags.
+    pub global: Global,
+    /// Output.
+    pub out: Out,
+    /// The working directory.
+    pub cwd: PathBuf,
+}
+
+impl Ctx {
+    /// The project around the working directory.
+    pub fn project(&self) -> Result<Project, Failure> {
+        Ok(Project::discover(&ProjectOptions {
+            cwd: self.cwd.clone(),
+            env: self.global.env.clone(),
+            database_url: self.global.database_url.clone(),
+            plans: self.global.plans.clone(),
+        })?)
+    }
+
+    /// Who acts.
+    pub fn actor(&self) -> String {
+        actor::resolve(self.global.actor.as_deref(), &self.cwd)
+    }
+
+    /// The project, connected.
+    pub fn engine(&self) -> Result<Engine, Failure> {
+        Ok(Engine::open(self.project()?, self.actor())?)
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<Code, Failure> {
+    let ctx = Ctx {
+        out: Out { json: cli.global.json },
+        global: cli.global,
+        cwd: std::env::current_dir().context("cannot read the working directory")?,
+    };
+    match cli.command {
+        Command::Init(args) => init::run(&ctx, args),
+        Command::Validate(args) => validate::run(&ctx, args),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Show(args) => show::run(&ctx, args),
+        Command::Advance(args) => advance::run(&ctx, args),
+        Command::Rollback(args) => rollback::run(&ctx, args),
+        Command::Abandon(args) => abandon::run(&ctx, args),
+        Command::Approve(args) => approve::run(&ctx, args),
+        Command::Log(args) => log::run(&ctx, args),
+        Command::Mode(args) => mode::run(&ctx, args),
+        Command::Ddl(args) => ddl::run(&ctx, args),
+
+    }
+}
+
+/// Parses a step given as id or number, for clap.
+pub fn parse_step(s: &str) -> Result<attrmig_core::Step, String> {
+    s.parse().map_err(|e: attrmig_core::step::UnknownStep| e.to_string())
+}

@@ -1,0 +1,138 @@
+//! `attrmig ddl ID STEP [--apply]`: print the DDL of steps 1, 7 and 10, or apply it.
+//!
+//! Applying is announced as an intent in the store first and closed after, because DDL is
+//! not transactional everywhere (MySQL commits it implicitly): a process killed in between
+//! leaves an open intent, and attrmig refuses to go on until a person has looked.
+//! `drop-old` first compares old storage with the fingerprint taken at step 9.
+
+use attrmig_core::audit::now;
+use attrmig_core::{EntryKind, Position, Refusal, Step};
+use attrmig_store::audit::NewEntry;
+use attrmig_store::{FingerprintChange, intents, migration};
+use attrmig_tools::ddl::{self, DdlReport};
+use attrmig_tools::{Layout, fingerprint};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::Engine;
+use crate::error::EngineError;
+use crate::transition::Moved;
+
+/// What `ddl` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DdlOutcome {
+    /// Migration id.
+    pub id: String,
+    /// The statements.
+    pub ddl: DdlReport,
+    /// They were executed.
+    pub applied: bool,
+    /// For drop-old: keys of old storage changed since step 9 (0 when applied).
+    pub late_writes: Option<u64>,
+    /// The audit entry recording the application.
+    pub entry: Option<Moved>,
+}
+
+/// When `--apply` is allowed, by step.
+fn allowed(step: Step, position: Position) -> Result<(), &'static str> {
+    let Position::At(at) = position else { return Err("for an abandoned migration") };
+    match step {
+        Step::PrepareStorage if at == Step::Planned => Ok(()),
+        Step::PrepareStorage => Err("once 1 prepare-storage is reached (the new storage exists)"),
+        Step::PrepareOldStop if at < Step::DropOld => Ok(()),
+        Step::PrepareOldStop => Err("once old storage is dropped"),
+        Step::DropOld if at == Step::StopWritingOld => Ok(()),
+        Step::DropOld if at < Step::StopWritingOld => Err("until 9 stop-writing-old is reached"),
+        Step::DropOld => Err("once 10 drop-old is reached (old storage is gone)"),
+        _ => Err("for this step"),
+    }
+}
+
+impl Engine {
+    /// Prints, or with `apply` runs and records, the DDL of `step`.
+    pub fn ddl(&mut self, id: &str, step: Step, apply: bool) -> Result<DdlOutcome, EngineError> {
+        let (plan, record) = if apply {
+            let (plan, record) = self.for_change(id)?;
+            (plan, Some(record))
+        } else {
+            let (plan, record) = self.lookup(id)?;
+            let plan = plan.ok_or_else(|| Refusal::PlanMissing {
+                id: id.to_owned(),
+                at: record.as_ref().map_or(Position::At(Step::Planned), |r| r.position),
+            })?;
+            (plan, record)
+        };
+        let layout = Layout::resolve(self.session.app(), &plan)?;
+        let ddl = ddl::plan(&layout, step)?;
+        let mut outcome =
+            DdlOutcome { id: id.to_owned(), ddl: ddl.report(), applied: false, late_writes: None, entry: None };
+        let Some(record) = record.filter(|_| apply) else { return Ok(outcome) };
+        if let Err(when) = allowed(step, record.position) {
+            return Err(Refusal::DdlNotNow { statement: step.id(), when, id: id.to_owned(), at: record.position }.into());
+        }
+        if step == Step::DropOld {
+            let changed = fingerprint::changed_since(&mut self.session.conns(), &layout)?;
+            outcome.late_writes = Some(changed);
+            if changed > 0 {
+                return Err(Refusal::LateWrites { changed }.into());
+            }
+        }
+        if ddl.statements.is_empty() {
+            return Ok(outcome);
+        }
+        let statements = outcome.ddl.statements.join(";\n");
+        let at = now();
+        let intent = intents::begin(self.session.state(), id, &format!("ddl {}", step.id()), &statements, &self.actor, at)?;
+        if let Err(e) = ddl::apply(self.session.app(), &ddl) {
+            intents::finish(self.session.state(), id, intent, "failed", now())?;
+            return Err(e.into());
+        }
+        // The statements ran; record them. The intent closes only after the audit entry,
+        // so a crash in between leaves it open for a person to check.
+        let record = migration::get(self.session.state(), id)?.unwrap_or(record);
+        let entry = NewEntry {
+            kind: EntryKind::Ddl,
+            to: record.position,
+            actor: self.actor.clone(),
+            note: None,
+            evidence: json!({
+                "ddl": step.id(),
+                "applied": true,
+                "statements": outcome.ddl.statements,
+                "late_writes": outcome.late_writes,
+                "intent": intent,
+            }),
+            fingerprint: FingerprintChange::Keep,
+        };
+        let written = self.append(&record, entry, now(), |_, _| Ok(()))?;
+        intents::finish(self.session.state(), id, intent, "done", now())?;
+        outcome.applied = true;
+        outcome.entry = Some(Moved::new(&written, record.position));
+        Ok(outcome)
+    }
+
+    /// Closes an intent left open by a process that died mid-DDL, after a person checked
+    /// the database by hand; recorded in the audit log.
+    pub fn resolve_intent(&mut self, id: &str, intent: i64, note: &str) -> Result<Moved, EngineError> {
+        let (_, record) = self.lookup(id)?;
+        let record = record.ok_or_else(|| EngineError::UnknownMigration { id: id.to_owned(), plan: self.project.plan_path(id) })?;
+        let open = intents::unfinished(self.session.state(), id)?;
+        if open.as_ref().map(|o| o.intent) != Some(intent) {
+            return Err(EngineError::Tool(attrmig_tools::ToolError::Unexpected(format!(
+                "intent {intent} of {id} is not the open one{}",
+                open.map(|o| format!(" (intent {} is)", o.intent)).unwrap_or_else(|| " (none is open)".into())
+            ))));
+        }
+        let entry = NewEntry {
+            kind: EntryKind::Ddl,
+            to: record.position,
+            actor: self.actor.clone(),
+            note: Some(note.to_owned()),
+            evidence: json!({ "resolved_intent": intent }),
+            fingerprint: FingerprintChange::Keep,
+        };
+        let written = self.append(&record, entry, now(), |_, _| Ok(()))?;
+        intents::finish(self.session.state(), id, intent, "resolved", now())?;
+        Ok(Moved::new(&written, record.position))
+    }
+}

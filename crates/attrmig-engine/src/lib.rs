@@ -1,0 +1,92 @@
+//! Runs attrmig's commands against a project.
+//!
+//! An [`Engine`] is a located [`Project`], an open [`Session`] and the acting person. Its
+//! methods are the commands: each loads what it needs, observes the database, asks the
+//! pure core (`attrmig_core`) for a decision, and writes the outcome through the store.
+//! Nothing here prints: results are `Serialize` values the CLI renders.
+
+pub mod actor;
+mod ddl;
+mod error;
+mod log;
+mod observe;
+mod overview;
+pub mod project;
+mod session;
+mod transition;
+
+pub use ddl::DdlOutcome;
+pub use error::EngineError;
+pub use log::{EntryView, LogView, Verification};
+pub use observe::{Intent, STALE_AFTER};
+pub use overview::{LastCheck, ModeView, Rung, RungState, Show, StatusRow};
+pub use project::{Project, ProjectOptions};
+pub use session::Session;
+pub use transition::{AdvanceRequest, Advanced, Moved};
+
+use attrmig_core::Plan;
+use attrmig_store::{MigrationRecord, intents, migration};
+
+/// A project, its open connections, and who acts.
+pub struct Engine {
+    /// The project.
+    pub project: Project,
+    /// Who acts: recorded in the audit log.
+    pub actor: String,
+    session: Session,
+}
+
+impl Engine {
+    /// Connects to the project's database (creating the state tables on first use).
+    pub fn open(project: Project, actor: String) -> Result<Engine, EngineError> {
+        let (app, state) = project.urls()?;
+        let session = Session::open(&app, state.as_ref())?;
+        Ok(Engine { project, actor, session })
+    }
+
+    /// The open connections.
+    pub fn session(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    /// A migration's plan and record. Unknown when neither exists.
+    pub(crate) fn lookup(&mut self, id: &str) -> Result<(Option<Plan>, Option<MigrationRecord>), EngineError> {
+        let plan = project::require_valid(self.project.load_plan(id))?;
+        let record = migration::get(self.session.state(), id)?;
+        if plan.is_none() && record.is_none() {
+            return Err(EngineError::UnknownMigration { id: id.to_owned(), plan: self.project.plan_path(id) });
+        }
+        Ok((plan, record))
+    }
+
+    /// A migration that is about to change: its valid plan, and its record (registered
+    /// now if it was only planned).
+    pub(crate) fn for_change(&mut self, id: &str) -> Result<(Plan, MigrationRecord), EngineError> {
+        let (plan, record) = self.lookup(id)?;
+        let Some(plan) = plan else {
+            let at = record.map(|r| r.position).unwrap_or(attrmig_core::Position::At(attrmig_core::Step::Planned));
+            return Err(attrmig_core::Refusal::PlanMissing { id: id.to_owned(), at }.into());
+        };
+        let record = match record {
+            Some(r) => r,
+            None => migration::register(self.session.state(), id, attrmig_core::audit::now())?,
+        };
+        self.refuse_open_intent(id)?;
+        Ok((plan, record))
+    }
+
+    /// Refuses while a side effect announced earlier was never closed.
+    fn refuse_open_intent(&mut self, id: &str) -> Result<(), EngineError> {
+        if let Some(open) = intents::unfinished(self.session.state(), id)? {
+            return Err(attrmig_core::Refusal::UnfinishedIntent {
+                id: id.to_owned(),
+                intent: open.intent,
+                what: open.what,
+                actor: open.actor,
+                started_at: open.started_at,
+            }
+            .into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,122 @@
+//! Gathering the facts the guards of one step read ([`attrmig_core::guards::needs`]):
+//! introspection, the state store's runs and approvals, the repository's files.
+
+use attrmig_core::audit::AuditEntry;
+use attrmig_core::facts::{Facts, LateWritesFact, OldStorageFact, PlanFingerprint, TableFact};
+use attrmig_core::guards::needs;
+use attrmig_core::{EntryKind, Plan, Step};
+use attrmig_db::introspect;
+use attrmig_store::{MigrationRecord, approvals, audit, cross_checks, data_issues, sync_runs};
+use attrmig_tools::{Layout, fingerprint};
+use chrono::{DateTime, Utc};
+
+use crate::Engine;
+use crate::error::EngineError;
+
+/// A runner whose heartbeat is older than this is dead: its run is `interrupted`.
+pub const STALE_AFTER: chrono::Duration = chrono::Duration::seconds(120);
+
+/// What the user asked along with the transition.
+#[derive(Debug, Clone, Default)]
+pub struct Intent {
+    /// `--note`.
+    pub note: Option<String>,
+    /// `--confirm-point-of-no-return`.
+    pub confirm_point_of_no_return: bool,
+}
+
+/// Whether a drop of old storage was done by `attrmig ddl drop-old --apply`, which checks
+/// the fingerprint first.
+pub(crate) fn dropped_by_attrmig(log: &[(AuditEntry, String)]) -> bool {
+    log.iter().any(|(e, _)| {
+        e.kind == EntryKind::Ddl
+            && serde_json::from_str::<serde_json::Value>(&e.evidence)
+                .is_ok_and(|v| v["ddl"] == "drop-old" && v["applied"] == true)
+    })
+}
+
+impl Engine {
+    /// The facts for entering `entering`, observed now.
+    pub(crate) fn observe(
+        &mut self,
+        plan: &Plan,
+        record: &MigrationRecord,
+        log: &[(AuditEntry, String)],
+        entering: Step,
+        intent: &Intent,
+        now: DateTime<Utc>,
+    ) -> Result<Facts, EngineError> {
+        let id = plan.id.as_str();
+        let need = needs(entering);
+        let mut facts = Facts::new(
+            now,
+            self.actor.clone(),
+            PlanFingerprint { recorded: record.storage_fingerprint.clone(), current: plan.storage_fingerprint() },
+        );
+        facts.note = intent.note.clone();
+        facts.confirmed_point_of_no_return = intent.confirm_point_of_no_return;
+        facts.history = audit::history(log);
+
+        if need.new_storage {
+            facts.new_storage = Some(introspect::table(self.session.app(), &plan.new.table)?);
+        }
+        if need.old_storage {
+            let table = introspect::table(self.session.app(), plan.old.table())?;
+            let attribute_rows_present = if need.old_attribute_rows && table.exists() {
+                let layout = Layout::resolve(self.session.app(), plan)?;
+                Some(layout.old_attribute_present(self.session.app())?)
+            } else if need.old_attribute_rows {
+                Some(false)
+            } else {
+                None
+            };
+            facts.old_storage = Some(OldStorageFact { table, attribute_rows_present });
+        }
+        let stale_before = now - STALE_AFTER;
+        if need.cross_checks {
+            cross_checks::reconcile(self.session.state(), id, stale_before)?;
+            facts.cross_checks = Some(cross_checks::finished(self.session.state(), id)?);
+        }
+        if need.sync_passes {
+            sync_runs::reconcile(self.session.state(), id, stale_before)?;
+            facts.sync_passes = Some(sync_runs::facts(self.session.state(), id)?);
+        }
+        if need.data_issues {
+            facts.unresolved_data_issues = Some(data_issues::unresolved(self.session.state(), id)?);
+        }
+        if need.tool_paths {
+            let root = &self.project.root;
+            facts.tool_paths_present =
+                Some(plan.tools.paths.iter().filter(|p| root.join(p).exists()).cloned().collect());
+        }
+        if need.approvals {
+            facts.approvals = Some(approvals::list(self.session.state(), id)?);
+        }
+        if need.late_writes {
+            facts.late_writes = Some(self.late_writes(plan, log, facts.old_storage.as_ref())?);
+        }
+        Ok(facts)
+    }
+
+    fn late_writes(
+        &mut self,
+        plan: &Plan,
+        log: &[(AuditEntry, String)],
+        old: Option<&OldStorageFact>,
+    ) -> Result<LateWritesFact, EngineError> {
+        let still_there = match old {
+            Some(OldStorageFact { table: TableFact::Missing { .. }, .. }) | None => false,
+            Some(OldStorageFact { attribute_rows_present: Some(present), .. }) => *present,
+            Some(OldStorageFact { table, attribute_rows_present: None }) => match &plan.old {
+                attrmig_core::plan::OldStorage::Column { column, .. } => table.column(column.as_str()).is_some(),
+                _ => true,
+            },
+        };
+        if still_there {
+            let layout = Layout::resolve(self.session.app(), plan)?;
+            let changed = fingerprint::changed_since(&mut self.session.conns(), &layout)?;
+            return Ok(LateWritesFact::Compared { changed });
+        }
+        Ok(if dropped_by_attrmig(log) { LateWritesFact::VerifiedByDrop } else { LateWritesFact::Unverified })
+    }
+}

@@ -1,0 +1,328 @@
+//! Where a plan's old and new storage live in one particular database, and the SQL that
+//! reads them: which expression is the old key, the old value (a column, a JSON key, an
+//! EAV row), how keys are bound, how values are compared.
+//!
+//! Every tool builds its statements from a [`Layout`], so "what counts as the old value"
+//! has one definition for cross-check, sync, fingerprint and DDL alike.
+
+use attrmig_core::Plan;
+use attrmig_core::facts::{ColumnFact, TableFact};
+use attrmig_core::plan::OldStorage;
+use attrmig_core::types::{TypeFamily, type_family};
+use attrmig_core::Refusal;
+use attrmig_db::{AnyConnection, Backend, introspect};
+
+use crate::error::ToolError;
+use crate::sql::{Bind, Key, Sql};
+
+/// How keys are bound and read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyType {
+    /// Integer keys, bound as BIGINT.
+    Int,
+    /// Any other key, bound as text and cast to `cast` where the backend needs it.
+    Text {
+        /// The key column's type, on PostgreSQL when it is not a text type (`uuid`).
+        cast: Option<String>,
+    },
+}
+
+/// A plan resolved against one database.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    backend: Backend,
+    plan: Plan,
+    old_table: TableFact,
+    new_table: TableFact,
+    key_type: KeyType,
+    compare_as_text: bool,
+    value_cast: Option<String>,
+    /// SQLite: the old table's stored CREATE statement (for editing its constraints).
+    old_table_sql: Option<String>,
+}
+
+fn column<'a>(table: &'a TableFact, name: &str) -> Option<&'a ColumnFact> {
+    table.column(name)
+}
+
+impl Layout {
+    /// Introspects the plan's tables. The old table and key must exist; the new table may
+    /// not exist yet (`ddl prepare-storage` is how it comes to exist).
+    pub fn resolve(conn: &mut AnyConnection, plan: &Plan) -> Result<Layout, ToolError> {
+        let backend = conn.backend();
+        let old_table = introspect::table(conn, plan.old.table())?;
+        let new_table = if plan.new.table == *plan.old.table() {
+            old_table.clone()
+        } else {
+            introspect::table(conn, &plan.new.table)?
+        };
+        if !old_table.exists() {
+            return Err(Refusal::TableMissing {
+                role: "old",
+                table: plan.old.table().to_string(),
+                todo: format!("check [old] in plans/{}.toml and the --env you are using", plan.id),
+            }
+            .into());
+        }
+        let old_key = column(&old_table, plan.old.key().as_str()).ok_or_else(|| Refusal::ColumnMissing {
+            role: "old key",
+            table: plan.old.table().to_string(),
+            column: plan.old.key().to_string(),
+            todo: format!("check [old] in plans/{}.toml", plan.id),
+        })?;
+        let key_type = match type_family(&old_key.data_type) {
+            TypeFamily::Integer => KeyType::Int,
+            TypeFamily::Text | TypeFamily::Unknown => KeyType::Text { cast: None },
+            _ if backend == Backend::Postgres => KeyType::Text { cast: Some(old_key.data_type.clone()) },
+            _ => KeyType::Text { cast: None },
+        };
+        let old_value_type = match &plan.old {
+            OldStorage::Column { column: c, .. } => column(&old_table, c.as_str()).map(|c| c.data_type.to_ascii_lowercase()),
+            OldStorage::Json { .. } | OldStorage::Eav { .. } => None,
+        };
+        let new_value_type = column(&new_table, plan.new.column.as_str()).map(|c| c.data_type.clone());
+        let compare_as_text = match (&old_value_type, &new_value_type) {
+            (Some(old), Some(new)) => *old != new.to_ascii_lowercase(),
+            _ => true,
+        };
+        // PostgreSQL has no implicit cast from text to most types: write the old value in
+        // the new column's own type, so a value that does not fit fails as that row's
+        // error (a data issue), not as the statement's.
+        let value_cast = match (&new_value_type, backend) {
+            // Without the modifier: a cast to varchar(5) would silently truncate, while an
+            // assignment to a varchar(5) column fails, as a data issue should.
+            (Some(ty), Backend::Postgres) if compare_as_text && !ty.ends_with("[]") => {
+                Some(ty.split('(').next().unwrap_or(ty).trim().to_owned())
+            }
+            _ => None,
+        };
+        let old_table_sql = match backend {
+            Backend::Sqlite => sqlite_create_sql(conn, plan.old.table().as_str())?,
+            _ => None,
+        };
+        Ok(Layout { backend, plan: plan.clone(), old_table, new_table, key_type, compare_as_text, value_cast, old_table_sql })
+    }
+
+    /// Refuses unless the new storage exists with its key and column.
+    pub fn require_new(&self) -> Result<(), ToolError> {
+        let todo = format!("create it (`attrmig ddl {} prepare-storage` prints the statement)", self.plan.id);
+        if !self.new_table.exists() {
+            return Err(Refusal::TableMissing { role: "new", table: self.plan.new.table.to_string(), todo }.into());
+        }
+        for (role, col) in [("new key", &self.plan.new.key), ("new", &self.plan.new.column)] {
+            if self.new_table.column(col.as_str()).is_none() {
+                return Err(Refusal::ColumnMissing {
+                    role,
+                    table: self.plan.new.table.to_string(),
+                    column: col.to_string(),
+                    todo: todo.clone(),
+                }
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The old table as introspected.
+    pub fn old_table(&self) -> &TableFact {
+        &self.old_table
+    }
+
+    /// SQLite: the old table's stored CREATE statement.
+    pub fn old_table_sql(&self) -> Option<&str> {
+        self.old_table_sql.as_deref()
+    }
+
+    /// The new table as introspected.
+    pub fn new_table(&self) -> &TableFact {
+        &self.new_table
+    }
+
+    /// How keys are typed.
+    pub fn key_type(&self) -> &KeyType {
+        &self.key_type
+    }
+
+    /// Whether the new column lives in the old table (one row per key on both sides).
+    pub fn same_table(&self) -> bool {
+        self.plan.new.table == *self.plan.old.table()
+    }
+
+    /// Reads a key that was selected as text.
+    pub fn parse_key(&self, text: &str) -> Result<Key, ToolError> {
+        match self.key_type {
+            KeyType::Int => text
+                .parse()
+                .map(Key::Int)
+                .map_err(|_| ToolError::Unexpected(format!("an integer key read back as {text:?}"))),
+            KeyType::Text { .. } => Ok(Key::Text(text.to_owned())),
+        }
+    }
+
+    fn q(&self, ident: &attrmig_core::ident::Ident) -> String {
+        self.backend.quote(ident)
+    }
+
+    /// `"users" o`: the old table, aliased `o`.
+    pub fn old_from(&self) -> String {
+        format!("{} o", self.q(self.plan.old.table()))
+    }
+
+    /// `"users_pii" n`: the new table, aliased `n`.
+    pub fn new_from(&self) -> String {
+        format!("{} n", self.q(&self.plan.new.table))
+    }
+
+    /// The old key expression, over alias `o`.
+    pub fn old_key(&self) -> String {
+        format!("o.{}", self.q(self.plan.old.key()))
+    }
+
+    /// The new key expression, over alias `n`.
+    pub fn new_key(&self) -> String {
+        format!("n.{}", self.q(&self.plan.new.key))
+    }
+
+    /// The new value expression, over alias `n` (alias `o` when in the same table).
+    pub fn new_value(&self) -> String {
+        let alias = if self.same_table() { "o" } else { "n" };
+        format!("{alias}.{}", self.q(&self.plan.new.column))
+    }
+
+    /// The new column alone, for SET clauses.
+    pub fn new_column(&self) -> String {
+        self.q(&self.plan.new.column)
+    }
+
+    /// The old value expression, over alias `o`: NULL when the attribute is absent.
+    pub fn old_value(&self) -> String {
+        match &self.plan.old {
+            OldStorage::Column { column, .. } => format!("o.{}", self.q(column)),
+            OldStorage::Json { column, path, .. } => self.backend.json_text(&format!("o.{}", self.q(column)), path),
+            OldStorage::Eav { value_column, .. } => format!("o.{}", self.q(value_column)),
+        }
+    }
+
+    /// The old value as the new column's type, for writing it.
+    pub fn old_value_for_new(&self) -> String {
+        match &self.value_cast {
+            Some(ty) => format!("CAST({} AS {ty})", self.old_value()),
+            None => self.old_value(),
+        }
+    }
+
+    /// Pushes the condition that selects old rows at all (`1 = 1`, or the EAV name).
+    pub fn push_old_rows(&self, sql: &mut Sql) {
+        match &self.plan.old {
+            OldStorage::Eav { name_column, name, .. } => {
+                sql.push(&format!("o.{} = ", self.q(name_column))).bind(Bind::Text(name.clone()));
+            }
+            OldStorage::Column { .. } | OldStorage::Json { .. } => {
+                sql.push("1 = 1");
+            }
+        }
+    }
+
+    /// Pushes `expr > lo AND expr <= hi`, either bound optional.
+    pub fn push_range(&self, sql: &mut Sql, expr: &str, lo: Option<&Key>, hi: Option<&Key>) {
+        let cast = match &self.key_type {
+            KeyType::Text { cast } => cast.as_deref(),
+            KeyType::Int => None,
+        };
+        match (lo, hi) {
+            (None, None) => {
+                sql.push("1 = 1");
+            }
+            (Some(lo), None) => {
+                sql.push(&format!("{expr} > ")).bind_key(lo, cast);
+            }
+            (None, Some(hi)) => {
+                sql.push(&format!("{expr} <= ")).bind_key(hi, cast);
+            }
+            (Some(lo), Some(hi)) => {
+                sql.push(&format!("{expr} > ")).bind_key(lo, cast).push(&format!(" AND {expr} <= ")).bind_key(hi, cast);
+            }
+        }
+    }
+
+    /// Pushes `expr IN (k1, k2, ...)`.
+    pub fn push_in(&self, sql: &mut Sql, expr: &str, keys: &[Key]) {
+        let cast = match &self.key_type {
+            KeyType::Text { cast } => cast.as_deref(),
+            KeyType::Int => None,
+        };
+        sql.push(&format!("{expr} IN ("));
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind_key(key, cast);
+        }
+        sql.push(")");
+    }
+
+    /// The old and new values differ, NULL-safe; as text when their types differ.
+    pub fn values_differ(&self, old: &str, new: &str) -> String {
+        if self.compare_as_text {
+            self.backend.distinct(&self.backend.cast_text(old), &self.backend.cast_text(new))
+        } else {
+            self.backend.distinct(old, new)
+        }
+    }
+
+    /// `expr` as text, for reading keys and values back.
+    pub fn text(&self, expr: &str) -> String {
+        self.backend.cast_text(expr)
+    }
+}
+
+impl Layout {
+    /// Whether any old row still holds the attribute: the column exists; for JSON a
+    /// document still has the key (even with a JSON null); for EAV a row has the name.
+    pub fn old_attribute_present(&self, conn: &mut AnyConnection) -> Result<bool, ToolError> {
+        let mut sql = Sql::new(self.backend);
+        let condition = match &self.plan.old {
+            OldStorage::Column { column, .. } => return Ok(self.old_table.column(column.as_str()).is_some()),
+            OldStorage::Json { column, path, .. } => {
+                Some(self.backend.json_has_key(&format!("o.{}", self.q(column)), path))
+            }
+            OldStorage::Eav { .. } => None,
+        };
+        sql.push(&format!("SELECT {} AS k FROM {} WHERE ", self.text(&self.old_key()), self.old_from()));
+        self.push_old_rows(&mut sql);
+        if let Some(c) = condition {
+            sql.push(&format!(" AND {c}"));
+        }
+        sql.push(" LIMIT 1");
+        #[derive(diesel::QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            #[allow(dead_code)]
+            k: String,
+        }
+        let rows: Vec<Found> = sql.load(conn).map_err(|e| ToolError::query("look for old values", e))?;
+        Ok(!rows.is_empty())
+    }
+}
+
+fn sqlite_create_sql(conn: &mut AnyConnection, table: &str) -> Result<Option<String>, ToolError> {
+    #[derive(diesel::QueryableByName)]
+    struct Create {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        sql: String,
+    }
+    let mut query = Sql::new(Backend::Sqlite);
+    query.push("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ").bind(Bind::Text(table.to_owned()));
+    let rows: Vec<Create> = query.load(conn).map_err(|e| ToolError::query("read the old table's definition", e))?;
+    Ok(rows.into_iter().next().map(|c| c.sql))
+}

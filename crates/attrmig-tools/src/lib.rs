@@ -1,0 +1,19 @@
+//! The tools the procedure needs, generic over a plan, so nobody writes them by hand:
+//!
+//! - [`crosscheck`]: compare old and new over every key (or a uniform sample).
+//! - [`sync`]: copy old to new in keyset batches, resumable, one runner at a time,
+//!   rejected rows set aside as data issues.
+//! - [`ddl`]: the DDL of steps 1, 7 and 10 in each backend's dialect.
+//! - [`fingerprint`]: the old-storage fingerprint of step 9, compared before the drop.
+//!
+//! Every statement is built from a [`layout::Layout`]: one definition of what the old
+//! key and value are, for every kind of old storage and every backend.
+
+pub mod ddl;
+mod error;
+pub mod fingerprint;
+pub mod layout;
+pub mod sql;
+
+pub use error::ToolError;
+pub use layout::Layout;

@@ -1,0 +1,167 @@
+//! Statements built at run time: SQL text with per-backend placeholders, and the values
+//! bound to them, in order. Identifiers come quoted from [`crate::layout`]; values never
+//! enter the text.
+
+use std::fmt;
+
+use attrmig_db::{AnyBackend, AnyConnection, Backend};
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{BigInt, Text};
+
+/// A key of the migrated rows: integer or text, as the old key column is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// An integer key.
+    Int(i64),
+    /// A text key (also UUIDs and other types compared in their own type).
+    Text(String),
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Int(i) => write!(f, "{i}"),
+            Key::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bind {
+    /// BIGINT.
+    Int(i64),
+    /// TEXT.
+    Text(String),
+}
+
+/// SQL text and its binds.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    backend: Backend,
+    text: String,
+    binds: Vec<Bind>,
+}
+
+impl Sql {
+    /// An empty statement for `backend`.
+    pub fn new(backend: Backend) -> Sql {
+        Sql { backend, text: String::new(), binds: Vec::new() }
+    }
+
+    /// Appends SQL text.
+    pub fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn bind(&mut self, value: Bind) -> &mut Sql {
+        self.binds.push(value);
+        let placeholder = self.backend.placeholder(self.binds.len());
+        self.text.push_str(&placeholder);
+        self
+    }
+
+    /// Appends a placeholder for a key, cast to the key column's type where the backend
+    /// would otherwise refuse to compare (PostgreSQL: `uuid > text`).
+    pub fn bind_key(&mut self, key: &Key, cast: Option<&str>) -> &mut Sql {
+        match (key, cast) {
+            (Key::Int(i), _) => self.bind(Bind::Int(*i)),
+            (Key::Text(s), None) => self.bind(Bind::Text(s.clone())),
+            (Key::Text(s), Some(ty)) => {
+                self.push("CAST(");
+                self.bind(Bind::Text(s.clone()));
+                self.push(&format!(" AS {ty})"))
+            }
+        }
+    }
+
+    /// The SQL text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The binds, in order.
+    pub fn binds(&self) -> &[Bind] {
+        &self.binds
+    }
+
+    /// The statement as a diesel query, binds applied.
+    pub fn query(&self) -> BoxedSqlQuery<'static, AnyBackend, SqlQuery> {
+        let mut query = diesel::sql_query(self.text.clone()).into_boxed::<AnyBackend>();
+        for bind in &self.binds {
+            query = match bind {
+                Bind::Int(i) => query.bind::<BigInt, _>(*i),
+                Bind::Text(s) => query.bind::<Text, _>(s.clone()),
+            };
+        }
+        query
+    }
+
+    /// Runs the statement; returns the affected row count.
+    pub fn execute(&self, conn: &mut AnyConnection) -> diesel::QueryResult<usize> {
+        use diesel::RunQueryDsl;
+        self.query().execute(conn)
+    }
+
+    /// Runs the statement and loads its rows.
+    pub fn load<T>(&self, conn: &mut AnyConnection) -> diesel::QueryResult<Vec<T>>
+    where
+        T: diesel::QueryableByName<AnyBackend> + 'static,
+    {
+        use diesel::RunQueryDsl;
+        self.query().load(conn)
+    }
+
+    /// The statement with binds written as SQL literals, for people to read and copy.
+    pub fn display(&self) -> String {
+        let mut out = String::with_capacity(self.text.len());
+        let mut binds = self.binds.iter();
+        let mut chars = self.text.chars().peekable();
+        while let Some(c) = chars.next() {
+            let is_placeholder = match self.backend {
+                Backend::Postgres => c == '$' && chars.peek().is_some_and(char::is_ascii_digit),
+                Backend::Sqlite | Backend::Mysql => c == '?',
+            };
+            if !is_placeholder {
+                out.push(c);
+                continue;
+            }
+            if self.backend == Backend::Postgres {
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
+            }
+            match binds.next() {
+                Some(Bind::Int(i)) => out.push_str(&i.to_string()),
+                Some(Bind::Text(s)) => {
+                    out.push('\'');
+                    out.push_str(&s.replace('\'', "''"));
+                    out.push('\'');
+                }
+                None => out.push('?'),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_and_display() {
+        let mut sql = Sql::new(Backend::Postgres);
+        sql.push("DELETE FROM t WHERE name = ").bind(Bind::Text("o'brien".into())).push(" AND id > ").bind(Bind::Int(7));
+        assert_eq!(sql.text(), "DELETE FROM t WHERE name = $1 AND id > $2");
+        assert_eq!(sql.display(), "DELETE FROM t WHERE name = 'o''brien' AND id > 7");
+        let mut sql = Sql::new(Backend::Sqlite);
+        sql.push("SELECT ").bind(Bind::Int(1)).push(", ").bind_key(&Key::Text("x".into()), None);
+        assert_eq!(sql.text(), "SELECT ?, ?");
+        let mut sql = Sql::new(Backend::Postgres);
+        sql.bind_key(&Key::Text("0b9f".into()), Some("uuid"));
+        assert_eq!(sql.text(), "CAST($1 AS uuid)");
+    }
+}
