@@ -67,10 +67,8 @@ impl Engine {
             let at = record.map(|r| r.position).unwrap_or(attrmig_core::Position::At(attrmig_core::Step::Planned));
             return Err(attrmig_core::Refusal::PlanMissing { id: id.to_owned(), at }.into());
         };
-        let record = match record {
-            Some(r) => r,
-            None => migration::register(self.session.state(), id, attrmig_core::audit::now())?,
-        };
+        // Not registered yet: the first audit entry registers it, in its own transaction.
+        let record = record.unwrap_or_else(|| migration::unregistered(id, attrmig_core::audit::now()));
         self.refuse_open_intent(id)?;
         Ok((plan, record))
     }

@@ -166,15 +166,7 @@ impl ModeView {
 }
 
 fn planned(id: &str) -> MigrationRecord {
-    let t = attrmig_core::audit::now();
-    MigrationRecord {
-        id: id.to_owned(),
-        position: Position::At(Step::Planned),
-        version: 0,
-        storage_fingerprint: None,
-        created_at: t,
-        updated_at: t,
-    }
+    migration::unregistered(id, attrmig_core::audit::now())
 }
 
 impl Engine {

@@ -88,6 +88,11 @@ where
 {
     let id = expected.id.clone();
     let written = write_transaction(conn, |conn| -> Result<Option<AuditEntry>, E> {
+        if expected.version == 0 {
+            // First entry: the migration is registered in the same transaction, so a
+            // refused first advance leaves no trace at all.
+            migration::register(conn, &id, now)?;
+        }
         if !migration::swap(conn, &id, expected.version, entry.to, &entry.fingerprint, now)? {
             // Nothing changed: the transaction commits empty.
             return Ok(None);

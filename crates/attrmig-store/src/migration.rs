@@ -25,7 +25,7 @@ pub struct MigrationRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable)]
 #[diesel(table_name = m)]
 struct Row {
     id: String,
@@ -81,27 +81,47 @@ pub fn all(conn: &mut attrmig_db::AnyConnection) -> Result<Vec<MigrationRecord>,
         .collect()
 }
 
-/// Registers a migration at 0 planned, version 0, unless it already is. Safe to call from
-/// several processes at once: the loser of the insert race finds the winner's row.
-pub fn register(conn: &mut attrmig_db::AnyConnection, id: &str, now: DateTime<Utc>) -> Result<MigrationRecord, StoreError> {
-    if let Some(existing) = get(conn, id)? {
-        return Ok(existing);
-    }
-    let row = Row {
+/// A migration not registered yet: at 0 planned, version 0.
+pub fn unregistered(id: &str, now: DateTime<Utc>) -> MigrationRecord {
+    MigrationRecord {
         id: id.to_owned(),
-        step: Step::Planned.id().to_owned(),
-        abandoned: false,
+        position: Position::At(Step::Planned),
         version: 0,
         storage_fingerprint: None,
-        created_at: to_db(now),
-        updated_at: to_db(now),
-    };
-    match diesel::insert_into(m::table).values(&row).execute(conn) {
-        Ok(_) => {}
-        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {}
-        Err(e) => return Err(ctx("register a migration")(e)),
+        created_at: now,
+        updated_at: now,
     }
-    get(conn, id)?.ok_or_else(|| StoreError::Corrupt { what: format!("no row for {id} right after registering it") })
+}
+
+/// Registers a migration at 0 planned, version 0, unless it already is. An
+/// insert-if-absent in each backend's spelling, so that it is safe inside a transaction
+/// and from several processes at once (a unique violation would abort a PostgreSQL
+/// transaction).
+pub fn register(conn: &mut attrmig_db::AnyConnection, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    use attrmig_db::Backend;
+    use diesel::sql_types::{Text, Timestamp};
+    let (verb, tail) = match conn.backend() {
+        Backend::Sqlite => ("INSERT OR IGNORE", ""),
+        Backend::Postgres => ("INSERT", " ON CONFLICT (id) DO NOTHING"),
+        Backend::Mysql => ("INSERT IGNORE", ""),
+    };
+    let b = conn.backend();
+    let sql = format!(
+        "{verb} INTO attrmig_migrations (id, step, abandoned, version, created_at, updated_at) VALUES ({}, {}, {}, 0, {}, {}){tail}",
+        b.placeholder(1),
+        b.placeholder(2),
+        if b == Backend::Postgres { "FALSE" } else { "0" },
+        b.placeholder(3),
+        b.placeholder(4)
+    );
+    diesel::sql_query(sql)
+        .bind::<Text, _>(id)
+        .bind::<Text, _>(Step::Planned.id())
+        .bind::<Timestamp, _>(to_db(now))
+        .bind::<Timestamp, _>(to_db(now))
+        .execute(conn)
+        .map_err(ctx("register a migration"))?;
+    Ok(())
 }
 
 /// What happens to the storage fingerprint in a transition.

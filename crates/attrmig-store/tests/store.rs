@@ -39,10 +39,12 @@ backend_tests! {
     fn compare_and_swap_lets_one_writer_win(db: &TestDb) {
         let mut conn = db.connect();
         setup::ensure_schema(&mut conn).unwrap();
-        let m = migration::register(&mut conn, "users-full-name", now()).unwrap();
-        assert_eq!((m.position, m.version), (Position::At(Step::Planned), 0));
-        // Registering twice is harmless.
-        assert_eq!(migration::register(&mut conn, "users-full-name", now()).unwrap(), m);
+        let m = migration::unregistered("users-full-name", now());
+        assert_eq!(migration::get(&mut conn, "users-full-name").unwrap(), None);
+        // Registering twice is harmless (the first append registers it too).
+        migration::register(&mut conn, "users-full-name", now()).unwrap();
+        migration::register(&mut conn, "users-full-name", now()).unwrap();
+        assert_eq!(migration::get(&mut conn, "users-full-name").unwrap().unwrap().version, 0);
 
         let entry = NewEntry { fingerprint: FingerprintChange::Set("sha256:abc".into()), ..advance(Step::PrepareStorage, "alice") };
         audit::append(&mut conn, &m, entry, now(), |_, _| Ok::<_, StoreError>(())).unwrap();
@@ -63,7 +65,7 @@ backend_tests! {
     fn the_audit_chain_verifies_and_catches_tampering(db: &TestDb) {
         let mut conn = db.connect();
         setup::ensure_schema(&mut conn).unwrap();
-        let mut m = migration::register(&mut conn, "m", now()).unwrap();
+        let mut m = migration::unregistered("m", now());
         for step in [Step::PrepareStorage, Step::CrossCheck, Step::DoubleWrite] {
             audit::append(&mut conn, &m, advance(step, "alice"), now(), |_, _| Ok::<_, StoreError>(())).unwrap();
             m = migration::get(&mut conn, "m").unwrap().unwrap();

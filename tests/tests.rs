@@ -1,0 +1,8 @@
+//! End-to-end tests of the real `attrmig` binary. Each module is one story; server
+//! backends run when `ATTRMIG_TEST_PG_URL` / `ATTRMIG_TEST_MYSQL_URL` are set (and must,
+//! when `ATTRMIG_TEST_REQUIRE` names them).
+
+mod support;
+
+/// A migration walked step by step; illegal transitions, rollback, abandon, approvals.
+mod lifecycle;
