@@ -6,3 +6,9 @@ mod support;
 
 /// A migration walked step by step; illegal transitions, rollback, abandon, approvals.
 mod lifecycle;
+
+/// Support: migrations recorded at later steps through attrmig's own store.
+mod recorded;
+
+/// `attrmig check` for CI: each class of finding caught in a fixture repository.
+mod check;

@@ -51,6 +51,7 @@ pub enum Command {
     Rollback(cmd::rollback::RollbackArgs),
     Abandon(cmd::abandon::AbandonArgs),
     Approve(cmd::approve::ApproveArgs),
+    Check(cmd::check::CheckArgs),
     Log(cmd::log::LogArgs),
     Mode(cmd::mode::ModeArgs),
     Ddl(cmd::ddl::DdlArgs),

@@ -4,6 +4,7 @@
 pub mod abandon;
 pub mod advance;
 pub mod approve;
+pub mod check;
 pub mod ddl;
 
 pub mod init;
@@ -71,6 +72,7 @@ pub fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Rollback(args) => rollback::run(&ctx, args),
         Command::Abandon(args) => abandon::run(&ctx, args),
         Command::Approve(args) => approve::run(&ctx, args),
+        Command::Check(args) => check::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
         Command::Mode(args) => mode::run(&ctx, args),
         Command::Ddl(args) => ddl::run(&ctx, args),
