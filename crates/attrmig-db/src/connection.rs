@@ -24,15 +24,21 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 30_000;
 /// Opens a connection. A SQLite file must already exist: creating an empty database
 /// where the application's should be would hide a wrong path.
 pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
-    let connect_err = |source: ConnectionError| DbError::Connect { url: url.to_string(), source };
+    let connect_err = |source: ConnectionError| DbError::Connect {
+        url: url.to_string(),
+        source,
+    };
     match url.backend() {
         Backend::Sqlite => {
             if let Some(path) = url.sqlite_path().filter(|p| p.as_os_str() != ":memory:")
                 && !path.is_file()
             {
-                return Err(DbError::SqliteMissing { path: path.to_owned() });
+                return Err(DbError::SqliteMissing {
+                    path: path.to_owned(),
+                });
             }
-            let mut conn = diesel::SqliteConnection::establish(url.target()).map_err(connect_err)?;
+            let mut conn =
+                diesel::SqliteConnection::establish(url.target()).map_err(connect_err)?;
             // Foreign keys are off by default in SQLite; the sync must see the same
             // constraints the application sees, or rejected rows would slip in.
             conn.batch_execute(&format!(
@@ -41,11 +47,13 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
             .map_err(|source| DbError::query("configure the SQLite connection", source))?;
             Ok(AnyConnection::Sqlite(conn))
         }
-        Backend::Postgres => {
-            Ok(AnyConnection::Postgresql(diesel::PgConnection::establish(url.target()).map_err(connect_err)?))
-        }
+        Backend::Postgres => Ok(AnyConnection::Postgresql(
+            diesel::PgConnection::establish(url.target()).map_err(connect_err)?,
+        )),
         #[cfg(feature = "mysql")]
-        Backend::Mysql => Ok(AnyConnection::Mysql(diesel::MysqlConnection::establish(url.target()).map_err(connect_err)?)),
+        Backend::Mysql => Ok(AnyConnection::Mysql(
+            diesel::MysqlConnection::establish(url.target()).map_err(connect_err)?,
+        )),
         #[cfg(not(feature = "mysql"))]
         Backend::Mysql => Err(DbError::MysqlNotBuilt),
     }
@@ -53,10 +61,17 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
 
 /// Creates an empty SQLite database file (for the demo and tests).
 pub fn create_sqlite(path: &std::path::Path) -> Result<AnyConnection, DbError> {
-    let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
-        .map_err(|source| DbError::Connect { url: format!("sqlite://{}", path.display()), source })?;
-    conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"))
-        .map_err(|source| DbError::query("configure the SQLite connection", source))?;
+    let mut conn =
+        diesel::SqliteConnection::establish(&path.to_string_lossy()).map_err(|source| {
+            DbError::Connect {
+                url: format!("sqlite://{}", path.display()),
+                source,
+            }
+        })?;
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
+    ))
+    .map_err(|source| DbError::query("configure the SQLite connection", source))?;
     Ok(AnyConnection::Sqlite(conn))
 }
 
@@ -83,7 +98,9 @@ impl AnyConnection {
             Backend::Postgres => "SELECT CAST(current_user AS TEXT) AS name",
             Backend::Mysql => "SELECT CURRENT_USER() AS name",
         };
-        let user: User = diesel::sql_query(sql).get_result(self).map_err(|e| DbError::query("read the database user", e))?;
+        let user: User = diesel::sql_query(sql)
+            .get_result(self)
+            .map_err(|e| DbError::query("read the database user", e))?;
         Ok(Some(user.name))
     }
 }
@@ -102,7 +119,9 @@ where
 {
     type Tm = <AnyConnection as Connection>::TransactionManager;
     match conn {
-        AnyConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
+        AnyConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
+        }
         _ => Tm::begin_transaction(conn)?,
     }
     match f(conn) {

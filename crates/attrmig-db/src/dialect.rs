@@ -57,12 +57,17 @@ impl Backend {
             Backend::Sqlite => format!("json_extract({column_expr}, '{}')", path.to_dollar_path()),
             Backend::Postgres => {
                 let segments: Vec<&str> = path.segments().collect();
-                format!("(CAST({column_expr} AS jsonb) #>> '{{{}}}')", segments.join(","))
+                format!(
+                    "(CAST({column_expr} AS jsonb) #>> '{{{}}}')",
+                    segments.join(",")
+                )
             }
             // JSON_UNQUOTE of a JSON null is the string 'null': map it to SQL NULL.
             Backend::Mysql => {
                 let extracted = format!("JSON_EXTRACT({column_expr}, '{}')", path.to_dollar_path());
-                format!("(CASE WHEN JSON_TYPE({extracted}) = 'NULL' THEN NULL ELSE JSON_UNQUOTE({extracted}) END)")
+                format!(
+                    "(CASE WHEN JSON_TYPE({extracted}) = 'NULL' THEN NULL ELSE JSON_UNQUOTE({extracted}) END)"
+                )
             }
         }
     }
@@ -70,12 +75,21 @@ impl Backend {
     /// Whether the key at `path` is present in the document, even with a JSON null value.
     pub fn json_has_key(self, column_expr: &str, path: &JsonPath) -> String {
         match self {
-            Backend::Sqlite => format!("(json_type({column_expr}, '{}') IS NOT NULL)", path.to_dollar_path()),
+            Backend::Sqlite => format!(
+                "(json_type({column_expr}, '{}') IS NOT NULL)",
+                path.to_dollar_path()
+            ),
             Backend::Postgres => {
                 let segments: Vec<&str> = path.segments().collect();
-                format!("((CAST({column_expr} AS jsonb) #> '{{{}}}') IS NOT NULL)", segments.join(","))
+                format!(
+                    "((CAST({column_expr} AS jsonb) #> '{{{}}}') IS NOT NULL)",
+                    segments.join(",")
+                )
             }
-            Backend::Mysql => format!("(JSON_CONTAINS_PATH({column_expr}, 'one', '{}') = 1)", path.to_dollar_path()),
+            Backend::Mysql => format!(
+                "(JSON_CONTAINS_PATH({column_expr}, 'one', '{}') = 1)",
+                path.to_dollar_path()
+            ),
         }
     }
 
@@ -86,7 +100,10 @@ impl Backend {
             Backend::Postgres => {
                 let segments: Vec<&str> = path.segments().collect();
                 // Written back in the column's own type (json or jsonb or text).
-                format!("(CAST({column_expr} AS jsonb) #- '{{{}}}')", segments.join(","))
+                format!(
+                    "(CAST({column_expr} AS jsonb) #- '{{{}}}')",
+                    segments.join(",")
+                )
             }
             Backend::Mysql => format!("JSON_REMOVE({column_expr}, '{}')", path.to_dollar_path()),
         }
@@ -110,7 +127,13 @@ mod tests {
         assert_eq!(Backend::Mysql.cast_text("x"), "CAST(x AS CHAR)");
         assert_eq!(Backend::Postgres.cast_text("x"), "CAST(x AS TEXT)");
         let path = JsonPath::new("profile.full_name").unwrap();
-        assert_eq!(Backend::Postgres.json_text("a", &path), "(CAST(a AS jsonb) #>> '{profile,full_name}')");
-        assert_eq!(Backend::Sqlite.json_text("a", &path), r#"json_extract(a, '$."profile"."full_name"')"#);
+        assert_eq!(
+            Backend::Postgres.json_text("a", &path),
+            "(CAST(a AS jsonb) #>> '{profile,full_name}')"
+        );
+        assert_eq!(
+            Backend::Sqlite.json_text("a", &path),
+            r#"json_extract(a, '$."profile"."full_name"')"#
+        );
     }
 }

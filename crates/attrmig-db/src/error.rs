@@ -40,7 +40,10 @@ pub enum DbError {
 impl DbError {
     /// Wraps a query error with what was being done.
     pub fn query(context: impl Into<String>, source: DieselError) -> DbError {
-        DbError::Query { context: context.into(), source }
+        DbError::Query {
+            context: context.into(),
+            source,
+        }
     }
 
     /// The underlying diesel error of a failed statement.
@@ -58,7 +61,9 @@ pub fn is_transient(err: &DieselError) -> bool {
         DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
         DieselError::DatabaseError(_, info) => {
             let m = info.message().to_ascii_lowercase();
-            m.contains("deadlock") || m.contains("database is locked") || m.contains("lock wait timeout")
+            m.contains("deadlock")
+                || m.contains("database is locked")
+                || m.contains("lock wait timeout")
         }
         _ => false,
     }
@@ -67,7 +72,9 @@ pub fn is_transient(err: &DieselError) -> bool {
 /// A failure caused by the values of particular rows (a constraint, a type conversion),
 /// not by the statement or the server: splitting the batch isolates the culprits.
 pub fn is_row_level(err: &DieselError) -> bool {
-    let DieselError::DatabaseError(kind, info) = err else { return false };
+    let DieselError::DatabaseError(kind, info) = err else {
+        return false;
+    };
     match kind {
         DatabaseErrorKind::NotNullViolation
         | DatabaseErrorKind::CheckViolation

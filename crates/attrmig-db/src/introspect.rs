@@ -88,7 +88,9 @@ pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbErr
         .load(conn)
         .map_err(|e| DbError::query(context(), e))?;
     if rows.is_empty() {
-        return Ok(TableFact::Missing { table: table.to_string() });
+        return Ok(TableFact::Missing {
+            table: table.to_string(),
+        });
     }
     let unique: Vec<UniqueRow> = diesel::sql_query(unique_sql)
         .bind::<Text, _>(table.as_str())
@@ -104,5 +106,8 @@ pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbErr
             default: r.default_value,
         })
         .collect();
-    Ok(TableFact::Present { table: table.to_string(), columns })
+    Ok(TableFact::Present {
+        table: table.to_string(),
+        columns,
+    })
 }

@@ -52,7 +52,9 @@ pub enum UrlError {
         shown: String,
     },
     /// Empty SQLite path.
-    #[error("`{shown}` names no SQLite file; use sqlite://PATH (relative to attrmig.toml) or sqlite:///ABSOLUTE/PATH")]
+    #[error(
+        "`{shown}` names no SQLite file; use sqlite://PATH (relative to attrmig.toml) or sqlite:///ABSOLUTE/PATH"
+    )]
     EmptySqlitePath {
         /// The URL.
         shown: String,
@@ -66,20 +68,38 @@ impl DatabaseUrl {
         let lower = url.to_ascii_lowercase();
         if let Some(rest) = strip_any(url, &lower, &["sqlite://", "sqlite:"]) {
             if rest.is_empty() {
-                return Err(UrlError::EmptySqlitePath { shown: url.to_owned() });
+                return Err(UrlError::EmptySqlitePath {
+                    shown: url.to_owned(),
+                });
             }
             let path = PathBuf::from(rest);
-            let path = if rest == ":memory:" || path.is_absolute() { path } else { base.join(path) };
-            return Ok(DatabaseUrl { backend: Backend::Sqlite, target: path.to_string_lossy().into_owned() });
+            let path = if rest == ":memory:" || path.is_absolute() {
+                path
+            } else {
+                base.join(path)
+            };
+            return Ok(DatabaseUrl {
+                backend: Backend::Sqlite,
+                target: path.to_string_lossy().into_owned(),
+            });
         }
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            return Ok(DatabaseUrl { backend: Backend::Postgres, target: url.to_owned() });
+            return Ok(DatabaseUrl {
+                backend: Backend::Postgres,
+                target: url.to_owned(),
+            });
         }
         if lower.starts_with("mysql://") {
-            return Ok(DatabaseUrl { backend: Backend::Mysql, target: url.to_owned() });
+            return Ok(DatabaseUrl {
+                backend: Backend::Mysql,
+                target: url.to_owned(),
+            });
         }
         if let Some(rest) = strip_any(url, &lower, &["mariadb://"]) {
-            return Ok(DatabaseUrl { backend: Backend::Mysql, target: format!("mysql://{rest}") });
+            return Ok(DatabaseUrl {
+                backend: Backend::Mysql,
+                target: format!("mysql://{rest}"),
+            });
         }
         Err(UrlError::UnknownScheme { shown: redact(url) })
     }
@@ -117,12 +137,17 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 fn strip_any<'a>(url: &'a str, lower: &str, prefixes: &[&str]) -> Option<&'a str> {
-    prefixes.iter().find(|p| lower.starts_with(*p)).map(|p| &url[p.len()..])
+    prefixes
+        .iter()
+        .find(|p| lower.starts_with(*p))
+        .map(|p| &url[p.len()..])
 }
 
 /// Hides the password in `scheme://user:password@host/...`.
 pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else { return url.to_owned() };
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
     let rest = &url[scheme_end + 3..];
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let authority = &rest[..authority_end];
@@ -148,19 +173,37 @@ mod tests {
         assert_eq!((u.backend(), u.target()), (Backend::Sqlite, "/repo/app.db"));
         let u = DatabaseUrl::parse("sqlite:///var/app.db", base).unwrap();
         assert_eq!(u.target(), "/var/app.db");
-        assert_eq!(DatabaseUrl::parse("sqlite::memory:", base).unwrap().target(), ":memory:");
-        assert_eq!(DatabaseUrl::parse("postgresql://u@h/db", base).unwrap().backend(), Backend::Postgres);
+        assert_eq!(
+            DatabaseUrl::parse("sqlite::memory:", base)
+                .unwrap()
+                .target(),
+            ":memory:"
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u@h/db", base)
+                .unwrap()
+                .backend(),
+            Backend::Postgres
+        );
         let u = DatabaseUrl::parse("mariadb://root@127.0.0.1/test", base).unwrap();
-        assert_eq!((u.backend(), u.target()), (Backend::Mysql, "mysql://root@127.0.0.1/test"));
+        assert_eq!(
+            (u.backend(), u.target()),
+            (Backend::Mysql, "mysql://root@127.0.0.1/test")
+        );
         assert!(DatabaseUrl::parse("oracle://x", base).is_err());
         assert!(DatabaseUrl::parse("sqlite://", base).is_err());
     }
 
     #[test]
     fn passwords_never_shown() {
-        assert_eq!(redact("postgres://app:s3cret@db:5432/prod"), "postgres://app:***@db:5432/prod");
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/prod"),
+            "postgres://app:***@db:5432/prod"
+        );
         assert_eq!(redact("postgres://app@db/prod"), "postgres://app@db/prod");
-        let err = DatabaseUrl::parse("redis://u:pw@h", Path::new("/")).unwrap_err().to_string();
+        let err = DatabaseUrl::parse("redis://u:pw@h", Path::new("/"))
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("pw"), "{err}");
         let u = DatabaseUrl::parse("mysql://root:pw@h/db", Path::new("/")).unwrap();
         assert_eq!(u.to_string(), "mysql://root:***@h/db");

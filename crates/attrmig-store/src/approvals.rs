@@ -39,5 +39,11 @@ pub fn list(conn: &mut AnyConnection, id: &str) -> Result<Vec<ApprovalFact>, Sto
         .select((a::approver, a::approved_at))
         .load(conn)
         .map_err(ctx("read approvals"))?;
-    Ok(rows.into_iter().map(|(approver, at)| ApprovalFact { approver, at: from_db(at) }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(approver, at)| ApprovalFact {
+            approver,
+            at: from_db(at),
+        })
+        .collect())
 }

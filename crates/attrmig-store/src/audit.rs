@@ -49,8 +49,9 @@ struct Row {
 
 impl Row {
     fn into_entry(self) -> Result<(AuditEntry, String), StoreError> {
-        let kind = EntryKind::parse(&self.kind)
-            .ok_or_else(|| StoreError::Corrupt { what: format!("an unknown audit entry kind `{}`", self.kind) })?;
+        let kind = EntryKind::parse(&self.kind).ok_or_else(|| StoreError::Corrupt {
+            what: format!("an unknown audit entry kind `{}`", self.kind),
+        })?;
         Ok((
             AuditEntry {
                 migration_id: self.migration_id,
@@ -93,7 +94,14 @@ where
             // refused first advance leaves no trace at all.
             migration::register(conn, &id, now)?;
         }
-        if !migration::swap(conn, &id, expected.version, entry.to, &entry.fingerprint, now)? {
+        if !migration::swap(
+            conn,
+            &id,
+            expected.version,
+            entry.to,
+            &entry.fingerprint,
+            now,
+        )? {
             // Nothing changed: the transaction commits empty.
             return Ok(None);
         }
@@ -109,7 +117,10 @@ where
                 .optional()
                 .map_err(ctx("read the previous audit entry"))?
                 .ok_or_else(|| StoreError::Corrupt {
-                    what: format!("no audit entry {} for {id} though the migration is at that version", expected.version),
+                    what: format!(
+                        "no audit entry {} for {id} though the migration is at that version",
+                        expected.version
+                    ),
                 })?
         };
         let audit = AuditEntry {
@@ -152,10 +163,17 @@ where
 }
 
 /// The error for a lost compare-and-swap: where the migration is now, and who moved it.
-fn lost_race(conn: &mut AnyConnection, expected: &MigrationRecord) -> Result<StoreError, StoreError> {
+fn lost_race(
+    conn: &mut AnyConnection,
+    expected: &MigrationRecord,
+) -> Result<StoreError, StoreError> {
     let id = expected.id.clone();
     let Some(now) = migration::get(conn, &id)? else {
-        return Ok(StoreError::LostRace { id, now_at: expected.position, by: None });
+        return Ok(StoreError::LostRace {
+            id,
+            now_at: expected.position,
+            by: None,
+        });
     };
     let by = t::table
         .find((&id, now.version))
@@ -163,7 +181,11 @@ fn lost_race(conn: &mut AnyConnection, expected: &MigrationRecord) -> Result<Sto
         .first::<String>(conn)
         .optional()
         .map_err(ctx("read the winning audit entry"))?;
-    Ok(StoreError::LostRace { id, now_at: now.position, by })
+    Ok(StoreError::LostRace {
+        id,
+        now_at: now.position,
+        by,
+    })
 }
 
 /// A migration's audit log, oldest first, each entry with its stored hash.
@@ -195,6 +217,14 @@ pub fn history(entries: &[(AuditEntry, String)]) -> History {
 }
 
 /// The latest entry of `kind` that touched `step`, if any (e.g. the drop-old DDL).
-pub fn latest(entries: &[(AuditEntry, String)], kind: EntryKind, step: Step) -> Option<&AuditEntry> {
-    entries.iter().rev().map(|(e, _)| e).find(|e| e.kind == kind && e.to_step == step)
+pub fn latest(
+    entries: &[(AuditEntry, String)],
+    kind: EntryKind,
+    step: Step,
+) -> Option<&AuditEntry> {
+    entries
+        .iter()
+        .rev()
+        .map(|(e, _)| e)
+        .find(|e| e.kind == kind && e.to_step == step)
 }

@@ -44,7 +44,11 @@ impl CheckStatus {
             "finished" => CheckStatus::Finished,
             "interrupted" => CheckStatus::Interrupted,
             "failed" => CheckStatus::Failed,
-            other => return Err(StoreError::Corrupt { what: format!("a cross-check status `{other}`") }),
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: format!("a cross-check status `{other}`"),
+                });
+            }
         })
     }
 }
@@ -145,8 +149,9 @@ impl Row {
     fn into_run(self) -> Result<CrossCheckRun, StoreError> {
         let mismatches = match &self.mismatches {
             None => Vec::new(),
-            Some(json) => serde_json::from_str(json)
-                .map_err(|e| StoreError::Corrupt { what: format!("an unreadable mismatch report ({e})") })?,
+            Some(json) => serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+                what: format!("an unreadable mismatch report ({e})"),
+            })?,
         };
         Ok(CrossCheckRun {
             run: self.run,
@@ -183,7 +188,11 @@ pub struct NewRun<'a> {
 }
 
 /// Records the start of a run and returns its number.
-pub fn start(conn: &mut AnyConnection, new: &NewRun<'_>, now: DateTime<Utc>) -> Result<i64, StoreError> {
+pub fn start(
+    conn: &mut AnyConnection,
+    new: &NewRun<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
     // Numbering is max + 1; two runs starting at once collide on the key and retry.
     for _ in 0..10 {
         let last: Option<i64> = c::table
@@ -211,15 +220,26 @@ pub fn start(conn: &mut AnyConnection, new: &NewRun<'_>, now: DateTime<Utc>) -> 
             .execute(conn);
         match inserted {
             Ok(_) => return Ok(run),
-            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {}
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => {}
             Err(e) => return Err(ctx("record a cross-check run")(e)),
         }
     }
-    Err(StoreError::Setup("could not number a cross-check run after 10 attempts".into()))
+    Err(StoreError::Setup(
+        "could not number a cross-check run after 10 attempts".into(),
+    ))
 }
 
 /// Records progress: counts so far, and that the run is alive.
-pub fn heartbeat(conn: &mut AnyConnection, id: &str, run: i64, counts: Counts, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn heartbeat(
+    conn: &mut AnyConnection,
+    id: &str,
+    run: i64,
+    counts: Counts,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     diesel::update(c::table.find((id, run)))
         .set((
             c::heartbeat_at.eq(to_db(now)),
@@ -260,16 +280,30 @@ pub fn finish(
 }
 
 /// Records that a run stopped on an error.
-pub fn fail(conn: &mut AnyConnection, id: &str, run: i64, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn fail(
+    conn: &mut AnyConnection,
+    id: &str,
+    run: i64,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     diesel::update(c::table.find((id, run)))
-        .set((c::status.eq(CheckStatus::Failed.as_str()), c::error.eq(Some(error)), c::finished_at.eq(Some(to_db(now)))))
+        .set((
+            c::status.eq(CheckStatus::Failed.as_str()),
+            c::error.eq(Some(error)),
+            c::finished_at.eq(Some(to_db(now))),
+        ))
         .execute(conn)
         .map_err(ctx("record a failed cross-check run"))?;
     Ok(())
 }
 
 /// Marks runs whose heartbeat is older than `stale_before` as interrupted.
-pub fn reconcile(conn: &mut AnyConnection, id: &str, stale_before: DateTime<Utc>) -> Result<usize, StoreError> {
+pub fn reconcile(
+    conn: &mut AnyConnection,
+    id: &str,
+    stale_before: DateTime<Utc>,
+) -> Result<usize, StoreError> {
     diesel::update(
         c::table
             .filter(c::migration_id.eq(id))
@@ -282,7 +316,11 @@ pub fn reconcile(conn: &mut AnyConnection, id: &str, stale_before: DateTime<Utc>
 }
 
 /// The newest `limit` runs of a migration, newest first, whatever their status.
-pub fn recent(conn: &mut AnyConnection, id: &str, limit: i64) -> Result<Vec<CrossCheckRun>, StoreError> {
+pub fn recent(
+    conn: &mut AnyConnection,
+    id: &str,
+    limit: i64,
+) -> Result<Vec<CrossCheckRun>, StoreError> {
     c::table
         .filter(c::migration_id.eq(id))
         .order(c::run.desc())

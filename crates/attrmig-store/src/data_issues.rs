@@ -72,7 +72,12 @@ pub struct Rejected<'a> {
 }
 
 /// Records a rejected row, or re-opens and updates it if it was met before.
-pub fn record(conn: &mut AnyConnection, id: &str, r: Rejected<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn record(
+    conn: &mut AnyConnection,
+    id: &str,
+    r: Rejected<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let updated = diesel::update(d::table.find((id, r.key)))
         .set((
             d::old_value.eq(r.old_value),
@@ -103,16 +108,30 @@ pub fn record(conn: &mut AnyConnection, id: &str, r: Rejected<'_>, now: DateTime
 }
 
 /// Marks a row resolved: a retry got it into new storage.
-pub fn resolve(conn: &mut AnyConnection, id: &str, key: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn resolve(
+    conn: &mut AnyConnection,
+    id: &str,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     diesel::update(d::table.find((id, key)))
-        .set((d::resolved_at.eq(Some(to_db(now))), d::attempts.eq(d::attempts + 1), d::last_seen_at.eq(to_db(now))))
+        .set((
+            d::resolved_at.eq(Some(to_db(now))),
+            d::attempts.eq(d::attempts + 1),
+            d::last_seen_at.eq(to_db(now)),
+        ))
         .execute(conn)
         .map_err(ctx("resolve a data issue"))?;
     Ok(())
 }
 
 /// Marks every open issue resolved whose key is in `keys` (a later pass copied them).
-pub fn resolve_keys(conn: &mut AnyConnection, id: &str, keys: &[String], now: DateTime<Utc>) -> Result<usize, StoreError> {
+pub fn resolve_keys(
+    conn: &mut AnyConnection,
+    id: &str,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
     if keys.is_empty() {
         return Ok(0);
     }
@@ -128,7 +147,11 @@ pub fn resolve_keys(conn: &mut AnyConnection, id: &str, keys: &[String], now: Da
 }
 
 /// A migration's issues, unresolved first, then by key.
-pub fn list(conn: &mut AnyConnection, id: &str, include_resolved: bool) -> Result<Vec<DataIssue>, StoreError> {
+pub fn list(
+    conn: &mut AnyConnection,
+    id: &str,
+    include_resolved: bool,
+) -> Result<Vec<DataIssue>, StoreError> {
     let mut query = d::table.filter(d::migration_id.eq(id)).into_boxed();
     if !include_resolved {
         query = query.filter(d::resolved_at.is_null());

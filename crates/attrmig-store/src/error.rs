@@ -34,7 +34,9 @@ pub enum StoreError {
         by: Option<String>,
     },
     /// A stored value that can't be read back (edited by hand, or a bug).
-    #[error("the state store holds {what}; was it edited by hand? `attrmig log ID --verify` checks the audit log")]
+    #[error(
+        "the state store holds {what}; was it edited by hand? `attrmig log ID --verify` checks the audit log"
+    )]
     Corrupt {
         /// What was found.
         what: String,

@@ -16,16 +16,24 @@ const CHUNK: usize = 2_000;
 
 /// Forgets a migration's fingerprint.
 pub fn clear(conn: &mut AnyConnection, id: &str) -> Result<(), StoreError> {
-    diesel::delete(f::table.filter(f::migration_id.eq(id))).execute(conn).map_err(ctx("clear the old-storage fingerprint"))?;
+    diesel::delete(f::table.filter(f::migration_id.eq(id)))
+        .execute(conn)
+        .map_err(ctx("clear the old-storage fingerprint"))?;
     Ok(())
 }
 
 /// Adds `(key, digest)` rows, many per statement. diesel's batch insert is not available
 /// through a MultiConnection, so the statement is written here with one bind per value.
-pub fn insert(conn: &mut AnyConnection, id: &str, rows: &[(String, String)]) -> Result<(), StoreError> {
+pub fn insert(
+    conn: &mut AnyConnection,
+    id: &str,
+    rows: &[(String, String)],
+) -> Result<(), StoreError> {
     let backend = conn.backend();
     for chunk in rows.chunks(CHUNK) {
-        let mut sql = String::from("INSERT INTO attrmig_old_fingerprints (migration_id, row_key, digest) VALUES ");
+        let mut sql = String::from(
+            "INSERT INTO attrmig_old_fingerprints (migration_id, row_key, digest) VALUES ",
+        );
         for i in 0..chunk.len() {
             let n = i * 3;
             if i > 0 {
@@ -40,15 +48,24 @@ pub fn insert(conn: &mut AnyConnection, id: &str, rows: &[(String, String)]) -> 
         }
         let mut query = diesel::sql_query(sql).into_boxed();
         for (key, digest) in chunk {
-            query = query.bind::<Text, _>(id).bind::<Text, _>(key).bind::<Text, _>(digest);
+            query = query
+                .bind::<Text, _>(id)
+                .bind::<Text, _>(key)
+                .bind::<Text, _>(digest);
         }
-        query.execute(conn).map_err(ctx("record the old-storage fingerprint"))?;
+        query
+            .execute(conn)
+            .map_err(ctx("record the old-storage fingerprint"))?;
     }
     Ok(())
 }
 
 /// The stored digests of `keys`.
-pub fn lookup(conn: &mut AnyConnection, id: &str, keys: &[String]) -> Result<HashMap<String, String>, StoreError> {
+pub fn lookup(
+    conn: &mut AnyConnection,
+    id: &str,
+    keys: &[String],
+) -> Result<HashMap<String, String>, StoreError> {
     let mut out = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(CHUNK) {
         let rows: Vec<(String, String)> = f::table

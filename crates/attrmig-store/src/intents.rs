@@ -61,9 +61,18 @@ pub fn begin(
 }
 
 /// Closes an intent with its outcome.
-pub fn finish(conn: &mut AnyConnection, id: &str, intent: i64, outcome: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub fn finish(
+    conn: &mut AnyConnection,
+    id: &str,
+    intent: i64,
+    outcome: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let n = diesel::update(i::table.find((id, intent)).filter(i::finished_at.is_null()))
-        .set((i::finished_at.eq(Some(to_db(now))), i::outcome.eq(Some(outcome))))
+        .set((
+            i::finished_at.eq(Some(to_db(now))),
+            i::outcome.eq(Some(outcome)),
+        ))
         .execute(conn)
         .map_err(ctx("close an intent"))?;
     Ok(n == 1)
@@ -80,13 +89,15 @@ pub fn unfinished(conn: &mut AnyConnection, id: &str) -> Result<Option<Intent>, 
         .first(conn)
         .optional()
         .map_err(ctx("read open intents"))?;
-    Ok(row.map(|(intent, what, statements, actor, started)| Intent {
-        intent,
-        what,
-        statements,
-        actor,
-        started_at: from_db(started),
-        finished_at: None,
-        outcome: None,
-    }))
+    Ok(
+        row.map(|(intent, what, statements, actor, started)| Intent {
+            intent,
+            what,
+            statements,
+            actor,
+            started_at: from_db(started),
+            finished_at: None,
+            outcome: None,
+        }),
+    )
 }

@@ -37,9 +37,14 @@ pub fn acquire(
         if let Some((current_holder, expires)) = current {
             let expires_at = from_db(expires);
             if expires_at > now && current_holder != holder {
-                return Ok(Err(Held { holder: current_holder, expires_at }));
+                return Ok(Err(Held {
+                    holder: current_holder,
+                    expires_at,
+                }));
             }
-            diesel::delete(l::table.find((id, purpose))).execute(conn).map_err(ctx("take over an expired lease"))?;
+            diesel::delete(l::table.find((id, purpose)))
+                .execute(conn)
+                .map_err(ctx("take over an expired lease"))?;
         }
         diesel::insert_into(l::table)
             .values((
@@ -57,7 +62,10 @@ pub fn acquire(
         Err(StoreError::Db(e))
             if matches!(
                 e.diesel(),
-                Some(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+                Some(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _
+                ))
             ) =>
         {
             let (winner, expires): (String, chrono::NaiveDateTime) = l::table
@@ -65,7 +73,10 @@ pub fn acquire(
                 .select((l::holder, l::expires_at))
                 .first(conn)
                 .map_err(ctx("read a lease"))?;
-            Ok(Err(Held { holder: winner, expires_at: from_db(expires) }))
+            Ok(Err(Held {
+                holder: winner,
+                expires_at: from_db(expires),
+            }))
         }
         other => other,
     }
@@ -88,7 +99,12 @@ pub fn renew(
 }
 
 /// Gives the lease up.
-pub fn release(conn: &mut AnyConnection, id: &str, purpose: &str, holder: &str) -> Result<(), StoreError> {
+pub fn release(
+    conn: &mut AnyConnection,
+    id: &str,
+    purpose: &str,
+    holder: &str,
+) -> Result<(), StoreError> {
     diesel::delete(l::table.find((id, purpose)).filter(l::holder.eq(holder)))
         .execute(conn)
         .map_err(ctx("release a lease"))?;
@@ -96,12 +112,22 @@ pub fn release(conn: &mut AnyConnection, id: &str, purpose: &str, holder: &str) 
 }
 
 /// The live holder of a lease, if any.
-pub fn holder(conn: &mut AnyConnection, id: &str, purpose: &str, now: DateTime<Utc>) -> Result<Option<Held>, StoreError> {
+pub fn holder(
+    conn: &mut AnyConnection,
+    id: &str,
+    purpose: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Held>, StoreError> {
     let current: Option<(String, chrono::NaiveDateTime)> = l::table
         .find((id, purpose))
         .select((l::holder, l::expires_at))
         .first(conn)
         .optional()
         .map_err(ctx("read a lease"))?;
-    Ok(current.map(|(holder, e)| Held { holder, expires_at: from_db(e) }).filter(|h| h.expires_at > now))
+    Ok(current
+        .map(|(holder, e)| Held {
+            holder,
+            expires_at: from_db(e),
+        })
+        .filter(|h| h.expires_at > now))
 }

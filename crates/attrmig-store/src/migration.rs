@@ -38,7 +38,9 @@ struct Row {
 }
 
 pub(crate) fn parse_step(s: &str) -> Result<Step, StoreError> {
-    s.parse().map_err(|_| StoreError::Corrupt { what: format!("an unknown step `{s}`") })
+    s.parse().map_err(|_| StoreError::Corrupt {
+        what: format!("an unknown step `{s}`"),
+    })
 }
 
 impl TryFrom<Row> for MigrationRecord {
@@ -48,7 +50,11 @@ impl TryFrom<Row> for MigrationRecord {
         let step = parse_step(&r.step)?;
         Ok(MigrationRecord {
             id: r.id,
-            position: if r.abandoned { Position::Abandoned { at: step } } else { Position::At(step) },
+            position: if r.abandoned {
+                Position::Abandoned { at: step }
+            } else {
+                Position::At(step)
+            },
             version: r.version,
             storage_fingerprint: r.storage_fingerprint,
             created_at: from_db(r.created_at),
@@ -58,7 +64,10 @@ impl TryFrom<Row> for MigrationRecord {
 }
 
 /// One migration, if it is registered.
-pub fn get(conn: &mut attrmig_db::AnyConnection, id: &str) -> Result<Option<MigrationRecord>, StoreError> {
+pub fn get(
+    conn: &mut attrmig_db::AnyConnection,
+    id: &str,
+) -> Result<Option<MigrationRecord>, StoreError> {
     m::table
         .find(id)
         .select(Row::as_select())
@@ -97,7 +106,11 @@ pub fn unregistered(id: &str, now: DateTime<Utc>) -> MigrationRecord {
 /// insert-if-absent in each backend's spelling, so that it is safe inside a transaction
 /// and from several processes at once (a unique violation would abort a PostgreSQL
 /// transaction).
-pub fn register(conn: &mut attrmig_db::AnyConnection, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn register(
+    conn: &mut attrmig_db::AnyConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     use attrmig_db::Backend;
     use diesel::sql_types::{Text, Timestamp};
     let (verb, tail) = match conn.backend() {
@@ -145,7 +158,9 @@ pub(crate) fn swap(
     fingerprint: &FingerprintChange,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let target = m::table.filter(m::id.eq(id)).filter(m::version.eq(expected_version));
+    let target = m::table
+        .filter(m::id.eq(id))
+        .filter(m::version.eq(expected_version));
     let step = to.step().id();
     let abandoned = matches!(to, Position::Abandoned { .. });
     let changes = (
@@ -158,12 +173,12 @@ pub(crate) fn swap(
     // counts rows matched by the WHERE, not rows whose values changed.
     let matched = match fingerprint {
         FingerprintChange::Keep => diesel::update(target).set(changes).execute(conn),
-        FingerprintChange::Set(fp) => {
-            diesel::update(target).set((changes, m::storage_fingerprint.eq(Some(fp.as_str())))).execute(conn)
-        }
-        FingerprintChange::Clear => {
-            diesel::update(target).set((changes, m::storage_fingerprint.eq(None::<String>))).execute(conn)
-        }
+        FingerprintChange::Set(fp) => diesel::update(target)
+            .set((changes, m::storage_fingerprint.eq(Some(fp.as_str()))))
+            .execute(conn),
+        FingerprintChange::Clear => diesel::update(target)
+            .set((changes, m::storage_fingerprint.eq(None::<String>)))
+            .execute(conn),
     }
     .map_err(ctx("move a migration"))?;
     Ok(matched == 1)

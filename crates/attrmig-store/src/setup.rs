@@ -28,7 +28,10 @@ const PG_LOCK_KEY: i64 = 0x6174_7472_6d69_67; // "attrmig"
 /// Reads the state schema's version; `None` when the tables don't exist yet.
 pub fn schema_version(conn: &mut AnyConnection) -> Result<Option<i32>, StoreError> {
     let exists = match conn.backend() {
-        Backend::Sqlite => table_exists(conn, "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'attrmig_schema'")?,
+        Backend::Sqlite => table_exists(
+            conn,
+            "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'attrmig_schema'",
+        )?,
         Backend::Postgres => table_exists(
             conn,
             "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'attrmig_schema'",
@@ -55,14 +58,18 @@ fn table_exists(conn: &mut AnyConnection, sql: &str) -> Result<bool, StoreError>
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let count: Count =
-        diesel::sql_query(sql).get_result(conn).map_err(|e| DbError::query("look for the attrmig state tables", e))?;
+    let count: Count = diesel::sql_query(sql)
+        .get_result(conn)
+        .map_err(|e| DbError::query("look for the attrmig state tables", e))?;
     Ok(count.n > 0)
 }
 
 fn refuse_newer(found: Option<i32>) -> Result<(), StoreError> {
     match found {
-        Some(found) if found > SCHEMA_VERSION => Err(StoreError::NewerSchema { found, known: SCHEMA_VERSION }),
+        Some(found) if found > SCHEMA_VERSION => Err(StoreError::NewerSchema {
+            found,
+            known: SCHEMA_VERSION,
+        }),
         _ => Ok(()),
     }
 }
@@ -103,11 +110,14 @@ fn mysql_setup(conn: &mut AnyConnection) -> Result<(), StoreError> {
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
         got: Option<i64>,
     }
-    let got: Got = diesel::sql_query("SELECT CAST(GET_LOCK('attrmig_state_schema', 60) AS SIGNED) AS got")
-        .get_result(conn)
-        .map_err(|e| DbError::query("lock the attrmig state schema", e))?;
+    let got: Got =
+        diesel::sql_query("SELECT CAST(GET_LOCK('attrmig_state_schema', 60) AS SIGNED) AS got")
+            .get_result(conn)
+            .map_err(|e| DbError::query("lock the attrmig state schema", e))?;
     if got.got != Some(1) {
-        return Err(StoreError::Setup("another attrmig held the schema lock for 60 s; try again".into()));
+        return Err(StoreError::Setup(
+            "another attrmig held the schema lock for 60 s; try again".into(),
+        ));
     }
     let result = refuse_newer(schema_version(conn)?).and_then(|()| run_pending(conn, MYSQL));
     let _ = conn.batch_execute("DO RELEASE_LOCK('attrmig_state_schema')");
@@ -120,6 +130,7 @@ fn mysql_setup(_conn: &mut AnyConnection) -> Result<(), StoreError> {
 }
 
 fn run_pending(conn: &mut AnyConnection, migrations: EmbeddedMigrations) -> Result<(), StoreError> {
-    conn.run_pending_migrations(migrations).map_err(|e| StoreError::Setup(e.to_string()))?;
+    conn.run_pending_migrations(migrations)
+        .map_err(|e| StoreError::Setup(e.to_string()))?;
     Ok(())
 }

@@ -73,7 +73,11 @@ impl TryFrom<Row> for SyncRun {
             "running" => SyncStatus::Running,
             "interrupted" => SyncStatus::Interrupted,
             "completed" => SyncStatus::Completed,
-            other => return Err(StoreError::Corrupt { what: format!("a sync status `{other}`") }),
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: format!("a sync status `{other}`"),
+                });
+            }
         };
         Ok(SyncRun {
             pass: r.pass,
@@ -92,7 +96,13 @@ impl TryFrom<Row> for SyncRun {
 }
 
 /// Starts a new pass, numbered after the last, and returns it.
-pub fn start(conn: &mut AnyConnection, id: &str, step: Step, holder: &str, now: DateTime<Utc>) -> Result<SyncRun, StoreError> {
+pub fn start(
+    conn: &mut AnyConnection,
+    id: &str,
+    step: Step,
+    holder: &str,
+    now: DateTime<Utc>,
+) -> Result<SyncRun, StoreError> {
     let last: Option<i64> = s::table
         .filter(s::migration_id.eq(id))
         .select(diesel::dsl::max(s::pass))
@@ -114,7 +124,9 @@ pub fn start(conn: &mut AnyConnection, id: &str, step: Step, holder: &str, now: 
         ))
         .execute(conn)
         .map_err(ctx("record a sync pass"))?;
-    get(conn, id, pass)?.ok_or_else(|| StoreError::Corrupt { what: format!("no sync pass {pass} right after starting it") })
+    get(conn, id, pass)?.ok_or_else(|| StoreError::Corrupt {
+        what: format!("no sync pass {pass} right after starting it"),
+    })
 }
 
 /// One pass.
@@ -130,9 +142,19 @@ pub fn get(conn: &mut AnyConnection, id: &str, pass: i64) -> Result<Option<SyncR
 }
 
 /// Takes over an interrupted pass to resume it from its checkpoint.
-pub fn resume(conn: &mut AnyConnection, id: &str, pass: i64, holder: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn resume(
+    conn: &mut AnyConnection,
+    id: &str,
+    pass: i64,
+    holder: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     diesel::update(s::table.find((id, pass)))
-        .set((s::status.eq(status_str(SyncStatus::Running)), s::holder.eq(holder), s::heartbeat_at.eq(to_db(now))))
+        .set((
+            s::status.eq(status_str(SyncStatus::Running)),
+            s::holder.eq(holder),
+            s::heartbeat_at.eq(to_db(now)),
+        ))
         .execute(conn)
         .map_err(ctx("resume a sync pass"))?;
     Ok(())
@@ -173,10 +195,20 @@ pub fn checkpoint(
 }
 
 /// Ends a pass as completed or interrupted.
-pub fn end(conn: &mut AnyConnection, id: &str, pass: i64, status: SyncStatus, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub fn end(
+    conn: &mut AnyConnection,
+    id: &str,
+    pass: i64,
+    status: SyncStatus,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let finished = (status == SyncStatus::Completed).then(|| to_db(now));
     diesel::update(s::table.find((id, pass)))
-        .set((s::status.eq(status_str(status)), s::finished_at.eq(finished), s::heartbeat_at.eq(to_db(now))))
+        .set((
+            s::status.eq(status_str(status)),
+            s::finished_at.eq(finished),
+            s::heartbeat_at.eq(to_db(now)),
+        ))
         .execute(conn)
         .map_err(ctx("end a sync pass"))?;
     Ok(())
@@ -184,7 +216,11 @@ pub fn end(conn: &mut AnyConnection, id: &str, pass: i64, status: SyncStatus, no
 
 /// Marks passes still `running` with a heartbeat older than `stale_before` interrupted:
 /// their runner died. They resume from their checkpoint.
-pub fn reconcile(conn: &mut AnyConnection, id: &str, stale_before: DateTime<Utc>) -> Result<usize, StoreError> {
+pub fn reconcile(
+    conn: &mut AnyConnection,
+    id: &str,
+    stale_before: DateTime<Utc>,
+) -> Result<usize, StoreError> {
     diesel::update(
         s::table
             .filter(s::migration_id.eq(id))
@@ -213,6 +249,11 @@ pub fn list(conn: &mut AnyConnection, id: &str) -> Result<Vec<SyncRun>, StoreErr
 pub fn facts(conn: &mut AnyConnection, id: &str) -> Result<Vec<SyncPassFact>, StoreError> {
     Ok(list(conn, id)?
         .into_iter()
-        .map(|r| SyncPassFact { pass: r.pass, started_at: r.started_at, finished_at: r.finished_at, status: r.status })
+        .map(|r| SyncPassFact {
+            pass: r.pass,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            status: r.status,
+        })
         .collect())
 }

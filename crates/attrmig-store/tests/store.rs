@@ -7,7 +7,10 @@ use attrmig_core::{EntryKind, Position, Step};
 use attrmig_store::audit::{self, NewEntry};
 use attrmig_store::cross_checks::{self, Mismatch, MismatchClass, NewRun};
 use attrmig_store::data_issues::{self, Rejected};
-use attrmig_store::{FingerprintChange, StoreError, approvals, fingerprints, intents, leases, migration, setup, sync_runs};
+use attrmig_store::{
+    FingerprintChange, StoreError, approvals, fingerprints, intents, leases, migration, setup,
+    sync_runs,
+};
 use attrmig_testing::{TestDb, backend_tests};
 use diesel::connection::SimpleConnection;
 
@@ -188,7 +191,10 @@ fn concurrent_first_runs_do_not_race_on_postgres() {
         .map(|_| {
             let url = db.url().to_owned();
             std::thread::spawn(move || {
-                let mut conn = attrmig_db::connect(&attrmig_db::DatabaseUrl::parse(&url, std::path::Path::new("/")).unwrap()).unwrap();
+                let mut conn = attrmig_db::connect(
+                    &attrmig_db::DatabaseUrl::parse(&url, std::path::Path::new("/")).unwrap(),
+                )
+                .unwrap();
                 setup::ensure_schema(&mut conn)
             })
         })
@@ -205,7 +211,10 @@ fn concurrent_first_runs_do_not_race_on_sqlite() {
         .map(|_| {
             let url = db.url().to_owned();
             std::thread::spawn(move || {
-                let mut conn = attrmig_db::connect(&attrmig_db::DatabaseUrl::parse(&url, std::path::Path::new("/")).unwrap()).unwrap();
+                let mut conn = attrmig_db::connect(
+                    &attrmig_db::DatabaseUrl::parse(&url, std::path::Path::new("/")).unwrap(),
+                )
+                .unwrap();
                 setup::ensure_schema(&mut conn)
             })
         })

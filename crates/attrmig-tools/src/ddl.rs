@@ -36,7 +36,9 @@ impl Statement {
     pub fn display(&self) -> String {
         match self {
             Statement::Sql(sql) => sql.display(),
-            Statement::SqliteBumpSchemaVersion => "PRAGMA schema_version = <current + 1>".to_owned(),
+            Statement::SqliteBumpSchemaVersion => {
+                "PRAGMA schema_version = <current + 1>".to_owned()
+            }
         }
     }
 }
@@ -96,7 +98,11 @@ fn sql(layout: &Layout, text: String) -> Statement {
 }
 
 fn nothing(step: Step, note: String) -> Result<Ddl, ToolError> {
-    Ok(Ddl { step, statements: Vec::new(), note: Some(note) })
+    Ok(Ddl {
+        step,
+        statements: Vec::new(),
+        note: Some(note),
+    })
 }
 
 /// The type the new column gets: the old value's own type where there is one.
@@ -119,14 +125,30 @@ fn prepare_storage(layout: &Layout) -> Result<Ddl, ToolError> {
     let (table, key, column) = (&plan.new.table, &plan.new.key, &plan.new.column);
     let value_type = new_value_type(layout);
     let add_column = |l: &Layout| {
-        sql(l, format!("ALTER TABLE {} ADD COLUMN {} {value_type}", b.quote(table), b.quote(column)))
+        sql(
+            l,
+            format!(
+                "ALTER TABLE {} ADD COLUMN {} {value_type}",
+                b.quote(table),
+                b.quote(column)
+            ),
+        )
     };
     match layout.new_table() {
         TableFact::Present { .. } if layout.new_table().column(column.as_str()).is_some() => {
-            nothing(Step::PrepareStorage, format!("{}.{column} already exists", table))
+            nothing(
+                Step::PrepareStorage,
+                format!("{}.{column} already exists", table),
+            )
         }
-        TableFact::Present { .. } if layout.same_table() || layout.new_table().column(key.as_str()).is_some() => {
-            Ok(Ddl { step: Step::PrepareStorage, statements: vec![add_column(layout)], note: None })
+        TableFact::Present { .. }
+            if layout.same_table() || layout.new_table().column(key.as_str()).is_some() =>
+        {
+            Ok(Ddl {
+                step: Step::PrepareStorage,
+                statements: vec![add_column(layout)],
+                note: None,
+            })
         }
         TableFact::Present { .. } => Err(ToolError::Unexpected(format!(
             "table {table} exists without the key column {key}; fix [new] in plans/{}.toml or the table by hand",
@@ -161,31 +183,59 @@ fn prepare_old_stop(layout: &Layout) -> Result<Ddl, ToolError> {
     let OldStorage::Column { table, column, .. } = &plan.old else {
         return nothing(
             Step::PrepareOldStop,
-            format!("{} storage: a write can already leave the attribute out", plan.old.kind()),
+            format!(
+                "{} storage: a write can already leave the attribute out",
+                plan.old.kind()
+            ),
         );
     };
     let b = layout.backend();
     let Some(col) = layout.old_table().column(column.as_str()) else {
-        return Err(ToolError::Unexpected(format!("old column {table}.{column} does not exist")));
+        return Err(ToolError::Unexpected(format!(
+            "old column {table}.{column} does not exist"
+        )));
     };
     if col.nullable {
-        return nothing(Step::PrepareOldStop, format!("{table}.{column} is already nullable"));
+        return nothing(
+            Step::PrepareOldStop,
+            format!("{table}.{column} is already nullable"),
+        );
     }
     let statements = match b {
         Backend::Postgres => {
-            vec![sql(layout, format!("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL", b.quote(table), b.quote(column)))]
+            vec![sql(
+                layout,
+                format!(
+                    "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL",
+                    b.quote(table),
+                    b.quote(column)
+                ),
+            )]
         }
         Backend::Mysql => {
             // MODIFY restates the column: keep its type and default.
-            let default = col.default.as_ref().map(|d| format!(" DEFAULT {d}")).unwrap_or_default();
+            let default = col
+                .default
+                .as_ref()
+                .map(|d| format!(" DEFAULT {d}"))
+                .unwrap_or_default();
             vec![sql(
                 layout,
-                format!("ALTER TABLE {} MODIFY COLUMN {} {} NULL{default}", b.quote(table), b.quote(column), col.data_type),
+                format!(
+                    "ALTER TABLE {} MODIFY COLUMN {} {} NULL{default}",
+                    b.quote(table),
+                    b.quote(column),
+                    col.data_type
+                ),
             )]
         }
         Backend::Sqlite => sqlite_drop_not_null(layout, table.as_str(), column.as_str())?,
     };
-    Ok(Ddl { step: Step::PrepareOldStop, statements, note: None })
+    Ok(Ddl {
+        step: Step::PrepareOldStop,
+        statements,
+        note: None,
+    })
 }
 
 fn drop_old(layout: &Layout) -> Result<Ddl, ToolError> {
@@ -196,9 +246,21 @@ fn drop_old(layout: &Layout) -> Result<Ddl, ToolError> {
             if layout.old_table().column(column.as_str()).is_none() {
                 return nothing(Step::DropOld, format!("{table}.{column} is already gone"));
             }
-            sql(layout, format!("ALTER TABLE {} DROP COLUMN {}", b.quote(table), b.quote(column)))
+            sql(
+                layout,
+                format!(
+                    "ALTER TABLE {} DROP COLUMN {}",
+                    b.quote(table),
+                    b.quote(column)
+                ),
+            )
         }
-        OldStorage::Json { table, column, path, .. } => {
+        OldStorage::Json {
+            table,
+            column,
+            path,
+            ..
+        } => {
             let col = format!("{}", b.quote(column));
             let removed = b.json_remove(&col, path);
             // PostgreSQL computes in jsonb; write back in the column's own type.
@@ -206,15 +268,36 @@ fn drop_old(layout: &Layout) -> Result<Ddl, ToolError> {
                 (Backend::Postgres, Some(c)) => format!("CAST({removed} AS {})", c.data_type),
                 _ => removed,
             };
-            sql(layout, format!("UPDATE {} SET {col} = {removed} WHERE {}", b.quote(table), b.json_has_key(&col, path)))
+            sql(
+                layout,
+                format!(
+                    "UPDATE {} SET {col} = {removed} WHERE {}",
+                    b.quote(table),
+                    b.json_has_key(&col, path)
+                ),
+            )
         }
-        OldStorage::Eav { table, name_column, name, .. } => {
+        OldStorage::Eav {
+            table,
+            name_column,
+            name,
+            ..
+        } => {
             let mut s = Sql::new(b);
-            s.push(&format!("DELETE FROM {} WHERE {} = ", b.quote(table), b.quote(name_column))).bind(Bind::Text(name.clone()));
+            s.push(&format!(
+                "DELETE FROM {} WHERE {} = ",
+                b.quote(table),
+                b.quote(name_column)
+            ))
+            .bind(Bind::Text(name.clone()));
             Statement::Sql(s)
         }
     };
-    Ok(Ddl { step: Step::DropOld, statements: vec![statement], note: None })
+    Ok(Ddl {
+        step: Step::DropOld,
+        statements: vec![statement],
+        note: None,
+    })
 }
 
 /// Runs the statements: in one transaction where DDL is transactional (SQLite,
@@ -224,7 +307,8 @@ pub fn apply(conn: &mut AnyConnection, ddl: &Ddl) -> Result<(), ToolError> {
         for statement in &ddl.statements {
             match statement {
                 Statement::Sql(sql) => {
-                    sql.execute(conn).map_err(|e| ToolError::query(format!("run `{}`", sql.display()), e))?;
+                    sql.execute(conn)
+                        .map_err(|e| ToolError::query(format!("run `{}`", sql.display()), e))?;
                 }
                 Statement::SqliteBumpSchemaVersion => {
                     #[derive(QueryableByName)]
@@ -248,7 +332,10 @@ pub fn apply(conn: &mut AnyConnection, ddl: &Ddl) -> Result<(), ToolError> {
         Backend::Sqlite | Backend::Postgres => write_transaction(conn, run)?,
         Backend::Mysql => run(conn)?,
     }
-    if conn.backend() == Backend::Sqlite && ddl.step == Step::PrepareOldStop && !ddl.statements.is_empty() {
+    if conn.backend() == Backend::Sqlite
+        && ddl.step == Step::PrepareOldStop
+        && !ddl.statements.is_empty()
+    {
         check_sqlite_schema(conn)?;
     }
     Ok(())
@@ -275,7 +362,11 @@ fn check_sqlite_schema(conn: &mut AnyConnection) -> Result<(), ToolError> {
 
 // --- SQLite: remove NOT NULL from one column's definition ----------------------------
 
-fn sqlite_drop_not_null(layout: &Layout, table: &str, column: &str) -> Result<Vec<Statement>, ToolError> {
+fn sqlite_drop_not_null(
+    layout: &Layout,
+    table: &str,
+    column: &str,
+) -> Result<Vec<Statement>, ToolError> {
     let create = layout
         .old_table_sql()
         .ok_or_else(|| ToolError::Unexpected(format!("no CREATE statement stored for {table}")))?;
@@ -369,14 +460,22 @@ fn tokens(sql: &str) -> Vec<Token> {
             }
             _ => i += 1,
         }
-        out.push(Token { start, end: i.min(bytes.len()) });
+        out.push(Token {
+            start,
+            end: i.min(bytes.len()),
+        });
     }
     out
 }
 
 fn unquote(name: &str) -> &str {
     let b = name.as_bytes();
-    if b.len() >= 2 && matches!((b[0], b[b.len() - 1]), (b'"', b'"') | (b'`', b'`') | (b'[', b']') | (b'\'', b'\'')) {
+    if b.len() >= 2
+        && matches!(
+            (b[0], b[b.len() - 1]),
+            (b'"', b'"') | (b'`', b'`') | (b'[', b']') | (b'\'', b'\'')
+        )
+    {
         &name[1..name.len() - 1]
     } else {
         name
@@ -409,7 +508,10 @@ fn drop_not_null(create: &str, column: &str) -> Option<String> {
         if !unquote(&def[first.start..first.end]).eq_ignore_ascii_case(column) {
             continue;
         }
-        let word = |i: usize, w: &str| dt.get(i).is_some_and(|t| def[t.start..t.end].eq_ignore_ascii_case(w));
+        let word = |i: usize, w: &str| {
+            dt.get(i)
+                .is_some_and(|t| def[t.start..t.end].eq_ignore_ascii_case(w))
+        };
         let mut cuts: Vec<(usize, usize)> = Vec::new();
         let mut i = 1;
         while i + 1 < dt.len() {

@@ -44,15 +44,26 @@ struct KeyValue {
 
 /// The next batch of (key, old value) with a non-NULL old value, after `after`, in key
 /// order. Batches are read one at a time so memory does not grow with the table.
-fn next_batch(conn: &mut attrmig_db::AnyConnection, layout: &Layout, after: Option<&Key>) -> Result<Vec<KeyValue>, ToolError> {
+fn next_batch(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    after: Option<&Key>,
+) -> Result<Vec<KeyValue>, ToolError> {
     let mut sql = Sql::new(layout.backend());
     let (key, value) = (layout.old_key(), layout.old_value());
-    sql.push(&format!("SELECT {} AS k, {} AS v FROM {} WHERE ", layout.text(&key), layout.text(&value), layout.old_from()));
+    sql.push(&format!(
+        "SELECT {} AS k, {} AS v FROM {} WHERE ",
+        layout.text(&key),
+        layout.text(&value),
+        layout.old_from()
+    ));
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
     layout.push_range(&mut sql, &key, after, None);
-    sql.push(&format!(" AND {value} IS NOT NULL ORDER BY {key} LIMIT ")).bind(Bind::Int(BATCH));
-    sql.load(conn).map_err(|e| ToolError::query("read old values", e))
+    sql.push(&format!(" AND {value} IS NOT NULL ORDER BY {key} LIMIT "))
+        .bind(Bind::Int(BATCH));
+    sql.load(conn)
+        .map_err(|e| ToolError::query("read old values", e))
 }
 
 /// Calls `f` with each batch of non-NULL old values and their digests, in key order.
@@ -64,10 +75,20 @@ fn for_each_batch(
     let mut after: Option<Key> = None;
     loop {
         let rows = next_batch(conns.app(), layout, after.as_ref())?;
-        let Some(last) = rows.last() else { return Ok(()) };
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
         after = Some(layout.parse_key(&last.k)?);
         let full = rows.len() as i64 == BATCH;
-        f(conns, rows.into_iter().map(|r| { let d = digest(&r.v); (r.k, d) }).collect())?;
+        f(
+            conns,
+            rows.into_iter()
+                .map(|r| {
+                    let d = digest(&r.v);
+                    (r.k, d)
+                })
+                .collect(),
+        )?;
         if !full {
             return Ok(());
         }
@@ -103,7 +124,10 @@ pub fn changed_since(conns: &mut Conns<'_>, layout: &Layout) -> Result<u64, Tool
     for_each_batch(conns, layout, |conns, batch| {
         let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
         let stored = fingerprints::lookup(conns.state(), &id, &keys)?;
-        changed += batch.iter().filter(|(k, d)| stored.get(k) != Some(d)).count() as u64;
+        changed += batch
+            .iter()
+            .filter(|(k, d)| stored.get(k) != Some(d))
+            .count() as u64;
         Ok(())
     })?;
     Ok(changed)

@@ -6,10 +6,10 @@
 //! has one definition for cross-check, sync, fingerprint and DDL alike.
 
 use attrmig_core::Plan;
+use attrmig_core::Refusal;
 use attrmig_core::facts::{ColumnFact, TableFact};
 use attrmig_core::plan::OldStorage;
 use attrmig_core::types::{TypeFamily, type_family};
-use attrmig_core::Refusal;
 use attrmig_db::{AnyConnection, Backend, introspect};
 
 use crate::error::ToolError;
@@ -25,6 +25,15 @@ pub enum KeyType {
         /// The key column's type, on PostgreSQL when it is not a text type (`uuid`).
         cast: Option<String>,
     },
+}
+
+/// Which keys a statement covers: a keyset range `(lo, hi]` (either end open), or a list.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Keys after `lo` up to and including `hi`.
+    Range(Option<&'a Key>, Option<&'a Key>),
+    /// Exactly these keys.
+    Keys(&'a [Key]),
 }
 
 /// A plan resolved against one database.
@@ -60,27 +69,36 @@ impl Layout {
             return Err(Refusal::TableMissing {
                 role: "old",
                 table: plan.old.table().to_string(),
-                todo: format!("check [old] in plans/{}.toml and the --env you are using", plan.id),
+                todo: format!(
+                    "check [old] in plans/{}.toml and the --env you are using",
+                    plan.id
+                ),
             }
             .into());
         }
-        let old_key = column(&old_table, plan.old.key().as_str()).ok_or_else(|| Refusal::ColumnMissing {
-            role: "old key",
-            table: plan.old.table().to_string(),
-            column: plan.old.key().to_string(),
-            todo: format!("check [old] in plans/{}.toml", plan.id),
-        })?;
+        let old_key =
+            column(&old_table, plan.old.key().as_str()).ok_or_else(|| Refusal::ColumnMissing {
+                role: "old key",
+                table: plan.old.table().to_string(),
+                column: plan.old.key().to_string(),
+                todo: format!("check [old] in plans/{}.toml", plan.id),
+            })?;
         let key_type = match type_family(&old_key.data_type) {
             TypeFamily::Integer => KeyType::Int,
             TypeFamily::Text | TypeFamily::Unknown => KeyType::Text { cast: None },
-            _ if backend == Backend::Postgres => KeyType::Text { cast: Some(old_key.data_type.clone()) },
+            _ if backend == Backend::Postgres => KeyType::Text {
+                cast: Some(old_key.data_type.clone()),
+            },
             _ => KeyType::Text { cast: None },
         };
         let old_value_type = match &plan.old {
-            OldStorage::Column { column: c, .. } => column(&old_table, c.as_str()).map(|c| c.data_type.to_ascii_lowercase()),
+            OldStorage::Column { column: c, .. } => {
+                column(&old_table, c.as_str()).map(|c| c.data_type.to_ascii_lowercase())
+            }
             OldStorage::Json { .. } | OldStorage::Eav { .. } => None,
         };
-        let new_value_type = column(&new_table, plan.new.column.as_str()).map(|c| c.data_type.clone());
+        let new_value_type =
+            column(&new_table, plan.new.column.as_str()).map(|c| c.data_type.clone());
         let compare_as_text = match (&old_value_type, &new_value_type) {
             (Some(old), Some(new)) => *old != new.to_ascii_lowercase(),
             _ => true,
@@ -100,16 +118,36 @@ impl Layout {
             Backend::Sqlite => sqlite_create_sql(conn, plan.old.table().as_str())?,
             _ => None,
         };
-        Ok(Layout { backend, plan: plan.clone(), old_table, new_table, key_type, compare_as_text, value_cast, old_table_sql })
+        Ok(Layout {
+            backend,
+            plan: plan.clone(),
+            old_table,
+            new_table,
+            key_type,
+            compare_as_text,
+            value_cast,
+            old_table_sql,
+        })
     }
 
     /// Refuses unless the new storage exists with its key and column.
     pub fn require_new(&self) -> Result<(), ToolError> {
-        let todo = format!("create it (`attrmig ddl {} prepare-storage` prints the statement)", self.plan.id);
+        let todo = format!(
+            "create it (`attrmig ddl {} prepare-storage` prints the statement)",
+            self.plan.id
+        );
         if !self.new_table.exists() {
-            return Err(Refusal::TableMissing { role: "new", table: self.plan.new.table.to_string(), todo }.into());
+            return Err(Refusal::TableMissing {
+                role: "new",
+                table: self.plan.new.table.to_string(),
+                todo,
+            }
+            .into());
         }
-        for (role, col) in [("new key", &self.plan.new.key), ("new", &self.plan.new.column)] {
+        for (role, col) in [
+            ("new key", &self.plan.new.key),
+            ("new", &self.plan.new.column),
+        ] {
             if self.new_table.column(col.as_str()).is_none() {
                 return Err(Refusal::ColumnMissing {
                     role,
@@ -161,10 +199,9 @@ impl Layout {
     /// Reads a key that was selected as text.
     pub fn parse_key(&self, text: &str) -> Result<Key, ToolError> {
         match self.key_type {
-            KeyType::Int => text
-                .parse()
-                .map(Key::Int)
-                .map_err(|_| ToolError::Unexpected(format!("an integer key read back as {text:?}"))),
+            KeyType::Int => text.parse().map(Key::Int).map_err(|_| {
+                ToolError::Unexpected(format!("an integer key read back as {text:?}"))
+            }),
             KeyType::Text { .. } => Ok(Key::Text(text.to_owned())),
         }
     }
@@ -208,7 +245,9 @@ impl Layout {
     pub fn old_value(&self) -> String {
         match &self.plan.old {
             OldStorage::Column { column, .. } => format!("o.{}", self.q(column)),
-            OldStorage::Json { column, path, .. } => self.backend.json_text(&format!("o.{}", self.q(column)), path),
+            OldStorage::Json { column, path, .. } => self
+                .backend
+                .json_text(&format!("o.{}", self.q(column)), path),
             OldStorage::Eav { value_column, .. } => format!("o.{}", self.q(value_column)),
         }
     }
@@ -224,8 +263,11 @@ impl Layout {
     /// Pushes the condition that selects old rows at all (`1 = 1`, or the EAV name).
     pub fn push_old_rows(&self, sql: &mut Sql) {
         match &self.plan.old {
-            OldStorage::Eav { name_column, name, .. } => {
-                sql.push(&format!("o.{} = ", self.q(name_column))).bind(Bind::Text(name.clone()));
+            OldStorage::Eav {
+                name_column, name, ..
+            } => {
+                sql.push(&format!("o.{} = ", self.q(name_column)))
+                    .bind(Bind::Text(name.clone()));
             }
             OldStorage::Column { .. } | OldStorage::Json { .. } => {
                 sql.push("1 = 1");
@@ -250,8 +292,19 @@ impl Layout {
                 sql.push(&format!("{expr} <= ")).bind_key(hi, cast);
             }
             (Some(lo), Some(hi)) => {
-                sql.push(&format!("{expr} > ")).bind_key(lo, cast).push(&format!(" AND {expr} <= ")).bind_key(hi, cast);
+                sql.push(&format!("{expr} > "))
+                    .bind_key(lo, cast)
+                    .push(&format!(" AND {expr} <= "))
+                    .bind_key(hi, cast);
             }
+        }
+    }
+
+    /// Pushes the condition that `expr` is in `scope`.
+    pub fn push_scope(&self, sql: &mut Sql, expr: &str, scope: Scope<'_>) {
+        match scope {
+            Scope::Range(lo, hi) => self.push_range(sql, expr, lo, hi),
+            Scope::Keys(keys) => self.push_in(sql, expr, keys),
         }
     }
 
@@ -261,6 +314,10 @@ impl Layout {
             KeyType::Text { cast } => cast.as_deref(),
             KeyType::Int => None,
         };
+        if keys.is_empty() {
+            sql.push("1 = 0");
+            return;
+        }
         sql.push(&format!("{expr} IN ("));
         for (i, key) in keys.iter().enumerate() {
             if i > 0 {
@@ -274,10 +331,92 @@ impl Layout {
     /// The old and new values differ, NULL-safe; as text when their types differ.
     pub fn values_differ(&self, old: &str, new: &str) -> String {
         if self.compare_as_text {
-            self.backend.distinct(&self.backend.cast_text(old), &self.backend.cast_text(new))
+            self.backend
+                .distinct(&self.backend.cast_text(old), &self.backend.cast_text(new))
         } else {
             self.backend.distinct(old, new)
         }
+    }
+
+    /// The old keys after `after`, in order, at most `limit`: the next batch.
+    pub fn next_keys(
+        &self,
+        conn: &mut AnyConnection,
+        after: Option<&Key>,
+        limit: u32,
+    ) -> Result<Vec<Key>, ToolError> {
+        #[derive(diesel::QueryableByName)]
+        struct K {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            k: String,
+        }
+        let key = self.old_key();
+        let mut sql = Sql::new(self.backend);
+        sql.push(&format!(
+            "SELECT {} AS k FROM {} WHERE ",
+            self.text(&key),
+            self.old_from()
+        ));
+        self.push_old_rows(&mut sql);
+        sql.push(" AND ");
+        self.push_range(&mut sql, &key, after, None);
+        sql.push(&format!(" ORDER BY {key} LIMIT "))
+            .bind(Bind::Int(i64::from(limit)));
+        let rows: Vec<K> = sql
+            .load(conn)
+            .map_err(|e| ToolError::query("read the next batch of keys", e))?;
+        rows.iter().map(|r| self.parse_key(&r.k)).collect()
+    }
+
+    /// The old key `n` positions after `after` (1 is the next one), if there is one: the
+    /// upper bound of a batch, found without reading the keys in between.
+    pub fn key_at_offset(
+        &self,
+        conn: &mut AnyConnection,
+        after: Option<&Key>,
+        n: u32,
+    ) -> Result<Option<Key>, ToolError> {
+        #[derive(diesel::QueryableByName)]
+        struct K {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            k: String,
+        }
+        let key = self.old_key();
+        let mut sql = Sql::new(self.backend);
+        sql.push(&format!(
+            "SELECT {} AS k FROM {} WHERE ",
+            self.text(&key),
+            self.old_from()
+        ));
+        self.push_old_rows(&mut sql);
+        sql.push(" AND ");
+        self.push_range(&mut sql, &key, after, None);
+        sql.push(&format!(" ORDER BY {key} LIMIT 1 OFFSET "))
+            .bind(Bind::Int(i64::from(n.max(1)) - 1));
+        let rows: Vec<K> = sql
+            .load(conn)
+            .map_err(|e| ToolError::query("find the end of a batch", e))?;
+        rows.first().map(|r| self.parse_key(&r.k)).transpose()
+    }
+
+    /// How many old keys there are (rows holding the attribute's storage).
+    pub fn count_old(&self, conn: &mut AnyConnection) -> Result<u64, ToolError> {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut sql = Sql::new(self.backend);
+        sql.push(&format!(
+            "SELECT {} AS n FROM {} WHERE ",
+            self.backend.cast_bigint("COUNT(*)"),
+            self.old_from()
+        ));
+        self.push_old_rows(&mut sql);
+        let rows: Vec<N> = sql
+            .load(conn)
+            .map_err(|e| ToolError::query("count old rows", e))?;
+        Ok(rows.first().map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
     }
 
     /// `expr` as text, for reading keys and values back.
@@ -292,13 +431,20 @@ impl Layout {
     pub fn old_attribute_present(&self, conn: &mut AnyConnection) -> Result<bool, ToolError> {
         let mut sql = Sql::new(self.backend);
         let condition = match &self.plan.old {
-            OldStorage::Column { column, .. } => return Ok(self.old_table.column(column.as_str()).is_some()),
-            OldStorage::Json { column, path, .. } => {
-                Some(self.backend.json_has_key(&format!("o.{}", self.q(column)), path))
+            OldStorage::Column { column, .. } => {
+                return Ok(self.old_table.column(column.as_str()).is_some());
             }
+            OldStorage::Json { column, path, .. } => Some(
+                self.backend
+                    .json_has_key(&format!("o.{}", self.q(column)), path),
+            ),
             OldStorage::Eav { .. } => None,
         };
-        sql.push(&format!("SELECT {} AS k FROM {} WHERE ", self.text(&self.old_key()), self.old_from()));
+        sql.push(&format!(
+            "SELECT {} AS k FROM {} WHERE ",
+            self.text(&self.old_key()),
+            self.old_from()
+        ));
         self.push_old_rows(&mut sql);
         if let Some(c) = condition {
             sql.push(&format!(" AND {c}"));
@@ -310,7 +456,9 @@ impl Layout {
             #[allow(dead_code)]
             k: String,
         }
-        let rows: Vec<Found> = sql.load(conn).map_err(|e| ToolError::query("look for old values", e))?;
+        let rows: Vec<Found> = sql
+            .load(conn)
+            .map_err(|e| ToolError::query("look for old values", e))?;
         Ok(!rows.is_empty())
     }
 }
@@ -322,7 +470,11 @@ fn sqlite_create_sql(conn: &mut AnyConnection, table: &str) -> Result<Option<Str
         sql: String,
     }
     let mut query = Sql::new(Backend::Sqlite);
-    query.push("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ").bind(Bind::Text(table.to_owned()));
-    let rows: Vec<Create> = query.load(conn).map_err(|e| ToolError::query("read the old table's definition", e))?;
+    query
+        .push("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ")
+        .bind(Bind::Text(table.to_owned()));
+    let rows: Vec<Create> = query
+        .load(conn)
+        .map_err(|e| ToolError::query("read the old table's definition", e))?;
     Ok(rows.into_iter().next().map(|c| c.sql))
 }

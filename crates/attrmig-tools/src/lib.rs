@@ -9,11 +9,13 @@
 //! Every statement is built from a [`layout::Layout`]: one definition of what the old
 //! key and value are, for every kind of old storage and every backend.
 
+pub mod crosscheck;
 pub mod ddl;
 mod error;
 pub mod fingerprint;
 pub mod layout;
 pub mod sql;
+pub mod sync;
 
 pub use error::ToolError;
 pub use layout::Layout;

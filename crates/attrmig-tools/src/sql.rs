@@ -46,7 +46,11 @@ pub struct Sql {
 impl Sql {
     /// An empty statement for `backend`.
     pub fn new(backend: Backend) -> Sql {
-        Sql { backend, text: String::new(), binds: Vec::new() }
+        Sql {
+            backend,
+            text: String::new(),
+            binds: Vec::new(),
+        }
     }
 
     /// Appends SQL text.
@@ -154,11 +158,20 @@ mod tests {
     #[test]
     fn placeholders_and_display() {
         let mut sql = Sql::new(Backend::Postgres);
-        sql.push("DELETE FROM t WHERE name = ").bind(Bind::Text("o'brien".into())).push(" AND id > ").bind(Bind::Int(7));
+        sql.push("DELETE FROM t WHERE name = ")
+            .bind(Bind::Text("o'brien".into()))
+            .push(" AND id > ")
+            .bind(Bind::Int(7));
         assert_eq!(sql.text(), "DELETE FROM t WHERE name = $1 AND id > $2");
-        assert_eq!(sql.display(), "DELETE FROM t WHERE name = 'o''brien' AND id > 7");
+        assert_eq!(
+            sql.display(),
+            "DELETE FROM t WHERE name = 'o''brien' AND id > 7"
+        );
         let mut sql = Sql::new(Backend::Sqlite);
-        sql.push("SELECT ").bind(Bind::Int(1)).push(", ").bind_key(&Key::Text("x".into()), None);
+        sql.push("SELECT ")
+            .bind(Bind::Int(1))
+            .push(", ")
+            .bind_key(&Key::Text("x".into()), None);
         assert_eq!(sql.text(), "SELECT ?, ?");
         let mut sql = Sql::new(Backend::Postgres);
         sql.bind_key(&Key::Text("0b9f".into()), Some("uuid"));

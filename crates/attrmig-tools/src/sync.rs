@@ -1,0 +1,595 @@
+//! The sync: copies old to new for every key, in keyset batches, so that new equals old.
+//!
+//! - **One transaction per batch**, which also advances the pass's checkpoint when the
+//!   state lives in the application database: a killed sync resumes after the last
+//!   committed batch and never loses or duplicates a row (writes are upserts).
+//! - **No lost double-writes.** The batch locks its source rows (`FOR SHARE` on
+//!   PostgreSQL and MySQL; on SQLite the batch is one `BEGIN IMMEDIATE` write
+//!   transaction), so a writer that updates old and new in one transaction either
+//!   commits before the batch reads old, or waits for it and then overwrites new with its
+//!   own, newer value. Deadlocks and serialization failures are retried.
+//! - **Only differences are written**: rows are selected where new differs from old, so a
+//!   second pass over a synced table writes nothing (on PostgreSQL a conditional upsert
+//!   would still lock and log every row; an unconditional one rewrites the table).
+//! - **Rejected rows don't fail the pass.** A batch the new storage rejects (NOT NULL,
+//!   CHECK, foreign key, type conversion) is split in halves, in savepoints, until the bad
+//!   rows are isolated; each becomes a data issue and the rest is written.
+//! - **One runner per migration** (a lease that expires if its holder dies), throttled.
+//!
+//! A NULL old value writes no row when new storage is another table (an absent row
+//! already reads as NULL); an existing new value is set to NULL. In the same table the
+//! column is set to NULL.
+
+use std::time::{Duration, Instant};
+
+use attrmig_core::Step;
+use attrmig_core::facts::SyncStatus;
+use attrmig_db::{AnyConnection, Backend, is_row_level, is_transient, write_transaction};
+use attrmig_store::sync_runs::{self, BatchProgress, SyncRun};
+use attrmig_store::{Conns, data_issues, leases};
+use chrono::{DateTime, Utc};
+use diesel::Connection;
+use diesel::result::Error as DieselError;
+use serde::Serialize;
+
+use crate::error::ToolError;
+use crate::layout::{Layout, Scope};
+use crate::sql::{Key, Sql};
+
+/// The lease's purpose name.
+pub const LEASE: &str = "sync";
+/// How long a lease lasts unless renewed; renewed after every batch.
+pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(60);
+/// Attempts at a batch that keeps deadlocking.
+const RETRIES: u32 = 8;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Keys per batch (and per transaction).
+    pub batch_size: u32,
+    /// Throttle, in old rows visited per second.
+    pub max_rows_per_second: Option<u32>,
+    /// Start a new pass even if the last one was interrupted.
+    pub restart: bool,
+    /// Who runs it: `actor@host:pid`, shown to a second runner.
+    pub holder: String,
+}
+
+/// What happened, reported as the pass goes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// The pass started or resumed.
+    Started {
+        /// Pass number.
+        pass: i64,
+        /// Resumed after this key.
+        resumed_after: Option<String>,
+        /// Old keys in all.
+        total: u64,
+        /// Keys already done (resumed).
+        done: u64,
+    },
+    /// A batch committed.
+    Batch {
+        /// Keys visited so far in this pass.
+        done: u64,
+        /// Old keys in all.
+        total: u64,
+        /// Rows written so far.
+        written: u64,
+        /// Rows rejected so far.
+        rejected: u64,
+        /// The checkpoint.
+        checkpoint: String,
+    },
+    /// A row was rejected and recorded as a data issue.
+    Rejected {
+        /// Its key.
+        key: String,
+        /// What the database said.
+        error: String,
+    },
+}
+
+/// A pass's summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Pass number.
+    pub pass: i64,
+    /// It resumed an interrupted pass.
+    pub resumed: bool,
+    /// Old keys visited by this run.
+    pub scanned: u64,
+    /// Rows written by this run.
+    pub written: u64,
+    /// Rows rejected by this run (now data issues).
+    pub rejected: u64,
+    /// When the pass started (first run, if resumed).
+    pub started_at: DateTime<Utc>,
+    /// Seconds this run took.
+    pub seconds: f64,
+}
+
+/// Runs (or resumes) a sync pass to the end. `step` is the migration's step now; the
+/// caller has checked the tools may run at it.
+pub fn run(
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+    step: Step,
+    opts: &Options,
+    on: &mut dyn FnMut(&Event),
+) -> Result<Summary, ToolError> {
+    layout.require_new()?;
+    let id = layout.plan().id.to_string();
+    take_lease(conns.state(), &id, &opts.holder)?;
+    let result = run_leased(conns, layout, step, opts, on);
+    // Released on success and on error; on a crash it expires.
+    let released = leases::release(conns.state(), &id, LEASE, &opts.holder);
+    let summary = result?;
+    released?;
+    Ok(summary)
+}
+
+fn take_lease(state: &mut AnyConnection, id: &str, holder: &str) -> Result<(), ToolError> {
+    let now = attrmig_core::audit::now();
+    if let Some(held) = leases::holder(state, id, LEASE, now)?
+        && held.holder != holder
+        && holder_is_dead_here(&held.holder)
+    {
+        // Its process is gone from this machine: no need to wait for expiry.
+        leases::release(state, id, LEASE, &held.holder)?;
+    }
+    match leases::acquire(state, id, LEASE, holder, LEASE_TTL, now)? {
+        Ok(()) => Ok(()),
+        Err(held) => Err(attrmig_core::Refusal::LeaseHeld {
+            what: "sync",
+            id: id.to_owned(),
+            holder: held.holder,
+            expires_at: held.expires_at,
+        }
+        .into()),
+    }
+}
+
+/// This machine's name, for lease holders.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// `actor@host:pid`.
+pub fn holder_name(actor: &str) -> String {
+    format!("{actor}@{}:{}", hostname(), std::process::id())
+}
+
+/// A holder named `...@<this host>:<pid>` whose process no longer exists.
+fn holder_is_dead_here(holder: &str) -> bool {
+    let Some((rest, pid)) = holder.rsplit_once(':') else {
+        return false;
+    };
+    let Some((_, host)) = rest.rsplit_once('@') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == hostname()
+        && cfg!(target_os = "linux")
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn run_leased(
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+    step: Step,
+    opts: &Options,
+    on: &mut dyn FnMut(&Event),
+) -> Result<Summary, ToolError> {
+    let id = layout.plan().id.to_string();
+    let now = attrmig_core::audit::now();
+    // We hold the lease, so any pass still marked running lost its runner.
+    sync_runs::reconcile(conns.state(), &id, now + chrono::Duration::seconds(1))?;
+    let previous = sync_runs::list(conns.state(), &id)?.into_iter().next();
+    let (pass, resumed) = match previous {
+        Some(p) if p.status == SyncStatus::Interrupted && !opts.restart => {
+            sync_runs::resume(conns.state(), &id, p.pass, &opts.holder, now)?;
+            (p, true)
+        }
+        _ => (
+            sync_runs::start(conns.state(), &id, step, &opts.holder, now)?,
+            false,
+        ),
+    };
+    let total = layout.count_old(conns.app())?;
+    let mut after = pass
+        .checkpoint
+        .as_deref()
+        .map(|k| layout.parse_key(k))
+        .transpose()?;
+    let mut done = u64::try_from(pass.rows_scanned).unwrap_or(0);
+    on(&Event::Started {
+        pass: pass.pass,
+        resumed_after: pass.checkpoint.clone(),
+        total,
+        done,
+    });
+    // Keys with open data issues: resolved when a later batch writes them.
+    let open: std::collections::BTreeSet<String> = data_issues::list(conns.state(), &id, false)?
+        .into_iter()
+        .map(|i| i.key)
+        .collect();
+
+    let clock = Instant::now();
+    let (mut scanned, mut written, mut rejected) = (0u64, 0u64, 0u64);
+    loop {
+        let keys = layout.next_keys(conns.app(), after.as_ref(), opts.batch_size.max(1))?;
+        let Some(hi) = keys.last().cloned() else {
+            break;
+        };
+        let copied = batch(conns, layout, &pass, after.as_ref(), &hi, &keys, &open)?;
+        scanned += keys.len() as u64;
+        done += keys.len() as u64;
+        written += copied.written;
+        rejected += copied.rejected.len() as u64;
+        for r in &copied.rejected {
+            on(&Event::Rejected {
+                key: r.key.to_string(),
+                error: r.error.clone(),
+            });
+        }
+        on(&Event::Batch {
+            done,
+            total,
+            written,
+            rejected,
+            checkpoint: hi.to_string(),
+        });
+        if !leases::renew(
+            conns.state(),
+            &id,
+            LEASE,
+            &opts.holder,
+            LEASE_TTL,
+            attrmig_core::audit::now(),
+        )? {
+            return Err(ToolError::Unexpected(
+                "the sync lease expired and was taken over by another runner; this runner stops (its batches are committed)".into(),
+            ));
+        }
+        throttle(opts.max_rows_per_second, scanned, clock.elapsed());
+        after = Some(hi);
+    }
+    sync_runs::end(
+        conns.state(),
+        &id,
+        pass.pass,
+        SyncStatus::Completed,
+        attrmig_core::audit::now(),
+    )?;
+    Ok(Summary {
+        pass: pass.pass,
+        resumed,
+        scanned,
+        written,
+        rejected,
+        started_at: pass.started_at,
+        seconds: clock.elapsed().as_secs_f64(),
+    })
+}
+
+fn throttle(max_rows_per_second: Option<u32>, rows: u64, elapsed: Duration) {
+    if let Some(max) = max_rows_per_second.filter(|m| *m > 0) {
+        let due = Duration::from_secs_f64(rows as f64 / f64::from(max));
+        if due > elapsed {
+            std::thread::sleep(due - elapsed);
+        }
+    }
+}
+
+/// A row new storage rejected.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    /// Its key.
+    pub key: Key,
+    /// Its old value, as text.
+    pub old_value: Option<String>,
+    /// What the database said.
+    pub error: String,
+}
+
+/// What one batch did.
+#[derive(Debug, Default)]
+struct Copied {
+    written: u64,
+    rejected: Vec<Rejection>,
+}
+
+/// One batch `(after, hi]`: rows, data issues and checkpoint, committed together where
+/// the state lives in the application database; retried on deadlock.
+fn batch(
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+    pass: &SyncRun,
+    after: Option<&Key>,
+    hi: &Key,
+    keys: &[Key],
+    open: &std::collections::BTreeSet<String>,
+) -> Result<Copied, ToolError> {
+    let id = layout.plan().id.to_string();
+    let bookkeeping = |state: &mut AnyConnection, copied: &Copied| -> Result<(), ToolError> {
+        let now = attrmig_core::audit::now();
+        for r in &copied.rejected {
+            let key = r.key.to_string();
+            let rejected = data_issues::Rejected {
+                key: &key,
+                old_value: r.old_value.as_deref(),
+                error: &r.error,
+                pass: pass.pass,
+            };
+            data_issues::record(state, &id, rejected, now)?;
+        }
+        let fixed: Vec<String> = keys
+            .iter()
+            .map(Key::to_string)
+            .filter(|k| {
+                open.contains(k) && !copied.rejected.iter().any(|r| r.key.to_string() == *k)
+            })
+            .collect();
+        data_issues::resolve_keys(state, &id, &fixed, now)?;
+        let progress = BatchProgress {
+            scanned: keys.len() as i64,
+            written: copied.written as i64,
+            rejected: copied.rejected.len() as i64,
+        };
+        sync_runs::checkpoint(state, &id, pass.pass, &hi.to_string(), progress, now)?;
+        Ok(())
+    };
+    retrying(|| match conns {
+        Conns::Shared(conn) => write_transaction(conn, |c| {
+            let copied = copy(c, layout, after, hi, keys)?;
+            bookkeeping(c, &copied)?;
+            Ok(copied)
+        }),
+        Conns::Split { app, state } => {
+            // Two databases can't commit together: rows first, then the checkpoint. A crash
+            // in between re-copies one batch, which writes nothing new.
+            let copied = write_transaction(app, |c| copy(c, layout, after, hi, keys))?;
+            write_transaction(state, |s| bookkeeping(s, &copied))?;
+            Ok(copied)
+        }
+    })
+}
+
+fn retrying<T>(mut attempt: impl FnMut() -> Result<T, ToolError>) -> Result<T, ToolError> {
+    let mut wait = Duration::from_millis(20);
+    for _ in 1..RETRIES {
+        match attempt() {
+            Err(ToolError::Db(e)) if e.diesel().is_some_and(is_transient) => {
+                std::thread::sleep(wait + Duration::from_millis(rand::random_range(0..20)));
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
+    attempt()
+}
+
+/// Copies `(lo, hi]`; a row-level failure splits the keys in halves, each in a savepoint,
+/// until single rows are isolated. A transient failure propagates to retry the batch.
+fn copy(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    lo: Option<&Key>,
+    hi: &Key,
+    keys: &[Key],
+) -> Result<Copied, ToolError> {
+    match conn.transaction(|c| write(c, layout, Scope::Range(lo, Some(hi)))) {
+        Ok(written) => Ok(Copied {
+            written: written as u64,
+            rejected: Vec::new(),
+        }),
+        Err(e) if is_row_level(&e) => match keys {
+            [] => Ok(Copied::default()),
+            [only] => Ok(Copied {
+                written: 0,
+                rejected: vec![Rejection {
+                    key: only.clone(),
+                    old_value: old_value(conn, layout, only)?,
+                    error: describe(&e),
+                }],
+            }),
+            _ => {
+                let mid = keys.len() / 2;
+                let split = &keys[mid - 1];
+                let mut left = copy(conn, layout, lo, split, &keys[..mid])?;
+                let right = copy(conn, layout, Some(split), hi, &keys[mid..])?;
+                left.written += right.written;
+                left.rejected.extend(right.rejected);
+                Ok(left)
+            }
+        },
+        Err(e) => Err(ToolError::query("copy a batch", e)),
+    }
+}
+
+fn describe(e: &DieselError) -> String {
+    match e {
+        DieselError::DatabaseError(_, info) => match info.details() {
+            Some(d) => format!("{} ({d})", info.message()),
+            None => info.message().to_owned(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// Re-drives single keys (open data issues) now: each in its own savepoint. Returns the
+/// keys written and the ones still rejected.
+pub fn copy_keys(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    keys: &[Key],
+) -> Result<(Vec<Key>, Vec<Rejection>), ToolError> {
+    layout.require_new()?;
+    let mut fixed = Vec::new();
+    let mut still = Vec::new();
+    for key in keys {
+        let outcome = retrying(|| {
+            write_transaction(conn, |c| {
+                match c.transaction(|c| write(c, layout, Scope::Keys(std::slice::from_ref(key)))) {
+                    Ok(_) => Ok(None),
+                    Err(e) if is_row_level(&e) => Ok(Some(describe(&e))),
+                    Err(e) => Err(ToolError::query("copy a row", e)),
+                }
+            })
+        })?;
+        match outcome {
+            None => fixed.push(key.clone()),
+            Some(error) => still.push(Rejection {
+                key: key.clone(),
+                old_value: old_value(conn, layout, key)?,
+                error,
+            }),
+        }
+    }
+    Ok((fixed, still))
+}
+
+fn old_value(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    key: &Key,
+) -> Result<Option<String>, ToolError> {
+    #[derive(diesel::QueryableByName)]
+    struct V {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        v: Option<String>,
+    }
+    let mut sql = Sql::new(layout.backend());
+    sql.push(&format!(
+        "SELECT {} AS v FROM {} WHERE ",
+        layout.text(&layout.old_value()),
+        layout.old_from()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_in(&mut sql, &layout.old_key(), std::slice::from_ref(key));
+    let rows: Vec<V> = sql
+        .load(conn)
+        .map_err(|e| ToolError::query("read a rejected old value", e))?;
+    Ok(rows.into_iter().next().and_then(|r| r.v))
+}
+
+/// The statements that make new equal old over `scope`; returns rows written.
+fn write(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    scope: Scope<'_>,
+) -> Result<usize, DieselError> {
+    if layout.same_table() {
+        return same_table(layout, scope).execute(conn);
+    }
+    let upserted = upsert(layout, scope).execute(conn)?;
+    let nulled = null_out(layout, scope).execute(conn)?;
+    Ok(upserted + nulled)
+}
+
+/// Locks the old rows read, where the backend has row locks.
+fn share_lock(layout: &Layout) -> &'static str {
+    match layout.backend() {
+        Backend::Postgres => " FOR SHARE OF o",
+        Backend::Mysql => " FOR SHARE",
+        // The batch's IMMEDIATE transaction holds SQLite's write lock already.
+        Backend::Sqlite => "",
+    }
+}
+
+/// New column in the old table: one UPDATE of the rows that differ (row locks included).
+fn same_table(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ok, ov, nv) = (layout.old_key(), layout.old_value(), layout.new_value());
+    let mut sql = Sql::new(b);
+    let target = match b {
+        Backend::Mysql => layout.old_from(),
+        Backend::Sqlite | Backend::Postgres => layout.old_from().replacen(" o", " AS o", 1),
+    };
+    let column = match b {
+        Backend::Mysql => format!("o.{}", layout.new_column()),
+        Backend::Sqlite | Backend::Postgres => layout.new_column(),
+    };
+    sql.push(&format!(
+        "UPDATE {target} SET {column} = {} WHERE ",
+        layout.old_value_for_new()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &ok, scope);
+    sql.push(&format!(" AND {}", layout.values_differ(&ov, &nv)));
+    sql
+}
+
+/// Another table: insert or update the keys whose old value is set and differs.
+fn upsert(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ok, ov, nk, nv) = (
+        layout.old_key(),
+        layout.old_value(),
+        layout.new_key(),
+        layout.new_value(),
+    );
+    let new = &layout.plan().new;
+    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
+    let mut sql = Sql::new(b);
+    sql.push(&format!(
+        "INSERT INTO {table} ({key}, {column}) SELECT {ok}, {} FROM {} LEFT JOIN {} ON {nk} = {ok} WHERE ",
+        layout.old_value_for_new(),
+        layout.old_from(),
+        layout.new_from()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &ok, scope);
+    sql.push(&format!(
+        " AND {ov} IS NOT NULL AND ({nk} IS NULL OR {})",
+        layout.values_differ(&ov, &nv)
+    ));
+    sql.push(share_lock(layout));
+    match b {
+        Backend::Sqlite | Backend::Postgres => sql.push(&format!(
+            " ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column}"
+        )),
+        Backend::Mysql => sql.push(&format!(
+            " ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
+        )),
+    };
+    sql
+}
+
+/// Another table: where old is NULL, new must not keep a value.
+fn null_out(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ok, ov) = (layout.old_key(), layout.old_value());
+    let new = &layout.plan().new;
+    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
+    let mut sql = Sql::new(b);
+    sql.push(&format!(
+        "UPDATE {table} SET {column} = NULL WHERE {column} IS NOT NULL AND {key} IN (SELECT {ok} FROM {} WHERE ",
+        layout.old_from()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &ok, scope);
+    sql.push(&format!(
+        " AND {ov} IS NULL{})",
+        match b {
+            Backend::Postgres | Backend::Mysql => " FOR SHARE",
+            Backend::Sqlite => "",
+        }
+    ));
+    sql
+}

@@ -1,0 +1,181 @@
+//! Fixtures for the tools' tests: the three kinds of old storage, filled with known
+//! values, on any backend.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use attrmig_core::Plan;
+use attrmig_db::{AnyConnection, Backend};
+use attrmig_store::{Conns, setup};
+use attrmig_testing::TestDb;
+use attrmig_tools::Layout;
+use diesel::RunQueryDsl;
+
+pub const ROWS: i64 = 300;
+
+/// `name <id>` for most keys; NULL for every 50th.
+pub fn name(id: i64) -> Option<String> {
+    (id % 50 != 0).then(|| format!("name {id}"))
+}
+
+fn literal(v: &Option<String>) -> String {
+    v.as_ref()
+        .map_or("NULL".into(), |s| format!("'{}'", s.replace('\'', "''")))
+}
+
+/// A multi-row INSERT every backend accepts.
+pub fn insert(table: &str, columns: &str, rows: impl Iterator<Item = String>) -> String {
+    let rows: Vec<String> = rows.collect();
+    rows.chunks(500)
+        .map(|c| format!("INSERT INTO {table} ({columns}) VALUES {};", c.join(", ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn new_table(db: &TestDb, extra: &str) -> String {
+    let _ = db;
+    format!(
+        "CREATE TABLE users_pii (user_id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255){extra});"
+    )
+}
+
+/// users(id, full_name NULL) and an empty users_pii.
+pub fn column_kind(db: &TestDb) -> Plan {
+    db.execute(&format!(
+        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
+        insert(
+            "users",
+            "id, full_name",
+            (1..=ROWS).map(|i| format!("({i}, {})", literal(&name(i))))
+        ),
+        new_table(db, "")
+    ));
+    plan(COLUMN_PLAN)
+}
+
+/// users(id, attrs) with `full_name` inside, absent or JSON null for some keys.
+pub fn json_kind(db: &TestDb) -> Plan {
+    let json_type = match db.backend() {
+        Backend::Sqlite => "TEXT",
+        Backend::Postgres => "JSONB",
+        Backend::Mysql => "JSON",
+    };
+    let doc = |i: i64| match name(i) {
+        Some(n) => format!("'{{\"full_name\": \"{n}\", \"age\": {i}}}'"),
+        None if i % 100 == 0 => "'{\"age\": 1}'".to_owned(),
+        None => "'{\"full_name\": null}'".to_owned(),
+    };
+    db.execute(&format!(
+        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, attrs {json_type});\n{}\n{}",
+        insert(
+            "users",
+            "id, attrs",
+            (1..=ROWS).map(|i| format!("({i}, {})", doc(i)))
+        ),
+        new_table(db, "")
+    ));
+    plan(JSON_PLAN)
+}
+
+/// user_attributes(user_id, name, value): one `full_name` row per key with a value, plus
+/// rows of another attribute that must be left alone.
+pub fn eav_kind(db: &TestDb) -> Plan {
+    let rows = (1..=ROWS).flat_map(|i| {
+        let mut r = vec![format!("({i}, 'nickname', 'nick {i}')")];
+        if let Some(n) = name(i) {
+            r.push(format!("({i}, 'full_name', '{n}')"));
+        }
+        r
+    });
+    db.execute(&format!(
+        "CREATE TABLE user_attributes (user_id BIGINT NOT NULL, name VARCHAR(64) NOT NULL, value VARCHAR(255), PRIMARY KEY (user_id, name));\n{}\n{}",
+        insert("user_attributes", "user_id, name, value", rows),
+        new_table(db, "")
+    ));
+    plan(EAV_PLAN)
+}
+
+pub const COLUMN_PLAN: &str = r#"
+[old]
+kind = "column"
+table = "users"
+key = "id"
+column = "full_name"
+[new]
+table = "users_pii"
+key = "user_id"
+column = "full_name"
+"#;
+
+pub const JSON_PLAN: &str = r#"
+[old]
+kind = "json"
+table = "users"
+key = "id"
+column = "attrs"
+path = "full_name"
+[new]
+table = "users_pii"
+key = "user_id"
+column = "full_name"
+"#;
+
+pub const EAV_PLAN: &str = r#"
+[old]
+kind = "eav"
+table = "user_attributes"
+key = "user_id"
+name_column = "name"
+name = "full_name"
+value_column = "value"
+[new]
+table = "users_pii"
+key = "user_id"
+column = "full_name"
+"#;
+
+pub fn plan(text: &str) -> Plan {
+    attrmig_plan::parse_plan(
+        "users-full-name",
+        Path::new("plans/users-full-name.toml"),
+        text,
+    )
+    .unwrap()
+}
+
+/// A connection with the state tables, and the plan's layout.
+pub fn open(db: &TestDb, plan: &Plan) -> (AnyConnection, Layout) {
+    let mut conn = db.connect();
+    setup::ensure_schema(&mut conn).unwrap();
+    let layout = Layout::resolve(&mut conn, plan).unwrap();
+    (conn, layout)
+}
+
+pub fn count(conn: &mut AnyConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql)
+        .get_result::<N>(conn)
+        .unwrap_or_else(|e| panic!("{e}\nin: {sql}"))
+        .n
+}
+
+pub fn text(conn: &mut AnyConnection, sql: &str) -> Option<String> {
+    #[derive(diesel::QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        t: Option<String>,
+    }
+    diesel::sql_query(sql)
+        .get_result::<T>(conn)
+        .unwrap_or_else(|e| panic!("{e}\nin: {sql}"))
+        .t
+}
+
+pub fn shared(conn: &mut AnyConnection) -> Conns<'_> {
+    Conns::Shared(conn)
+}
