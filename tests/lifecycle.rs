@@ -95,12 +95,23 @@ backend_tests! {
 fn a_tampered_audit_entry_is_caught_by_verify() {
     let db = TestDb::sqlite();
     let p = project(&db);
-    p.attrmig(["ddl", ID, "prepare-storage", "--apply"]).run().ok();
+    p.attrmig(["ddl", ID, "prepare-storage", "--apply"])
+        .run()
+        .ok();
     p.attrmig(["advance", ID]).run().ok();
-    p.attrmig(["log", ID, "--verify"]).run().ok().stdout_has("hash chain intact: 2 entries");
+    p.attrmig(["log", ID, "--verify"])
+        .run()
+        .ok()
+        .stdout_has("hash chain intact: 2 entries");
     p.sql("UPDATE attrmig_transitions SET actor = 'mallory@example.com' WHERE version = 2");
-    p.attrmig(["log", ID, "--verify"]).run().code(4).stdout_has("hash chain BROKEN: entry 2 was altered");
+    p.attrmig(["log", ID, "--verify"])
+        .run()
+        .code(4)
+        .stdout_has("hash chain BROKEN: entry 2 was altered");
     p.sql("UPDATE attrmig_transitions SET actor = 'alice@example.com' WHERE version = 2");
     p.sql("UPDATE attrmig_migrations SET step = 'sync'");
-    p.attrmig(["log", ID, "--verify"]).run().code(4).stdout_has("edited outside attrmig");
+    p.attrmig(["log", ID, "--verify"])
+        .run()
+        .code(4)
+        .stdout_has("edited outside attrmig");
 }

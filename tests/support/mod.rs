@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use attrmig_testing::{TestDb, backend_tests};
 use attrmig_db::Backend;
+pub use attrmig_testing::{TestDb, backend_tests};
 
 /// The plan every lifecycle test starts from: DESIGN.md's example, with a soak and a
 /// cross-check age that let a test walk all ten steps in seconds.
@@ -95,7 +95,10 @@ impl<'a> Project<'a> {
             n: i64,
         }
         let mut conn = self.db.connect();
-        diesel::sql_query(sql).get_result::<N>(&mut conn).unwrap_or_else(|e| panic!("{e}\nin: {sql}")).n
+        diesel::sql_query(sql)
+            .get_result::<N>(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}\nin: {sql}"))
+            .n
     }
 
     /// A command of the real binary, run in the project root as alice@example.com.
@@ -106,10 +109,17 @@ impl<'a> Project<'a> {
     {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_attrmig"));
         cmd.args(args).current_dir(&self.root);
-        for var in ["ATTRMIG_DATABASE_URL", "ATTRMIG_ENV", "ATTRMIG_ACTOR", "NO_COLOR", "COLUMNS"] {
+        for var in [
+            "ATTRMIG_DATABASE_URL",
+            "ATTRMIG_ENV",
+            "ATTRMIG_ACTOR",
+            "NO_COLOR",
+            "COLUMNS",
+        ] {
             cmd.env_remove(var);
         }
-        cmd.env("ATTRMIG_ACTOR", "alice@example.com").env("COLUMNS", "200");
+        cmd.env("ATTRMIG_ACTOR", "alice@example.com")
+            .env("COLUMNS", "200");
         Cmd { cmd }
     }
 
@@ -197,7 +207,10 @@ pub struct Output {
 
 impl Output {
     fn explain(&self) -> String {
-        format!("{}\nexit {}\n--- stdout\n{}\n--- stderr\n{}", self.what, self.code, self.stdout, self.stderr)
+        format!(
+            "{}\nexit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.what, self.code, self.stdout, self.stderr
+        )
     }
 
     /// Asserts exit code 0.
@@ -216,20 +229,29 @@ impl Output {
     /// Asserts stdout contains `s`.
     #[track_caller]
     pub fn stdout_has(self, s: &str) -> Self {
-        assert!(self.stdout.contains(s), "stdout lacks {s:?}\n{}", self.explain());
+        assert!(
+            self.stdout.contains(s),
+            "stdout lacks {s:?}\n{}",
+            self.explain()
+        );
         self
     }
 
     /// Asserts stderr contains `s`.
     #[track_caller]
     pub fn stderr_has(self, s: &str) -> Self {
-        assert!(self.stderr.contains(s), "stderr lacks {s:?}\n{}", self.explain());
+        assert!(
+            self.stderr.contains(s),
+            "stderr lacks {s:?}\n{}",
+            self.explain()
+        );
         self
     }
 
     /// stdout as JSON.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.explain()))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.explain()))
     }
 }

@@ -12,7 +12,12 @@ use crate::cmd;
 /// Exit codes: 0 ok, 1 error, 2 usage, 3 refused (illegal transition or failed guard),
 /// 4 problems found (cross-check mismatches, `check` findings, invalid plans).
 #[derive(Debug, Parser)]
-#[command(name = "attrmig", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "attrmig",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -27,7 +32,12 @@ pub struct Global {
     #[arg(long, global = true, env = "ATTRMIG_ENV", default_value = "dev")]
     pub env: String,
     /// Database URL (sqlite://PATH, postgres://..., mysql://...); overrides the environment's.
-    #[arg(long, global = true, env = "ATTRMIG_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "ATTRMIG_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// Plans folder; overrides attrmig.toml's `plans`.
     #[arg(long, global = true, value_name = "DIR")]
@@ -55,7 +65,6 @@ pub enum Command {
     Log(cmd::log::LogArgs),
     Mode(cmd::mode::ModeArgs),
     Ddl(cmd::ddl::DdlArgs),
-
 }
 
 #[cfg(test)]

@@ -28,14 +28,18 @@ struct Envelope<'a, T: Serialize> {
 impl Out {
     /// One JSON document with the schema version.
     pub fn json<T: Serialize>(&self, data: &T) -> Result<(), Failure> {
-        let doc = serde_json::to_string_pretty(&Envelope { schema_version: SCHEMA_VERSION, data })
-            .map_err(|e| Failure::Other(e.into()))?;
+        let doc = serde_json::to_string_pretty(&Envelope {
+            schema_version: SCHEMA_VERSION,
+            data,
+        })
+        .map_err(|e| Failure::Other(e.into()))?;
         self.text(&doc)
     }
 
     /// One JSON Lines record of a stream: `{"type": ..., "data": ...}`.
     pub fn json_line<T: Serialize>(&self, kind: &str, data: &T) -> Result<(), Failure> {
-        let line = serde_json::json!({ "schema_version": SCHEMA_VERSION, "type": kind, "data": data });
+        let line =
+            serde_json::json!({ "schema_version": SCHEMA_VERSION, "type": kind, "data": data });
         self.text(&line.to_string())
     }
 
@@ -51,7 +55,9 @@ impl Out {
 /// A table in the house style: horizontal rules only, fitted to the terminal.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(presets::UTF8_HORIZONTAL_ONLY).set_content_arrangement(ContentArrangement::Dynamic).set_header(header);
+    t.load_preset(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
     if let Some((w, _)) = terminal_width() {
         t.set_width(w);
     }
@@ -59,5 +65,8 @@ pub fn table(header: &[&str]) -> Table {
 }
 
 fn terminal_width() -> Option<(u16, u16)> {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).map(|w| (w, 0))
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .map(|w| (w, 0))
 }

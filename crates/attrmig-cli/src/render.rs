@@ -30,7 +30,10 @@ pub fn guards(checks: &[GuardCheck]) -> String {
 pub fn failure(message: &str, err: &Failure) -> String {
     match err {
         Failure::Engine(EngineError::Blocked { id, to, checks }) => {
-            format!("refused: {id} cannot enter {to}; its guards say:\n{}", guards(checks))
+            format!(
+                "refused: {id} cannot enter {to}; its guards say:\n{}",
+                guards(checks)
+            )
         }
         Failure::Engine(EngineError::Refused(_)) => format!("refused: {message}"),
         _ => format!("error: {message}"),
@@ -53,15 +56,28 @@ pub fn moved(id: &str, m: &Moved) -> String {
 /// `attrmig status`.
 pub fn status(rows: &[StatusRow]) -> String {
     if rows.is_empty() {
-        return "no migrations: no plans and nothing recorded (`attrmig init` writes a plan)".into();
+        return "no migrations: no plans and nothing recorded (`attrmig init` writes a plan)"
+            .into();
     }
-    let mut t = table(&["MIGRATION", "STEP", "NEXT", "BLOCKED BY", "LAST CROSS-CHECK", "OWNERS"]);
+    let mut t = table(&[
+        "MIGRATION",
+        "STEP",
+        "NEXT",
+        "BLOCKED BY",
+        "LAST CROSS-CHECK",
+        "OWNERS",
+    ]);
     for r in rows {
         let blocked = match (&r.problem, r.next) {
             (Some(p), _) => p.clone(),
             (None, None) => "-".into(),
             (None, Some(_)) if r.blocked_by.is_empty() => "ready".into(),
-            (None, Some(_)) => r.blocked_by.iter().map(|b| b.guard).collect::<Vec<_>>().join(", "),
+            (None, Some(_)) => r
+                .blocked_by
+                .iter()
+                .map(|b| b.guard)
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         let check = r.last_cross_check.as_ref().map_or("never".into(), |c| {
             let what = if c.full { "full" } else { "sample" };
@@ -72,7 +88,14 @@ pub fn status(rows: &[StatusRow]) -> String {
                     c.counts.mismatches(),
                     c.finished_at.map(|t| time(&t)).unwrap_or_default()
                 ),
-                other => format!("#{} {what}, {}", c.run, serde_json::to_value(other).unwrap_or_default().as_str().unwrap_or("")),
+                other => format!(
+                    "#{} {what}, {}",
+                    c.run,
+                    serde_json::to_value(other)
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("")
+                ),
             }
         });
         t.add_row(vec![
@@ -95,11 +118,16 @@ pub fn show(s: &Show) -> String {
     if !s.owners.is_empty() {
         out.push_str(&format!("   owners: {}", s.owners.join(", ")));
     }
-    out.push_str(&format!("\n  at {} (version {}); the application {}\n\n", s.position, s.version, s.mode.summary));
+    out.push_str(&format!(
+        "\n  at {} (version {}); the application {}\n\n",
+        s.position, s.version, s.mode.summary
+    ));
     for rung in &s.ladder {
         let (mark, label) = match rung.state {
             RungState::Reached => ("✓", ""),
-            RungState::Current if matches!(s.position, Position::Abandoned { .. }) => ("✗", "  ← abandoned here"),
+            RungState::Current if matches!(s.position, Position::Abandoned { .. }) => {
+                ("✗", "  ← abandoned here")
+            }
             RungState::Current => ("●", "  ← current"),
             RungState::Next => ("→", "  ← next"),
             RungState::Later => ("·", ""),
@@ -109,23 +137,40 @@ pub fn show(s: &Show) -> String {
             (Some(t), None) => format!("  {}", time(t)),
             _ => String::new(),
         };
-        out.push_str(&format!("  {mark} {:>2} {:<17}{when}{label}\n", rung.number, rung.step.id()));
+        out.push_str(&format!(
+            "  {mark} {:>2} {:<17}{when}{label}\n",
+            rung.number,
+            rung.step.id()
+        ));
     }
     match s.next {
         Some(next) => {
             let ready = s.guards.iter().all(GuardCheck::passed);
             out.push_str(&format!(
                 "\nguards of {next}{}:\n{}\n",
-                if ready { " (all pass: `attrmig advance` will reach it)" } else { "" },
+                if ready {
+                    " (all pass: `attrmig advance` will reach it)"
+                } else {
+                    ""
+                },
                 guards(&s.guards)
             ));
         }
-        None if matches!(s.position, Position::At(Step::DropOld)) => out.push_str("\nthe migration is complete\n"),
+        None if matches!(s.position, Position::At(Step::DropOld)) => {
+            out.push_str("\nthe migration is complete\n")
+        }
         None => out.push_str("\nthe migration was abandoned; it can't move again\n"),
     }
     if !s.approvals.is_empty() {
-        let who: Vec<String> = s.approvals.iter().map(|a| format!("{} ({})", a.approver, time(&a.at))).collect();
-        out.push_str(&format!("approvals of 9 stop-writing-old: {}\n", who.join(", ")));
+        let who: Vec<String> = s
+            .approvals
+            .iter()
+            .map(|a| format!("{} ({})", a.approver, time(&a.at)))
+            .collect();
+        out.push_str(&format!(
+            "approvals of 9 stop-writing-old: {}\n",
+            who.join(", ")
+        ));
     }
     out.trim_end().to_owned()
 }
@@ -140,16 +185,30 @@ pub fn log(view: &LogView) -> String {
         let what = match e.kind {
             attrmig_core::EntryKind::Ddl => format!(
                 "ddl {}",
-                e.evidence.get("ddl").and_then(|d| d.as_str()).unwrap_or("(intent resolved)")
+                e.evidence
+                    .get("ddl")
+                    .and_then(|d| d.as_str())
+                    .unwrap_or("(intent resolved)")
             ),
-            kind => serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            kind => serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
         };
-        let user = e.db_user.as_ref().map(|u| format!(" (db: {u})")).unwrap_or_default();
+        let user = e
+            .db_user
+            .as_ref()
+            .map(|u| format!(" (db: {u})"))
+            .unwrap_or_default();
         t.add_row(vec![
             e.version.to_string(),
             time(&e.at),
             what,
-            if e.from == e.to { e.to.to_string() } else { format!("{} → {}", e.from, e.to) },
+            if e.from == e.to {
+                e.to.to_string()
+            } else {
+                format!("{} → {}", e.from, e.to)
+            },
             format!("{}{user}", e.actor),
             e.note.clone().unwrap_or_default(),
         ]);
@@ -157,9 +216,14 @@ pub fn log(view: &LogView) -> String {
     let mut out = t.to_string();
     match &view.verification {
         Some(Verification::Intact { entries }) => {
-            out.push_str(&format!("\nhash chain intact: {entries} entries, ending at {}", view.position));
+            out.push_str(&format!(
+                "\nhash chain intact: {entries} entries, ending at {}",
+                view.position
+            ));
         }
-        Some(Verification::Broken { message, .. }) => out.push_str(&format!("\nhash chain BROKEN: {message}")),
+        Some(Verification::Broken { message, .. }) => {
+            out.push_str(&format!("\nhash chain BROKEN: {message}"))
+        }
         None => {}
     }
     out

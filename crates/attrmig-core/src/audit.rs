@@ -83,7 +83,9 @@ pub enum ChainBreak {
         version: i64,
     },
     /// An entry does not point at its predecessor: one was removed or reordered.
-    #[error("entry {version} does not link to the entry before it: an entry was removed or replaced")]
+    #[error(
+        "entry {version} does not link to the entry before it: an entry was removed or replaced"
+    )]
     Unlinked {
         /// The entry.
         version: i64,
@@ -97,7 +99,9 @@ pub enum ChainBreak {
         found: i64,
     },
     /// The migration's version is ahead of the log.
-    #[error("the migration is at version {version} but the log ends at entry {last}: the newest entries were removed")]
+    #[error(
+        "the migration is at version {version} but the log ends at entry {last}: the newest entries were removed"
+    )]
     Truncated {
         /// The migration's version.
         version: i64,
@@ -105,7 +109,9 @@ pub enum ChainBreak {
         last: i64,
     },
     /// Replaying the log does not end where the migration is.
-    #[error("replaying the log ends at {replayed} but the migration says {stored}: its state was edited outside attrmig")]
+    #[error(
+        "replaying the log ends at {replayed} but the migration says {stored}: its state was edited outside attrmig"
+    )]
     PositionMismatch {
         /// Where the log ends.
         replayed: Position,
@@ -126,13 +132,20 @@ pub fn verify_chain(
     for (i, (entry, stored_hash)) in entries.iter().enumerate() {
         let expected = i as i64 + 1;
         if entry.version != expected {
-            return Err(ChainBreak::Gap { expected, found: entry.version });
+            return Err(ChainBreak::Gap {
+                expected,
+                found: entry.version,
+            });
         }
         if entry.prev_hash != prev {
-            return Err(ChainBreak::Unlinked { version: entry.version });
+            return Err(ChainBreak::Unlinked {
+                version: entry.version,
+            });
         }
         if entry.compute_hash() != *stored_hash {
-            return Err(ChainBreak::Altered { version: entry.version });
+            return Err(ChainBreak::Altered {
+                version: entry.version,
+            });
         }
         replayed = entry.apply(replayed);
         prev = stored_hash.clone();
@@ -142,7 +155,10 @@ pub fn verify_chain(
         return Err(ChainBreak::Truncated { version, last });
     }
     if replayed != position {
-        return Err(ChainBreak::PositionMismatch { replayed, stored: position });
+        return Err(ChainBreak::PositionMismatch {
+            replayed,
+            stored: position,
+        });
     }
     Ok(())
 }
@@ -177,7 +193,10 @@ mod tests {
 
     #[test]
     fn an_intact_chain_verifies() {
-        assert_eq!(verify_chain(&chain(3), 3, Position::At(Step::DoubleWrite)), Ok(()));
+        assert_eq!(
+            verify_chain(&chain(3), 3, Position::At(Step::DoubleWrite)),
+            Ok(())
+        );
         assert_eq!(verify_chain(&[], 0, Position::At(Step::Planned)), Ok(()));
     }
 
@@ -185,19 +204,31 @@ mod tests {
     fn every_kind_of_tampering_is_caught() {
         let mut edited = chain(3);
         edited[1].0.note = Some("rewritten".into());
-        assert_eq!(verify_chain(&edited, 3, Position::At(Step::DoubleWrite)), Err(ChainBreak::Altered { version: 2 }));
+        assert_eq!(
+            verify_chain(&edited, 3, Position::At(Step::DoubleWrite)),
+            Err(ChainBreak::Altered { version: 2 })
+        );
 
         let mut rehashed = chain(3);
         rehashed[1].0.actor = "mallory".into();
         rehashed[1].1 = rehashed[1].0.compute_hash();
-        assert_eq!(verify_chain(&rehashed, 3, Position::At(Step::DoubleWrite)), Err(ChainBreak::Unlinked { version: 3 }));
+        assert_eq!(
+            verify_chain(&rehashed, 3, Position::At(Step::DoubleWrite)),
+            Err(ChainBreak::Unlinked { version: 3 })
+        );
 
         let mut removed = chain(3);
         removed.remove(1);
-        assert!(matches!(verify_chain(&removed, 3, Position::At(Step::DoubleWrite)), Err(ChainBreak::Gap { .. })));
+        assert!(matches!(
+            verify_chain(&removed, 3, Position::At(Step::DoubleWrite)),
+            Err(ChainBreak::Gap { .. })
+        ));
 
         let truncated = chain(2);
-        assert!(matches!(verify_chain(&truncated, 3, Position::At(Step::DoubleWrite)), Err(ChainBreak::Truncated { .. })));
+        assert!(matches!(
+            verify_chain(&truncated, 3, Position::At(Step::DoubleWrite)),
+            Err(ChainBreak::Truncated { .. })
+        ));
 
         assert!(matches!(
             verify_chain(&chain(3), 3, Position::At(Step::DropOld)),
@@ -208,7 +239,11 @@ mod tests {
     #[test]
     fn hash_is_stable_across_a_round_trip_of_the_time() {
         let t = now();
-        let reparsed: DateTime<Utc> = t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string().parse().unwrap();
+        let reparsed: DateTime<Utc> = t
+            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string()
+            .parse()
+            .unwrap();
         assert_eq!(t, reparsed);
     }
 }

@@ -47,7 +47,11 @@ pub struct Facts {
 
 impl Facts {
     /// Facts with nothing observed yet, for the given time and actor.
-    pub fn new(now: DateTime<Utc>, actor: impl Into<String>, plan_fingerprint: PlanFingerprint) -> Facts {
+    pub fn new(
+        now: DateTime<Utc>,
+        actor: impl Into<String>,
+        plan_fingerprint: PlanFingerprint,
+    ) -> Facts {
         Facts {
             now,
             actor: actor.into(),

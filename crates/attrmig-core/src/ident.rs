@@ -43,7 +43,8 @@ pub enum NameError {
 }
 
 const IDENT_RULE: &str = "use ASCII letters, digits and _, starting with a letter or _";
-const MIGRATION_ID_RULE: &str = "use lowercase letters, digits, - and _, starting with a letter or digit";
+const MIGRATION_ID_RULE: &str =
+    "use lowercase letters, digits, - and _, starting with a letter or digit";
 const JSON_SEGMENT_RULE: &str = "path segments use ASCII letters, digits, - and _, separated by .";
 
 fn check_chars(
@@ -62,7 +63,11 @@ fn check_chars(
     for (i, c) in s.chars().enumerate() {
         let ok = if i == 0 { first_ok(c) } else { rest_ok(c) };
         if !ok {
-            return Err(NameError::BadCharacter { found: c, at: i + 1, allowed });
+            return Err(NameError::BadCharacter {
+                found: c,
+                at: i + 1,
+                allowed,
+            });
         }
     }
     Ok(())
@@ -147,9 +152,11 @@ impl JsonPath {
                 |c| c.is_ascii_alphanumeric() || c == '_' || c == '-',
             )
             .map_err(|e| match e {
-                NameError::BadCharacter { found, at, allowed } => {
-                    NameError::BadCharacter { found, at: at + offset, allowed }
-                }
+                NameError::BadCharacter { found, at, allowed } => NameError::BadCharacter {
+                    found,
+                    at: at + offset,
+                    allowed,
+                },
                 NameError::Empty => NameError::BadCharacter {
                     found: '.',
                     at: offset.max(1),
@@ -223,7 +230,10 @@ mod tests {
     fn json_paths() {
         assert!(JsonPath::new("full_name").is_ok());
         let nested = JsonPath::new("profile.full-name").unwrap();
-        assert_eq!(nested.segments().collect::<Vec<_>>(), ["profile", "full-name"]);
+        assert_eq!(
+            nested.segments().collect::<Vec<_>>(),
+            ["profile", "full-name"]
+        );
         assert_eq!(nested.to_dollar_path(), r#"$."profile"."full-name""#);
         assert!(JsonPath::new("a..b").is_err());
         assert!(JsonPath::new("a.").is_err());

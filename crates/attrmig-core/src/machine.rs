@@ -104,9 +104,15 @@ impl EntryKind {
 
     /// Parses a stored kind.
     pub fn parse(s: &str) -> Option<EntryKind> {
-        [EntryKind::Advance, EntryKind::Rollback, EntryKind::Abandon, EntryKind::Approve, EntryKind::Ddl]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            EntryKind::Advance,
+            EntryKind::Rollback,
+            EntryKind::Abandon,
+            EntryKind::Approve,
+            EntryKind::Ddl,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -132,33 +138,55 @@ pub fn decide(position: Position, command: &Command<'_>) -> Result<Transition, R
 
         (Position::At(from), Command::Advance { to }) => match from.next() {
             None => Err(Refusal::Complete),
-            Some(next) if next == *to => {
-                Ok(Transition { kind: EntryKind::Advance, from, to: Position::At(next) })
-            }
-            Some(next) => Err(Refusal::OutOfOrder { from, to: *to, next }),
+            Some(next) if next == *to => Ok(Transition {
+                kind: EntryKind::Advance,
+                from,
+                to: Position::At(next),
+            }),
+            Some(next) => Err(Refusal::OutOfOrder {
+                from,
+                to: *to,
+                next,
+            }),
         },
 
         (Position::At(from), Command::Rollback { reason }) => {
             if from.past_point_of_no_return() {
-                return Err(Refusal::PastPointOfNoReturn { action: "roll back", at: from });
+                return Err(Refusal::PastPointOfNoReturn {
+                    action: "roll back",
+                    at: from,
+                });
             }
             let Some(previous) = from.previous() else {
                 return Err(Refusal::NothingToRollBack);
             };
             if reason.trim().is_empty() {
-                return Err(Refusal::ReasonRequired { command: "rollback" });
+                return Err(Refusal::ReasonRequired {
+                    command: "rollback",
+                });
             }
-            Ok(Transition { kind: EntryKind::Rollback, from, to: Position::At(previous) })
+            Ok(Transition {
+                kind: EntryKind::Rollback,
+                from,
+                to: Position::At(previous),
+            })
         }
 
         (Position::At(from), Command::Abandon { reason }) => {
             if from.past_point_of_no_return() {
-                return Err(Refusal::PastPointOfNoReturn { action: "abandon", at: from });
+                return Err(Refusal::PastPointOfNoReturn {
+                    action: "abandon",
+                    at: from,
+                });
             }
             if reason.trim().is_empty() {
                 return Err(Refusal::ReasonRequired { command: "abandon" });
             }
-            Ok(Transition { kind: EntryKind::Abandon, from, to: Position::Abandoned { at: from } })
+            Ok(Transition {
+                kind: EntryKind::Abandon,
+                from,
+                to: Position::Abandoned { at: from },
+            })
         }
     }
 }
@@ -169,38 +197,72 @@ mod tests {
 
     #[test]
     fn advance_reaches_the_next_step_only() {
-        let t = decide(Position::At(Step::DoubleWrite), &Command::Advance { to: Step::Sync }).unwrap();
+        let t = decide(
+            Position::At(Step::DoubleWrite),
+            &Command::Advance { to: Step::Sync },
+        )
+        .unwrap();
         assert_eq!(t.to, Position::At(Step::Sync));
-        let refused = decide(Position::At(Step::DoubleWrite), &Command::Advance { to: Step::DoubleReadOld });
-        assert_eq!(
-            refused,
-            Err(Refusal::OutOfOrder { from: Step::DoubleWrite, to: Step::DoubleReadOld, next: Step::Sync })
+        let refused = decide(
+            Position::At(Step::DoubleWrite),
+            &Command::Advance {
+                to: Step::DoubleReadOld,
+            },
         );
         assert_eq!(
-            decide(Position::At(Step::DropOld), &Command::Advance { to: Step::DropOld }),
+            refused,
+            Err(Refusal::OutOfOrder {
+                from: Step::DoubleWrite,
+                to: Step::DoubleReadOld,
+                next: Step::Sync
+            })
+        );
+        assert_eq!(
+            decide(
+                Position::At(Step::DropOld),
+                &Command::Advance { to: Step::DropOld }
+            ),
             Err(Refusal::Complete)
         );
     }
 
     #[test]
     fn rollback_rules() {
-        let reason = Command::Rollback { reason: "double-write bug" };
-        assert_eq!(decide(Position::At(Step::Planned), &reason), Err(Refusal::NothingToRollBack));
-        assert_eq!(decide(Position::At(Step::DeleteTools), &reason).unwrap().to, Position::At(Step::PrepareOldStop));
+        let reason = Command::Rollback {
+            reason: "double-write bug",
+        };
+        assert_eq!(
+            decide(Position::At(Step::Planned), &reason),
+            Err(Refusal::NothingToRollBack)
+        );
+        assert_eq!(
+            decide(Position::At(Step::DeleteTools), &reason).unwrap().to,
+            Position::At(Step::PrepareOldStop)
+        );
         assert!(matches!(
             decide(Position::At(Step::StopWritingOld), &reason),
             Err(Refusal::PastPointOfNoReturn { .. })
         ));
-        assert!(matches!(decide(Position::At(Step::DropOld), &reason), Err(Refusal::PastPointOfNoReturn { .. })));
+        assert!(matches!(
+            decide(Position::At(Step::DropOld), &reason),
+            Err(Refusal::PastPointOfNoReturn { .. })
+        ));
         assert_eq!(
-            decide(Position::At(Step::Sync), &Command::Rollback { reason: "  " }),
-            Err(Refusal::ReasonRequired { command: "rollback" })
+            decide(
+                Position::At(Step::Sync),
+                &Command::Rollback { reason: "  " }
+            ),
+            Err(Refusal::ReasonRequired {
+                command: "rollback"
+            })
         );
     }
 
     #[test]
     fn abandon_rules() {
-        let abandon = Command::Abandon { reason: "superseded" };
+        let abandon = Command::Abandon {
+            reason: "superseded",
+        };
         assert_eq!(
             decide(Position::At(Step::Sync), &abandon).unwrap().to,
             Position::Abandoned { at: Step::Sync }
@@ -211,13 +273,27 @@ mod tests {
             Err(Refusal::PastPointOfNoReturn { .. })
         ));
         let gone = Position::Abandoned { at: Step::Sync };
-        assert_eq!(decide(gone, &Command::Advance { to: Step::DoubleReadOld }), Err(Refusal::Abandoned { at: Step::Sync }));
-        assert_eq!(decide(gone, &abandon), Err(Refusal::Abandoned { at: Step::Sync }));
+        assert_eq!(
+            decide(
+                gone,
+                &Command::Advance {
+                    to: Step::DoubleReadOld
+                }
+            ),
+            Err(Refusal::Abandoned { at: Step::Sync })
+        );
+        assert_eq!(
+            decide(gone, &abandon),
+            Err(Refusal::Abandoned { at: Step::Sync })
+        );
     }
 
     #[test]
     fn positions_display() {
         assert_eq!(Position::At(Step::Sync).to_string(), "4 sync");
-        assert_eq!(Position::Abandoned { at: Step::Sync }.to_string(), "abandoned at 4 sync");
+        assert_eq!(
+            Position::Abandoned { at: Step::Sync }.to_string(),
+            "abandoned at 4 sync"
+        );
     }
 }

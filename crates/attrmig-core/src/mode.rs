@@ -46,12 +46,19 @@ impl Mode {
             Step::StopReadingOld | Step::PrepareOldStop | Step::DeleteTools => (true, true, New),
             Step::StopWritingOld | Step::DropOld => (false, true, New),
         };
-        Mode { write_old, write_new, read }
+        Mode {
+            write_old,
+            write_new,
+            read,
+        }
     }
 
     /// Read old storage at all.
     pub const fn reads_old(self) -> bool {
-        matches!(self.read, Read::Old | Read::BothServeOld | Read::BothServeNew)
+        matches!(
+            self.read,
+            Read::Old | Read::BothServeOld | Read::BothServeNew
+        )
     }
 
     /// Read new storage at all.

@@ -94,9 +94,9 @@ impl OldStorage {
     /// The key column of the old table.
     pub fn key(&self) -> &Ident {
         match self {
-            OldStorage::Column { key, .. } | OldStorage::Json { key, .. } | OldStorage::Eav { key, .. } => {
-                key
-            }
+            OldStorage::Column { key, .. }
+            | OldStorage::Json { key, .. }
+            | OldStorage::Eav { key, .. } => key,
         }
     }
 
@@ -105,8 +105,18 @@ impl OldStorage {
     pub fn describe(&self) -> String {
         match self {
             OldStorage::Column { table, column, .. } => format!("{table}.{column}"),
-            OldStorage::Json { table, column, path, .. } => format!("{table}.{column}->{path}"),
-            OldStorage::Eav { table, name_column, name, .. } => format!("{table}[{name_column}={name}]"),
+            OldStorage::Json {
+                table,
+                column,
+                path,
+                ..
+            } => format!("{table}.{column}->{path}"),
+            OldStorage::Eav {
+                table,
+                name_column,
+                name,
+                ..
+            } => format!("{table}[{name_column}={name}]"),
         }
     }
 }
@@ -145,7 +155,10 @@ impl SyncSettings {
 
 impl Default for SyncSettings {
     fn default() -> Self {
-        SyncSettings { batch_size: 10_000, max_rows_per_second: None }
+        SyncSettings {
+            batch_size: 10_000,
+            max_rows_per_second: None,
+        }
     }
 }
 
@@ -233,13 +246,24 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
             line("old.key", key.as_str());
             line("old.column", column.as_str());
         }
-        OldStorage::Json { table, key, column, path } => {
+        OldStorage::Json {
+            table,
+            key,
+            column,
+            path,
+        } => {
             line("old.table", table.as_str());
             line("old.key", key.as_str());
             line("old.column", column.as_str());
             line("old.path", path.as_str());
         }
-        OldStorage::Eav { table, key, name_column, name, value_column } => {
+        OldStorage::Eav {
+            table,
+            key,
+            name_column,
+            name,
+            value_column,
+        } => {
             line("old.table", table.as_str());
             line("old.key", key.as_str());
             line("old.name_column", name_column.as_str());
@@ -256,10 +280,12 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -284,7 +310,9 @@ pub(crate) mod fixtures {
             },
             sync: SyncSettings::default(),
             guards: GuardSettings::default(),
-            tools: ToolSettings { paths: vec!["scripts/backfill_full_name.py".into()] },
+            tools: ToolSettings {
+                paths: vec!["scripts/backfill_full_name.py".into()],
+            },
             code: CodeRules::default(),
         }
     }

@@ -144,7 +144,10 @@ pub enum Refusal {
         new_type: String,
     },
     /// No cross-check since a given step was reached.
-    #[error("no cross-check has finished since {step} was reached at {}; run `attrmig cross-check {id}`", ts(since))]
+    #[error(
+        "no cross-check has finished since {step} was reached at {}; run `attrmig cross-check {id}`",
+        ts(since)
+    )]
     NoCrossCheckSince {
         /// Migration id.
         id: String,
@@ -341,7 +344,10 @@ pub enum Refusal {
         at: Step,
     },
     /// Another runner holds the lease.
-    #[error("another {what} is running for {id}: held by {holder} until {} (it expires if its holder dies)", ts(expires_at))]
+    #[error(
+        "another {what} is running for {id}: held by {holder} until {} (it expires if its holder dies)",
+        ts(expires_at)
+    )]
     LeaseHeld {
         /// `sync`.
         what: &'static str,
@@ -393,9 +399,18 @@ pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
     if secs == 0 {
         let ms = d.subsec_millis();
-        return if ms > 0 { format!("{ms}ms") } else { "0s".into() };
+        return if ms > 0 {
+            format!("{ms}ms")
+        } else {
+            "0s".into()
+        };
     }
-    let components = [(secs / 86_400, "d"), (secs / 3_600 % 24, "h"), (secs / 60 % 60, "m"), (secs % 60, "s")];
+    let components = [
+        (secs / 86_400, "d"),
+        (secs / 3_600 % 24, "h"),
+        (secs / 60 % 60, "m"),
+        (secs % 60, "s"),
+    ];
     components
         .iter()
         .filter(|(n, _)| *n > 0)
@@ -415,13 +430,20 @@ mod tests {
         assert_eq!(human_duration(Duration::from_millis(250)), "250ms");
         assert_eq!(human_duration(Duration::from_secs(42)), "42s");
         assert_eq!(human_duration(Duration::from_secs(250)), "4m 10s");
-        assert_eq!(human_duration(Duration::from_secs(7 * 86_400 - 1)), "6d 23h");
+        assert_eq!(
+            human_duration(Duration::from_secs(7 * 86_400 - 1)),
+            "6d 23h"
+        );
         assert_eq!(human_duration(Duration::from_secs(86_400 + 300)), "1d 5m");
     }
 
     #[test]
     fn out_of_order_names_the_next_step() {
-        let r = Refusal::OutOfOrder { from: Step::DoubleWrite, to: Step::DoubleReadOld, next: Step::Sync };
+        let r = Refusal::OutOfOrder {
+            from: Step::DoubleWrite,
+            to: Step::DoubleReadOld,
+            next: Step::Sync,
+        };
         assert_eq!(
             r.to_string(),
             "cannot go from 3 double-write to 5a double-read-old: steps are reached in order; next is 4 sync"

@@ -167,7 +167,9 @@ impl FromStr for Step {
         Step::ALL
             .into_iter()
             .find(|step| step.id() == wanted || step.number() == wanted)
-            .ok_or_else(|| UnknownStep { given: s.to_owned() })
+            .ok_or_else(|| UnknownStep {
+                given: s.to_owned(),
+            })
     }
 }
 

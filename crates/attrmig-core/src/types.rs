@@ -50,16 +50,24 @@ pub fn type_family(data_type: &str) -> TypeFamily {
     let base = lower.split('(').next().unwrap_or("").trim();
     let first = base.split_whitespace().next().unwrap_or("");
     match first {
-        "int" | "integer" | "bigint" | "smallint" | "tinyint" | "mediumint" | "int2" | "int4" | "int8" | "serial"
-        | "bigserial" | "smallserial" => TypeFamily::Integer,
-        "char" | "varchar" | "character" | "text" | "tinytext" | "mediumtext" | "longtext" | "nchar" | "nvarchar"
-        | "clob" | "citext" | "bpchar" | "name" | "string" => TypeFamily::Text,
+        "int" | "integer" | "bigint" | "smallint" | "tinyint" | "mediumint" | "int2" | "int4"
+        | "int8" | "serial" | "bigserial" | "smallserial" => TypeFamily::Integer,
+        "char" | "varchar" | "character" | "text" | "tinytext" | "mediumtext" | "longtext"
+        | "nchar" | "nvarchar" | "clob" | "citext" | "bpchar" | "name" | "string" => {
+            TypeFamily::Text
+        }
         "uuid" => TypeFamily::Uuid,
-        "numeric" | "decimal" | "real" | "float" | "float4" | "float8" | "double" | "money" => TypeFamily::Number,
+        "numeric" | "decimal" | "real" | "float" | "float4" | "float8" | "double" | "money" => {
+            TypeFamily::Number
+        }
         "bool" | "boolean" => TypeFamily::Boolean,
-        "date" | "time" | "timestamp" | "timestamptz" | "datetime" | "interval" | "year" => TypeFamily::Time,
+        "date" | "time" | "timestamp" | "timestamptz" | "datetime" | "interval" | "year" => {
+            TypeFamily::Time
+        }
         "json" | "jsonb" => TypeFamily::Json,
-        "blob" | "bytea" | "binary" | "varbinary" | "tinyblob" | "mediumblob" | "longblob" => TypeFamily::Binary,
+        "blob" | "bytea" | "binary" | "varbinary" | "tinyblob" | "mediumblob" | "longblob" => {
+            TypeFamily::Binary
+        }
         _ => TypeFamily::Unknown,
     }
 }
@@ -70,10 +78,23 @@ mod tests {
 
     #[test]
     fn families_across_backends() {
-        for t in ["bigint", "INTEGER", "int(11) unsigned", "int8", "bigint unsigned", "smallint"] {
+        for t in [
+            "bigint",
+            "INTEGER",
+            "int(11) unsigned",
+            "int8",
+            "bigint unsigned",
+            "smallint",
+        ] {
             assert_eq!(type_family(t), TypeFamily::Integer, "{t}");
         }
-        for t in ["text", "VARCHAR(255)", "character varying", "char(36)", "longtext"] {
+        for t in [
+            "text",
+            "VARCHAR(255)",
+            "character varying",
+            "char(36)",
+            "longtext",
+        ] {
             assert_eq!(type_family(t), TypeFamily::Text, "{t}");
         }
         assert_eq!(type_family("interval"), TypeFamily::Time);

@@ -21,18 +21,31 @@ impl Model {
             return None;
         }
         match cmd {
-            Cmd::Advance(to) => (*to == self.index + 1 && self.index < LAST).then_some(Model { index: *to, ..self }),
-            Cmd::Rollback(reason) => (self.index >= 1 && self.index < NINE && !reason.trim().is_empty())
-                .then(|| Model { index: self.index - 1, ..self }),
+            Cmd::Advance(to) => {
+                (*to == self.index + 1 && self.index < LAST).then_some(Model { index: *to, ..self })
+            }
+            Cmd::Rollback(reason) => {
+                (self.index >= 1 && self.index < NINE && !reason.trim().is_empty()).then(|| Model {
+                    index: self.index - 1,
+                    ..self
+                })
+            }
             Cmd::Abandon(reason) => {
-                (self.index < NINE && !reason.trim().is_empty()).then_some(Model { abandoned: true, ..self })
+                (self.index < NINE && !reason.trim().is_empty()).then_some(Model {
+                    abandoned: true,
+                    ..self
+                })
             }
         }
     }
 
     fn position(self) -> Position {
         let step = Step::ALL[self.index];
-        if self.abandoned { Position::Abandoned { at: step } } else { Position::At(step) }
+        if self.abandoned {
+            Position::Abandoned { at: step }
+        } else {
+            Position::At(step)
+        }
     }
 }
 
@@ -63,7 +76,11 @@ fn run(position: Position, cmd: &Cmd) -> Result<Position, attrmig_core::Refusal>
         Cmd::Abandon(r) => Command::Abandon { reason: r },
     };
     decide(position, &command).map(|t| {
-        assert_eq!(t.from, position.step(), "a transition starts where the migration is");
+        assert_eq!(
+            t.from,
+            position.step(),
+            "a transition starts where the migration is"
+        );
         t.to
     })
 }

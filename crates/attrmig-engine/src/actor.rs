@@ -14,12 +14,21 @@ pub fn resolve(flag: Option<&str>, cwd: &Path) -> String {
         .and_then(non_empty)
         .or_else(|| std::env::var("ATTRMIG_ACTOR").ok().and_then(non_empty))
         .or_else(|| git_email(cwd))
-        .or_else(|| ["USER", "LOGNAME", "USERNAME"].iter().find_map(|v| std::env::var(v).ok().and_then(non_empty)))
+        .or_else(|| {
+            ["USER", "LOGNAME", "USERNAME"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().and_then(non_empty))
+        })
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn git_email(cwd: &Path) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(cwd).args(["config", "user.email"]).output().ok()?;
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(cwd)
+        .args(["config", "user.email"])
+        .output()
+        .ok()?;
     if !out.status.success() {
         return None;
     }

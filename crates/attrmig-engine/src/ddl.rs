@@ -35,7 +35,9 @@ pub struct DdlOutcome {
 
 /// When `--apply` is allowed, by step.
 fn allowed(step: Step, position: Position) -> Result<(), &'static str> {
-    let Position::At(at) = position else { return Err("for an abandoned migration") };
+    let Position::At(at) = position else {
+        return Err("for an abandoned migration");
+    };
     match step {
         Step::PrepareStorage if at == Step::Planned => Ok(()),
         Step::PrepareStorage => Err("once 1 prepare-storage is reached (the new storage exists)"),
@@ -58,17 +60,32 @@ impl Engine {
             let (plan, record) = self.lookup(id)?;
             let plan = plan.ok_or_else(|| Refusal::PlanMissing {
                 id: id.to_owned(),
-                at: record.as_ref().map_or(Position::At(Step::Planned), |r| r.position),
+                at: record
+                    .as_ref()
+                    .map_or(Position::At(Step::Planned), |r| r.position),
             })?;
             (plan, record)
         };
         let layout = Layout::resolve(self.session.app(), &plan)?;
         let ddl = ddl::plan(&layout, step)?;
-        let mut outcome =
-            DdlOutcome { id: id.to_owned(), ddl: ddl.report(), applied: false, late_writes: None, entry: None };
-        let Some(record) = record.filter(|_| apply) else { return Ok(outcome) };
+        let mut outcome = DdlOutcome {
+            id: id.to_owned(),
+            ddl: ddl.report(),
+            applied: false,
+            late_writes: None,
+            entry: None,
+        };
+        let Some(record) = record.filter(|_| apply) else {
+            return Ok(outcome);
+        };
         if let Err(when) = allowed(step, record.position) {
-            return Err(Refusal::DdlNotNow { statement: step.id(), when, id: id.to_owned(), at: record.position }.into());
+            return Err(Refusal::DdlNotNow {
+                statement: step.id(),
+                when,
+                id: id.to_owned(),
+                at: record.position,
+            }
+            .into());
         }
         if step == Step::DropOld {
             let changed = fingerprint::changed_since(&mut self.session.conns(), &layout)?;
@@ -82,7 +99,14 @@ impl Engine {
         }
         let statements = outcome.ddl.statements.join(";\n");
         let at = now();
-        let intent = intents::begin(self.session.state(), id, &format!("ddl {}", step.id()), &statements, &self.actor, at)?;
+        let intent = intents::begin(
+            self.session.state(),
+            id,
+            &format!("ddl {}", step.id()),
+            &statements,
+            &self.actor,
+            at,
+        )?;
         if let Err(e) = ddl::apply(self.session.app(), &ddl) {
             intents::finish(self.session.state(), id, intent, "failed", now())?;
             return Err(e.into());
@@ -113,15 +137,26 @@ impl Engine {
 
     /// Closes an intent left open by a process that died mid-DDL, after a person checked
     /// the database by hand; recorded in the audit log.
-    pub fn resolve_intent(&mut self, id: &str, intent: i64, note: &str) -> Result<Moved, EngineError> {
+    pub fn resolve_intent(
+        &mut self,
+        id: &str,
+        intent: i64,
+        note: &str,
+    ) -> Result<Moved, EngineError> {
         let (_, record) = self.lookup(id)?;
-        let record = record.ok_or_else(|| EngineError::UnknownMigration { id: id.to_owned(), plan: self.project.plan_path(id) })?;
+        let record = record.ok_or_else(|| EngineError::UnknownMigration {
+            id: id.to_owned(),
+            plan: self.project.plan_path(id),
+        })?;
         let open = intents::unfinished(self.session.state(), id)?;
         if open.as_ref().map(|o| o.intent) != Some(intent) {
-            return Err(EngineError::Tool(attrmig_tools::ToolError::Unexpected(format!(
-                "intent {intent} of {id} is not the open one{}",
-                open.map(|o| format!(" (intent {} is)", o.intent)).unwrap_or_else(|| " (none is open)".into())
-            ))));
+            return Err(EngineError::Tool(attrmig_tools::ToolError::Unexpected(
+                format!(
+                    "intent {intent} of {id} is not the open one{}",
+                    open.map(|o| format!(" (intent {} is)", o.intent))
+                        .unwrap_or_else(|| " (none is open)".into())
+                ),
+            )));
         }
         let entry = NewEntry {
             kind: EntryKind::Ddl,

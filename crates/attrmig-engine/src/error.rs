@@ -81,7 +81,9 @@ impl From<Refusal> for EngineError {
 impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::LostRace { id, now_at, by } => EngineError::Refused(Refusal::LostRace { id, now_at, by }),
+            StoreError::LostRace { id, now_at, by } => {
+                EngineError::Refused(Refusal::LostRace { id, now_at, by })
+            }
             e => EngineError::Store(e),
         }
     }

@@ -13,6 +13,7 @@ mod observe;
 mod overview;
 pub mod project;
 mod session;
+mod tools;
 mod transition;
 
 pub use ddl::DdlOutcome;
@@ -22,6 +23,7 @@ pub use observe::{Intent, STALE_AFTER};
 pub use overview::{LastCheck, ModeView, Rung, RungState, Show, StatusRow};
 pub use project::{Project, ProjectOptions};
 pub use session::Session;
+pub use tools::{CrossCheckRequest, RetryOutcome, SyncOutcome, SyncRequest};
 pub use transition::{AdvanceRequest, Advanced, Moved};
 
 use attrmig_core::Plan;
@@ -41,7 +43,11 @@ impl Engine {
     pub fn open(project: Project, actor: String) -> Result<Engine, EngineError> {
         let (app, state) = project.urls()?;
         let session = Session::open(&app, state.as_ref())?;
-        Ok(Engine { project, actor, session })
+        Ok(Engine {
+            project,
+            actor,
+            session,
+        })
     }
 
     /// The open connections.
@@ -50,11 +56,17 @@ impl Engine {
     }
 
     /// A migration's plan and record. Unknown when neither exists.
-    pub(crate) fn lookup(&mut self, id: &str) -> Result<(Option<Plan>, Option<MigrationRecord>), EngineError> {
+    pub(crate) fn lookup(
+        &mut self,
+        id: &str,
+    ) -> Result<(Option<Plan>, Option<MigrationRecord>), EngineError> {
         let plan = project::require_valid(self.project.load_plan(id))?;
         let record = migration::get(self.session.state(), id)?;
         if plan.is_none() && record.is_none() {
-            return Err(EngineError::UnknownMigration { id: id.to_owned(), plan: self.project.plan_path(id) });
+            return Err(EngineError::UnknownMigration {
+                id: id.to_owned(),
+                plan: self.project.plan_path(id),
+            });
         }
         Ok((plan, record))
     }
@@ -64,11 +76,18 @@ impl Engine {
     pub(crate) fn for_change(&mut self, id: &str) -> Result<(Plan, MigrationRecord), EngineError> {
         let (plan, record) = self.lookup(id)?;
         let Some(plan) = plan else {
-            let at = record.map(|r| r.position).unwrap_or(attrmig_core::Position::At(attrmig_core::Step::Planned));
-            return Err(attrmig_core::Refusal::PlanMissing { id: id.to_owned(), at }.into());
+            let at = record
+                .map(|r| r.position)
+                .unwrap_or(attrmig_core::Position::At(attrmig_core::Step::Planned));
+            return Err(attrmig_core::Refusal::PlanMissing {
+                id: id.to_owned(),
+                at,
+            }
+            .into());
         };
         // Not registered yet: the first audit entry registers it, in its own transaction.
-        let record = record.unwrap_or_else(|| migration::unregistered(id, attrmig_core::audit::now()));
+        let record =
+            record.unwrap_or_else(|| migration::unregistered(id, attrmig_core::audit::now()));
         self.refuse_open_intent(id)?;
         Ok((plan, record))
     }

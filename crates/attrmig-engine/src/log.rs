@@ -72,11 +72,18 @@ impl Engine {
     /// The audit log of a migration, optionally verified.
     pub fn log(&mut self, id: &str, verify: bool) -> Result<LogView, EngineError> {
         let (_, record) = self.lookup(id)?;
-        let (position, version) = record.map_or((Position::At(Step::Planned), 0), |r| (r.position, r.version));
+        let (position, version) = record.map_or((Position::At(Step::Planned), 0), |r| {
+            (r.position, r.version)
+        });
         let entries = audit::log(self.session.state(), id)?;
         let verification = verify.then(|| match verify_chain(&entries, version, position) {
-            Ok(()) => Verification::Intact { entries: entries.len() },
-            Err(problem) => Verification::Broken { message: problem.to_string(), problem },
+            Ok(()) => Verification::Intact {
+                entries: entries.len(),
+            },
+            Err(problem) => Verification::Broken {
+                message: problem.to_string(),
+                problem,
+            },
         });
         let entries = entries
             .into_iter()
@@ -89,11 +96,17 @@ impl Engine {
                 db_user: e.db_user,
                 at: e.at,
                 note: e.note,
-                evidence: serde_json::from_str(&e.evidence).unwrap_or(serde_json::Value::String(e.evidence)),
+                evidence: serde_json::from_str(&e.evidence)
+                    .unwrap_or(serde_json::Value::String(e.evidence)),
                 prev_hash: e.prev_hash,
                 hash,
             })
             .collect();
-        Ok(LogView { id: id.to_owned(), position, entries, verification })
+        Ok(LogView {
+            id: id.to_owned(),
+            position,
+            entries,
+            verification,
+        })
     }
 }

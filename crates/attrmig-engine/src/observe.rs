@@ -51,7 +51,10 @@ impl Engine {
         let mut facts = Facts::new(
             now,
             self.actor.clone(),
-            PlanFingerprint { recorded: record.storage_fingerprint.clone(), current: plan.storage_fingerprint() },
+            PlanFingerprint {
+                recorded: record.storage_fingerprint.clone(),
+                current: plan.storage_fingerprint(),
+            },
         );
         facts.note = intent.note.clone();
         facts.confirmed_point_of_no_return = intent.confirm_point_of_no_return;
@@ -70,7 +73,10 @@ impl Engine {
             } else {
                 None
             };
-            facts.old_storage = Some(OldStorageFact { table, attribute_rows_present });
+            facts.old_storage = Some(OldStorageFact {
+                table,
+                attribute_rows_present,
+            });
         }
         let stale_before = now - STALE_AFTER;
         if need.cross_checks {
@@ -86,8 +92,14 @@ impl Engine {
         }
         if need.tool_paths {
             let root = &self.project.root;
-            facts.tool_paths_present =
-                Some(plan.tools.paths.iter().filter(|p| root.join(p).exists()).cloned().collect());
+            facts.tool_paths_present = Some(
+                plan.tools
+                    .paths
+                    .iter()
+                    .filter(|p| root.join(p).exists())
+                    .cloned()
+                    .collect(),
+            );
         }
         if need.approvals {
             facts.approvals = Some(approvals::list(self.session.state(), id)?);
@@ -105,10 +117,22 @@ impl Engine {
         old: Option<&OldStorageFact>,
     ) -> Result<LateWritesFact, EngineError> {
         let still_there = match old {
-            Some(OldStorageFact { table: TableFact::Missing { .. }, .. }) | None => false,
-            Some(OldStorageFact { attribute_rows_present: Some(present), .. }) => *present,
-            Some(OldStorageFact { table, attribute_rows_present: None }) => match &plan.old {
-                attrmig_core::plan::OldStorage::Column { column, .. } => table.column(column.as_str()).is_some(),
+            Some(OldStorageFact {
+                table: TableFact::Missing { .. },
+                ..
+            })
+            | None => false,
+            Some(OldStorageFact {
+                attribute_rows_present: Some(present),
+                ..
+            }) => *present,
+            Some(OldStorageFact {
+                table,
+                attribute_rows_present: None,
+            }) => match &plan.old {
+                attrmig_core::plan::OldStorage::Column { column, .. } => {
+                    table.column(column.as_str()).is_some()
+                }
                 _ => true,
             },
         };
@@ -117,6 +141,10 @@ impl Engine {
             let changed = fingerprint::changed_since(&mut self.session.conns(), &layout)?;
             return Ok(LateWritesFact::Compared { changed });
         }
-        Ok(if dropped_by_attrmig(log) { LateWritesFact::VerifiedByDrop } else { LateWritesFact::Unverified })
+        Ok(if dropped_by_attrmig(log) {
+            LateWritesFact::VerifiedByDrop
+        } else {
+            LateWritesFact::Unverified
+        })
     }
 }

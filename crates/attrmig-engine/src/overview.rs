@@ -150,7 +150,11 @@ impl ModeView {
             Position::At(step) => (step, false),
             Position::Abandoned { at } => (at, true),
         };
-        let mode = if abandoned { Mode::at(Step::Planned) } else { Mode::at(step) };
+        let mode = if abandoned {
+            Mode::at(Step::Planned)
+        } else {
+            Mode::at(step)
+        };
         ModeView {
             id: id.to_owned(),
             step,
@@ -173,7 +177,11 @@ impl Engine {
     /// Every migration: those with a plan and those recorded in the store.
     pub fn status(&mut self) -> Result<Vec<StatusRow>, EngineError> {
         let mut ids: BTreeSet<String> = self.project.plan_ids()?.into_iter().collect();
-        ids.extend(migration::all(self.session.state())?.into_iter().map(|m| m.id));
+        ids.extend(
+            migration::all(self.session.state())?
+                .into_iter()
+                .map(|m| m.id),
+        );
         ids.into_iter().map(|id| self.status_row(&id)).collect()
     }
 
@@ -192,7 +200,10 @@ impl Engine {
         let plan = match self.project.load_plan(id) {
             Ok(Some(plan)) => plan,
             Ok(None) => {
-                row.problem = Some(format!("plan missing: {}", self.project.display_path(&self.project.plan_path(id))));
+                row.problem = Some(format!(
+                    "plan missing: {}",
+                    self.project.display_path(&self.project.plan_path(id))
+                ));
                 return Ok(row);
             }
             Err(e) => {
@@ -205,27 +216,51 @@ impl Engine {
             row.blocked_by = self
                 .next_guards(&plan, &record, next)?
                 .into_iter()
-                .filter_map(|c| c.verdict.err().map(|r| Blocker { guard: c.name, why: r.to_string() }))
+                .filter_map(|c| {
+                    c.verdict.err().map(|r| Blocker {
+                        guard: c.name,
+                        why: r.to_string(),
+                    })
+                })
                 .collect();
         }
         Ok(row)
     }
 
     fn last_check(&mut self, id: &str) -> Result<Option<LastCheck>, EngineError> {
-        cross_checks::reconcile(self.session.state(), id, attrmig_core::audit::now() - STALE_AFTER)?;
-        Ok(cross_checks::recent(self.session.state(), id, 1)?.into_iter().next().map(|r| LastCheck {
-            run: r.run,
-            full: r.full,
-            status: r.status,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            counts: r.counts,
-        }))
+        cross_checks::reconcile(
+            self.session.state(),
+            id,
+            attrmig_core::audit::now() - STALE_AFTER,
+        )?;
+        Ok(cross_checks::recent(self.session.state(), id, 1)?
+            .into_iter()
+            .next()
+            .map(|r| LastCheck {
+                run: r.run,
+                full: r.full,
+                status: r.status,
+                started_at: r.started_at,
+                finished_at: r.finished_at,
+                counts: r.counts,
+            }))
     }
 
-    fn next_guards(&mut self, plan: &Plan, record: &MigrationRecord, next: Step) -> Result<Vec<GuardCheck>, EngineError> {
+    fn next_guards(
+        &mut self,
+        plan: &Plan,
+        record: &MigrationRecord,
+        next: Step,
+    ) -> Result<Vec<GuardCheck>, EngineError> {
         let log = audit::log(self.session.state(), &record.id)?;
-        let facts = self.observe(plan, record, &log, next, &Intent::default(), attrmig_core::audit::now())?;
+        let facts = self.observe(
+            plan,
+            record,
+            &log,
+            next,
+            &Intent::default(),
+            attrmig_core::audit::now(),
+        )?;
         Ok(guards::evaluate(next, plan, &facts))
     }
 
@@ -233,8 +268,14 @@ impl Engine {
     pub fn show(&mut self, id: &str) -> Result<Show, EngineError> {
         let (plan, record) = self.lookup(id)?;
         let Some(plan) = plan else {
-            let at = record.map(|r| r.position).unwrap_or(Position::At(Step::Planned));
-            return Err(attrmig_core::Refusal::PlanMissing { id: id.to_owned(), at }.into());
+            let at = record
+                .map(|r| r.position)
+                .unwrap_or(Position::At(Step::Planned));
+            return Err(attrmig_core::Refusal::PlanMissing {
+                id: id.to_owned(),
+                at,
+            }
+            .into());
         };
         let record = record.unwrap_or_else(|| planned(id));
         let log = audit::log(self.session.state(), id)?;
@@ -243,8 +284,11 @@ impl Engine {
         let ladder = Step::ALL
             .into_iter()
             .map(|step| {
-                let reached =
-                    log.iter().rev().map(|(e, _)| e).find(|e| e.kind == EntryKind::Advance && e.to_step == step);
+                let reached = log
+                    .iter()
+                    .rev()
+                    .map(|(e, _)| e)
+                    .find(|e| e.kind == EntryKind::Advance && e.to_step == step);
                 let state = if step == current {
                     RungState::Current
                 } else if step < current {
@@ -255,11 +299,22 @@ impl Engine {
                     RungState::Later
                 };
                 let (reached_at, by) = match (state, reached) {
-                    (RungState::Reached | RungState::Current, Some(e)) => (Some(e.at), Some(e.actor.clone())),
-                    (RungState::Current, None) if step == Step::Planned => (Some(record.created_at), None),
+                    (RungState::Reached | RungState::Current, Some(e)) => {
+                        (Some(e.at), Some(e.actor.clone()))
+                    }
+                    (RungState::Current, None) if step == Step::Planned => {
+                        (Some(record.created_at), None)
+                    }
                     _ => (None, None),
                 };
-                Rung { step, number: step.number(), meaning: step.meaning(), state, reached_at, by }
+                Rung {
+                    step,
+                    number: step.number(),
+                    meaning: step.meaning(),
+                    state,
+                    reached_at,
+                    by,
+                }
             })
             .collect();
         let guards = match next {

@@ -87,7 +87,10 @@ impl Project {
 
     /// A path relative to the project root, as shown to users.
     pub fn display_path(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
     }
 
     /// The application database and, if separate, the state database.
@@ -102,20 +105,31 @@ impl Project {
             (Some(url), Some((_, state))) => (url.clone(), state),
             (Some(url), None) => (url.clone(), None),
             (None, Some((db, state))) => (db, state),
-            (None, None) => return Err(EngineError::NoDatabase { cwd: self.cwd.clone() }),
+            (None, None) => {
+                return Err(EngineError::NoDatabase {
+                    cwd: self.cwd.clone(),
+                });
+            }
         };
         let database = DatabaseUrl::parse(&database, &self.root)?;
-        let state = state.map(|s| DatabaseUrl::parse(&s, &self.root)).transpose()?;
+        let state = state
+            .map(|s| DatabaseUrl::parse(&s, &self.root))
+            .transpose()?;
         Ok((database, state))
     }
 }
 
 /// Reads a plan for a command that needs a valid one, turning "invalid" into a refusal
 /// that lists every problem.
-pub(crate) fn require_valid(result: Result<Option<Plan>, EngineError>) -> Result<Option<Plan>, EngineError> {
+pub(crate) fn require_valid(
+    result: Result<Option<Plan>, EngineError>,
+) -> Result<Option<Plan>, EngineError> {
     match result {
         Err(EngineError::Plan(LoadError::Invalid(errors))) => {
-            Err(attrmig_core::Refusal::PlanInvalid { errors: errors.to_string() }.into())
+            Err(attrmig_core::Refusal::PlanInvalid {
+                errors: errors.to_string(),
+            }
+            .into())
         }
         other => other,
     }

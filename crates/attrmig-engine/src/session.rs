@@ -14,7 +14,10 @@ pub struct Session {
 
 impl Session {
     /// Connects, and makes sure the state tables exist at this binary's version.
-    pub fn open(app_url: &DatabaseUrl, state_url: Option<&DatabaseUrl>) -> Result<Session, EngineError> {
+    pub fn open(
+        app_url: &DatabaseUrl,
+        state_url: Option<&DatabaseUrl>,
+    ) -> Result<Session, EngineError> {
         let mut app = connect(app_url)?;
         let mut state = state_url.map(connect).transpose()?;
         setup::ensure_schema(state.as_mut().unwrap_or(&mut app))?;
@@ -35,7 +38,10 @@ impl Session {
     pub fn conns(&mut self) -> Conns<'_> {
         match &mut self.state {
             None => Conns::Shared(&mut self.app),
-            Some(state) => Conns::Split { app: &mut self.app, state },
+            Some(state) => Conns::Split {
+                app: &mut self.app,
+                state,
+            },
         }
     }
 }

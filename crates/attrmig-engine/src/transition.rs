@@ -84,7 +84,12 @@ impl Moved {
 fn evidence_of(checks: &[GuardCheck]) -> serde_json::Value {
     let guards: Vec<_> = checks
         .iter()
-        .filter_map(|c| c.verdict.as_ref().ok().map(|p| json!({ "name": c.name, "detail": p.detail, "evidence": p.evidence })))
+        .filter_map(|c| {
+            c.verdict
+                .as_ref()
+                .ok()
+                .map(|p| json!({ "name": c.name, "detail": p.detail, "evidence": p.evidence }))
+        })
         .collect();
     json!({ "guards": guards })
 }
@@ -106,10 +111,21 @@ impl Engine {
         let facts = self.observe(&plan, &record, &log, to, &req.intent, at)?;
         let checks = guards::evaluate(to, &plan, &facts);
         if checks.iter().any(|c| !c.passed()) {
-            return Err(EngineError::Blocked { id: req.id.clone(), to, checks });
+            return Err(EngineError::Blocked {
+                id: req.id.clone(),
+                to,
+                checks,
+            });
         }
         if req.dry_run {
-            return Ok(Advanced { id: req.id.clone(), from: transition.from, to, guards: checks, dry_run: true, entry: None });
+            return Ok(Advanced {
+                id: req.id.clone(),
+                from: transition.from,
+                to,
+                guards: checks,
+                dry_run: true,
+                entry: None,
+            });
         }
         let entry = NewEntry {
             kind: EntryKind::Advance,
@@ -188,7 +204,11 @@ impl Engine {
         match record.position {
             Position::Abandoned { at } => return Err(Refusal::Abandoned { at }.into()),
             Position::At(step) if step.past_point_of_no_return() => {
-                return Err(Refusal::PastPointOfNoReturn { action: "approve", at: step }.into());
+                return Err(Refusal::PastPointOfNoReturn {
+                    action: "approve",
+                    at: step,
+                }
+                .into());
             }
             Position::At(_) => {}
         }
@@ -218,10 +238,12 @@ impl Engine {
         hook: impl FnOnce(&mut Conns<'_>, &mut NewEntry) -> Result<(), EngineError>,
     ) -> Result<AuditEntry, EngineError> {
         match self.session.conns() {
-            Conns::Shared(conn) => audit::append(conn, record, entry, at, |c, e| hook(&mut Conns::Shared(c), e)),
-            Conns::Split { app, state } => {
-                audit::append(state, record, entry, at, |c, e| hook(&mut Conns::Split { app, state: c }, e))
-            }
+            Conns::Shared(conn) => audit::append(conn, record, entry, at, |c, e| {
+                hook(&mut Conns::Shared(c), e)
+            }),
+            Conns::Split { app, state } => audit::append(state, record, entry, at, |c, e| {
+                hook(&mut Conns::Split { app, state: c }, e)
+            }),
         }
     }
 }

@@ -83,7 +83,9 @@ pub enum UrlError {
         defined: Vec<String>,
     },
     /// The named variable is not set.
-    #[error("environment `{env}` reads its {what} from ${var}, which is not set; export it or pass --database-url")]
+    #[error(
+        "environment `{env}` reads its {what} from ${var}, which is not set; export it or pass --database-url"
+    )]
     VarNotSet {
         /// Environment name.
         env: String,
@@ -101,7 +103,11 @@ impl UrlSource {
             UrlSource::EnvVar(var) => std::env::var(var)
                 .ok()
                 .filter(|v| !v.is_empty())
-                .ok_or_else(|| UrlError::VarNotSet { env: env.to_owned(), what, var: var.clone() }),
+                .ok_or_else(|| UrlError::VarNotSet {
+                    env: env.to_owned(),
+                    what,
+                    var: var.clone(),
+                }),
         }
     }
 }
@@ -114,13 +120,20 @@ impl Config {
 
     /// The application database URL and the optional state URL of an environment.
     pub fn urls(&self, env: &str) -> Result<(String, Option<String>), UrlError> {
-        let e = self.environments.get(env).ok_or_else(|| UrlError::UnknownEnvironment {
-            name: env.to_owned(),
-            file: self.root.join(CONFIG_FILE).display().to_string(),
-            defined: self.environments.keys().cloned().collect(),
-        })?;
+        let e = self
+            .environments
+            .get(env)
+            .ok_or_else(|| UrlError::UnknownEnvironment {
+                name: env.to_owned(),
+                file: self.root.join(CONFIG_FILE).display().to_string(),
+                defined: self.environments.keys().cloned().collect(),
+            })?;
         let database = e.database.resolve(env, "database URL")?;
-        let state = e.state.as_ref().map(|s| s.resolve(env, "state URL")).transpose()?;
+        let state = e
+            .state
+            .as_ref()
+            .map(|s| s.resolve(env, "state URL"))
+            .transpose()?;
         Ok((database, state))
     }
 }
@@ -132,7 +145,11 @@ pub fn parse_config(root: &Path, file: &Path, text: &str) -> Result<Config, File
     let plans = match raw.plans {
         None => PathBuf::from("plans"),
         Some(p) if p.get_ref().is_empty() || Path::new(p.get_ref()).is_absolute() => {
-            c.at(p.span(), "plans", "must be a folder relative to attrmig.toml");
+            c.at(
+                p.span(),
+                "plans",
+                "must be a folder relative to attrmig.toml",
+            );
             PathBuf::from("plans")
         }
         Some(p) => PathBuf::from(p.into_inner()),
@@ -146,11 +163,19 @@ pub fn parse_config(root: &Path, file: &Path, text: &str) -> Result<Config, File
             (Some(url), None) => Some(UrlSource::Inline(url.into_inner())),
             (None, Some(var)) => Some(UrlSource::EnvVar(var.into_inner())),
             (Some(url), Some(_)) => {
-                c.at(url.span(), &key, "set database_url or database_url_env, not both");
+                c.at(
+                    url.span(),
+                    &key,
+                    "set database_url or database_url_env, not both",
+                );
                 None
             }
             (None, None) => {
-                c.at(span.clone(), &key, "needs database_url = \"...\" or database_url_env = \"VAR\"");
+                c.at(
+                    span.clone(),
+                    &key,
+                    "needs database_url = \"...\" or database_url_env = \"VAR\"",
+                );
                 None
             }
         };
@@ -167,5 +192,9 @@ pub fn parse_config(root: &Path, file: &Path, text: &str) -> Result<Config, File
             environments.insert(name, Environment { database, state });
         }
     }
-    c.finish(Some(Config { root: root.to_owned(), plans, environments }))
+    c.finish(Some(Config {
+        root: root.to_owned(),
+        plans,
+        environments,
+    }))
 }

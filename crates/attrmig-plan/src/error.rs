@@ -51,20 +51,32 @@ pub(crate) struct Collector<'a> {
 
 impl<'a> Collector<'a> {
     pub(crate) fn new(file: &'a Path, text: &'a str) -> Self {
-        Collector { file, text, problems: Vec::new() }
+        Collector {
+            file,
+            text,
+            problems: Vec::new(),
+        }
     }
 
     /// A problem at a span of the text.
     pub(crate) fn at(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
         let (line, column) = line_col(self.text, span.start);
-        self.problems.push(Problem { line, column, key: key.to_owned(), message: message.into() });
+        self.problems.push(Problem {
+            line,
+            column,
+            key: key.to_owned(),
+            message: message.into(),
+        });
     }
 
     pub(crate) fn finish<T>(mut self, value: Option<T>) -> Result<T, FileErrors> {
         self.problems.sort_by_key(|p| (p.line, p.column));
         match value {
             Some(v) if self.problems.is_empty() => Ok(v),
-            _ => Err(FileErrors { file: self.file.to_owned(), problems: self.problems }),
+            _ => Err(FileErrors {
+                file: self.file.to_owned(),
+                problems: self.problems,
+            }),
         }
     }
 
@@ -74,7 +86,15 @@ impl<'a> Collector<'a> {
         let (line, column) = line_col(text, start);
         let key = key_at(text, start);
         let message = rewrite_toml_message(err.message(), &key);
-        FileErrors { file: file.to_owned(), problems: vec![Problem { line, column, key, message }] }
+        FileErrors {
+            file: file.to_owned(),
+            problems: vec![Problem {
+                line,
+                column,
+                key,
+                message,
+            }],
+        }
     }
 }
 
@@ -94,8 +114,17 @@ fn key_at(text: &str, offset: usize) -> String {
     if let Some(header) = table_header(line) {
         return header.to_owned();
     }
-    let table = text[..line_start].lines().rev().find_map(|l| table_header(l.trim())).unwrap_or("");
-    let key = line.split('=').next().unwrap_or("").trim().trim_matches('"');
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .find_map(|l| table_header(l.trim()))
+        .unwrap_or("");
+    let key = line
+        .split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"');
     match (table, key) {
         ("", k) => k.to_owned(),
         (t, "") => t.to_owned(),

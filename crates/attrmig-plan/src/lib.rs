@@ -40,8 +40,14 @@ pub enum LoadError {
 
 /// Reads and validates one plan file; its id is its stem.
 pub fn load_plan(path: &Path) -> Result<Plan, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: path.to_owned(), source })?;
-    let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let id = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     Ok(parse_plan(id, path, &text)?)
 }
 
@@ -50,11 +56,21 @@ pub fn plan_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(LoadError::Io { path: dir.to_owned(), source }),
+        Err(source) => {
+            return Err(LoadError::Io {
+                path: dir.to_owned(),
+                source,
+            });
+        }
     };
     let mut files = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|source| LoadError::Io { path: dir.to_owned(), source })?.path();
+        let path = entry
+            .map_err(|source| LoadError::Io {
+                path: dir.to_owned(),
+                source,
+            })?
+            .path();
         if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
             files.push(path);
         }
@@ -66,11 +82,17 @@ pub fn plan_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 /// Reads `attrmig.toml` from `root`.
 pub fn load_config(root: &Path) -> Result<Config, LoadError> {
     let path = root.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
+        path: path.clone(),
+        source,
+    })?;
     Ok(parse_config(root, &path, &text)?)
 }
 
 /// The nearest folder at or above `start` holding `attrmig.toml`.
 pub fn find_project_root(start: &Path) -> Option<PathBuf> {
-    start.ancestors().find(|dir| dir.join(CONFIG_FILE).is_file()).map(Path::to_path_buf)
+    start
+        .ancestors()
+        .find(|dir| dir.join(CONFIG_FILE).is_file())
+        .map(Path::to_path_buf)
 }

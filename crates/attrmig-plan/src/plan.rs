@@ -82,9 +82,7 @@ struct RawCode {
 #[serde(untagged)]
 enum RawCodeRef {
     Literal(String),
-    Regex {
-        regex: String,
-    },
+    Regex { regex: String },
 }
 
 // --- validation -----------------------------------------------------------------------
@@ -96,7 +94,11 @@ pub fn parse_plan(id: &str, file: &Path, text: &str) -> Result<Plan, FileErrors>
     let id = match MigrationId::new(id) {
         Ok(id) => Some(id),
         Err(e) => {
-            c.at(0..0, "", format!("the file name `{id}` is not a valid migration id: it {e}"));
+            c.at(
+                0..0,
+                "",
+                format!("the file name `{id}` is not a valid migration id: it {e}"),
+            );
             None
         }
     };
@@ -104,14 +106,22 @@ pub fn parse_plan(id: &str, file: &Path, text: &str) -> Result<Plan, FileErrors>
     let old = match &raw.old {
         Some(old) => validate_old(&mut c, old),
         None => {
-            c.at(whole.clone(), "old", "missing [old] table: where the attribute lives now");
+            c.at(
+                whole.clone(),
+                "old",
+                "missing [old] table: where the attribute lives now",
+            );
             None
         }
     };
     let new = match &raw.new {
         Some(new) => validate_new(&mut c, new),
         None => {
-            c.at(whole, "new", "missing [new] table: where the attribute moves to");
+            c.at(
+                whole,
+                "new",
+                "missing [new] table: where the attribute moves to",
+            );
             None
         }
     };
@@ -121,7 +131,11 @@ pub fn parse_plan(id: &str, file: &Path, text: &str) -> Result<Plan, FileErrors>
     let sync = validate_sync(&mut c, raw.sync.as_ref());
     let guards = validate_guards(&mut c, raw.guards.as_ref());
     let tools = ToolSettings {
-        paths: validate_paths(&mut c, "tools.paths", raw.tools.as_ref().and_then(|t| t.paths.as_ref())),
+        paths: validate_paths(
+            &mut c,
+            "tools.paths",
+            raw.tools.as_ref().and_then(|t| t.paths.as_ref()),
+        ),
     };
     let code = validate_code(&mut c, raw.code.as_ref());
     let owners = raw
@@ -154,19 +168,41 @@ pub fn parse_plan(id: &str, file: &Path, text: &str) -> Result<Plan, FileErrors>
     c.finish(plan)
 }
 
-fn ident(c: &mut Collector<'_>, key: &str, value: Option<&Spanned<String>>, table_span: Range<usize>) -> Option<Ident> {
+fn ident(
+    c: &mut Collector<'_>,
+    key: &str,
+    value: Option<&Spanned<String>>,
+    table_span: Range<usize>,
+) -> Option<Ident> {
     let Some(value) = value else {
-        c.at(table_span, key, format!("missing key `{}`", key.rsplit('.').next().unwrap_or(key)));
+        c.at(
+            table_span,
+            key,
+            format!("missing key `{}`", key.rsplit('.').next().unwrap_or(key)),
+        );
         return None;
     };
     Ident::new(value.get_ref())
-        .map_err(|e| c.at(value.span(), key, format!("{:?} is not a valid identifier: it {e}", value.get_ref())))
+        .map_err(|e| {
+            c.at(
+                value.span(),
+                key,
+                format!("{:?} is not a valid identifier: it {e}", value.get_ref()),
+            )
+        })
         .ok()
 }
 
 fn forbid(c: &mut Collector<'_>, key: &str, value: Option<&Spanned<String>>, kind: &str) {
     if let Some(v) = value {
-        c.at(v.span(), key, format!("`{}` does not apply to kind = \"{kind}\"; remove it", key.rsplit('.').next().unwrap_or(key)));
+        c.at(
+            v.span(),
+            key,
+            format!(
+                "`{}` does not apply to kind = \"{kind}\"; remove it",
+                key.rsplit('.').next().unwrap_or(key)
+            ),
+        );
     }
 }
 
@@ -174,7 +210,11 @@ fn validate_old(c: &mut Collector<'_>, old: &Spanned<RawOld>) -> Option<OldStora
     let span = old.span();
     let raw = old.get_ref();
     let Some(kind) = &raw.kind else {
-        c.at(span, "old.kind", "missing key `kind`: one of \"column\", \"json\", \"eav\"");
+        c.at(
+            span,
+            "old.kind",
+            "missing key `kind`: one of \"column\", \"json\", \"eav\"",
+        );
         return None;
     };
     let table = ident(c, "old.table", raw.table.as_ref(), span.clone());
@@ -186,34 +226,66 @@ fn validate_old(c: &mut Collector<'_>, old: &Spanned<RawOld>) -> Option<OldStora
             forbid(c, "old.name_column", raw.name_column.as_ref(), "column");
             forbid(c, "old.name", raw.name.as_ref(), "column");
             forbid(c, "old.value_column", raw.value_column.as_ref(), "column");
-            Some(OldStorage::Column { table: table?, key: key?, column: column? })
+            Some(OldStorage::Column {
+                table: table?,
+                key: key?,
+                column: column?,
+            })
         }
         "json" => {
             let column = ident(c, "old.column", raw.column.as_ref(), span.clone());
             let path = match &raw.path {
                 None => {
-                    c.at(span, "old.path", "missing key `path`: the key inside the JSON document, e.g. \"full_name\"");
+                    c.at(
+                        span,
+                        "old.path",
+                        "missing key `path`: the key inside the JSON document, e.g. \"full_name\"",
+                    );
                     None
                 }
                 Some(p) => JsonPath::new(p.get_ref())
-                    .map_err(|e: NameError| c.at(p.span(), "old.path", format!("{:?} is not a valid JSON path: it {e}", p.get_ref())))
+                    .map_err(|e: NameError| {
+                        c.at(
+                            p.span(),
+                            "old.path",
+                            format!("{:?} is not a valid JSON path: it {e}", p.get_ref()),
+                        )
+                    })
                     .ok(),
             };
             forbid(c, "old.name_column", raw.name_column.as_ref(), "json");
             forbid(c, "old.name", raw.name.as_ref(), "json");
             forbid(c, "old.value_column", raw.value_column.as_ref(), "json");
-            Some(OldStorage::Json { table: table?, key: key?, column: column?, path: path? })
+            Some(OldStorage::Json {
+                table: table?,
+                key: key?,
+                column: column?,
+                path: path?,
+            })
         }
         "eav" => {
             let name_column = ident(c, "old.name_column", raw.name_column.as_ref(), span.clone());
-            let value_column = ident(c, "old.value_column", raw.value_column.as_ref(), span.clone());
+            let value_column = ident(
+                c,
+                "old.value_column",
+                raw.value_column.as_ref(),
+                span.clone(),
+            );
             let name = match &raw.name {
                 None => {
-                    c.at(span, "old.name", "missing key `name`: the attribute's name in the EAV table");
+                    c.at(
+                        span,
+                        "old.name",
+                        "missing key `name`: the attribute's name in the EAV table",
+                    );
                     None
                 }
                 Some(n) if n.get_ref().is_empty() || n.get_ref().len() > 255 => {
-                    c.at(n.span(), "old.name", "the attribute name must be 1 to 255 bytes");
+                    c.at(
+                        n.span(),
+                        "old.name",
+                        "the attribute name must be 1 to 255 bytes",
+                    );
                     None
                 }
                 Some(n) => Some(n.get_ref().clone()),
@@ -229,7 +301,11 @@ fn validate_old(c: &mut Collector<'_>, old: &Spanned<RawOld>) -> Option<OldStora
             })
         }
         other => {
-            c.at(kind.span(), "old.kind", format!("unknown kind {other:?}: one of \"column\", \"json\", \"eav\""));
+            c.at(
+                kind.span(),
+                "old.kind",
+                format!("unknown kind {other:?}: one of \"column\", \"json\", \"eav\""),
+            );
             None
         }
     }
@@ -241,7 +317,11 @@ fn validate_new(c: &mut Collector<'_>, new: &Spanned<RawNew>) -> Option<NewStora
     let table = ident(c, "new.table", raw.table.as_ref(), span.clone());
     let key = ident(c, "new.key", raw.key.as_ref(), span.clone());
     let column = ident(c, "new.column", raw.column.as_ref(), span);
-    Some(NewStorage { table: table?, key: key?, column: column? })
+    Some(NewStorage {
+        table: table?,
+        key: key?,
+        column: column?,
+    })
 }
 
 fn check_old_vs_new(c: &mut Collector<'_>, old: &OldStorage, new: &NewStorage, span: Range<usize>) {
@@ -252,17 +332,33 @@ fn check_old_vs_new(c: &mut Collector<'_>, old: &OldStorage, new: &NewStorage, s
         c.at(
             span.clone(),
             "new.key",
-            format!("[new] is in the old table `{}`, so its key must be the old key `{}`", new.table, old.key()),
+            format!(
+                "[new] is in the old table `{}`, so its key must be the old key `{}`",
+                new.table,
+                old.key()
+            ),
         );
     }
     let clash = match old {
-        OldStorage::Column { column, .. } | OldStorage::Json { column, .. } => *column == new.column,
-        OldStorage::Eav { key, name_column, value_column, .. } => {
-            [key, name_column, value_column].contains(&&new.column)
+        OldStorage::Column { column, .. } | OldStorage::Json { column, .. } => {
+            *column == new.column
         }
+        OldStorage::Eav {
+            key,
+            name_column,
+            value_column,
+            ..
+        } => [key, name_column, value_column].contains(&&new.column),
     };
     if clash {
-        c.at(span, "new.column", format!("`{}.{}` is old storage; the new column must be another one", new.table, new.column));
+        c.at(
+            span,
+            "new.column",
+            format!(
+                "`{}.{}` is old storage; the new column must be another one",
+                new.table, new.column
+            ),
+        );
     }
 }
 
@@ -275,7 +371,10 @@ fn validate_sync(c: &mut Collector<'_>, raw: Option<&RawSync>) -> SyncSettings {
             _ => c.at(
                 b.span(),
                 "sync.batch_size",
-                format!("must be between 1 and {} (keys per batch and per transaction)", SyncSettings::MAX_BATCH_SIZE),
+                format!(
+                    "must be between 1 and {} (keys per batch and per transaction)",
+                    SyncSettings::MAX_BATCH_SIZE
+                ),
             ),
         }
     }
@@ -283,18 +382,34 @@ fn validate_sync(c: &mut Collector<'_>, raw: Option<&RawSync>) -> SyncSettings {
         match u32::try_from(*r.get_ref()) {
             Ok(0) => sync.max_rows_per_second = None,
             Ok(n) => sync.max_rows_per_second = Some(n),
-            Err(_) => c.at(r.span(), "sync.max_rows_per_second", "must be 0 (unthrottled) or a positive number of rows"),
+            Err(_) => c.at(
+                r.span(),
+                "sync.max_rows_per_second",
+                "must be 0 (unthrottled) or a positive number of rows",
+            ),
         }
     }
     sync
 }
 
-fn duration(c: &mut Collector<'_>, key: &str, raw: Option<&Spanned<String>>, default: Duration) -> Duration {
+fn duration(
+    c: &mut Collector<'_>,
+    key: &str,
+    raw: Option<&Spanned<String>>,
+    default: Duration,
+) -> Duration {
     let Some(raw) = raw else { return default };
     match humantime::parse_duration(raw.get_ref()) {
         Ok(d) => d,
         Err(e) => {
-            c.at(raw.span(), key, format!("{:?} is not a duration ({e}); write e.g. \"7d\", \"24h\", \"90m\"", raw.get_ref()));
+            c.at(
+                raw.span(),
+                key,
+                format!(
+                    "{:?} is not a duration ({e}); write e.g. \"7d\", \"24h\", \"90m\"",
+                    raw.get_ref()
+                ),
+            );
             default
         }
     }
@@ -315,20 +430,38 @@ fn validate_guards(c: &mut Collector<'_>, raw: Option<&RawGuards>) -> GuardSetti
     };
     GuardSettings {
         soak: duration(c, "guards.soak", raw.soak.as_ref(), defaults.soak),
-        max_check_age: duration(c, "guards.max_check_age", raw.max_check_age.as_ref(), defaults.max_check_age),
+        max_check_age: duration(
+            c,
+            "guards.max_check_age",
+            raw.max_check_age.as_ref(),
+            defaults.max_check_age,
+        ),
         approvals,
     }
 }
 
 /// Repository-relative paths: no absolute paths, no `..`, so a plan can't point outside
 /// its repository.
-fn validate_paths(c: &mut Collector<'_>, key: &str, raw: Option<&Vec<Spanned<String>>>) -> Vec<String> {
+fn validate_paths(
+    c: &mut Collector<'_>,
+    key: &str,
+    raw: Option<&Vec<Spanned<String>>>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for p in raw.into_iter().flatten() {
         let path = Path::new(p.get_ref());
-        let escapes = path.components().any(|c| matches!(c, std::path::Component::ParentDir));
+        let escapes = path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
         if p.get_ref().is_empty() || path.is_absolute() || escapes {
-            c.at(p.span(), key, format!("{:?} must be a path relative to the project root, without `..`", p.get_ref()));
+            c.at(
+                p.span(),
+                key,
+                format!(
+                    "{:?} must be a path relative to the project root, without `..`",
+                    p.get_ref()
+                ),
+            );
         } else {
             out.push(p.get_ref().clone());
         }
@@ -336,30 +469,53 @@ fn validate_paths(c: &mut Collector<'_>, key: &str, raw: Option<&Vec<Spanned<Str
     out
 }
 
-fn validate_globs(c: &mut Collector<'_>, key: &str, raw: Option<&Vec<Spanned<String>>>) -> Vec<String> {
+fn validate_globs(
+    c: &mut Collector<'_>,
+    key: &str,
+    raw: Option<&Vec<Spanned<String>>>,
+) -> Vec<String> {
     let paths = validate_paths(c, key, raw);
     for (glob, raw) in paths.iter().zip(raw.into_iter().flatten()) {
         if let Err(e) = globset::Glob::new(glob) {
-            c.at(raw.span(), key, format!("{glob:?} is not a valid glob: {e}"));
+            c.at(
+                raw.span(),
+                key,
+                format!("{glob:?} is not a valid glob: {e}"),
+            );
         }
     }
     paths
 }
 
 fn validate_code(c: &mut Collector<'_>, raw: Option<&RawCode>) -> CodeRules {
-    let Some(raw) = raw else { return CodeRules::default() };
+    let Some(raw) = raw else {
+        return CodeRules::default();
+    };
     let mut old_refs = Vec::new();
     for r in raw.old_refs.iter().flatten() {
         match r.get_ref() {
-            RawCodeRef::Literal(s) if s.is_empty() => c.at(r.span(), "code.old_refs", "an empty string would match everything"),
+            RawCodeRef::Literal(s) if s.is_empty() => c.at(
+                r.span(),
+                "code.old_refs",
+                "an empty string would match everything",
+            ),
             RawCodeRef::Literal(s) => old_refs.push(CodeRef::Literal(s.clone())),
             RawCodeRef::Regex { regex } => match regex::Regex::new(regex) {
                 Ok(_) => old_refs.push(CodeRef::Regex(regex.clone())),
                 Err(e) => {
                     // regex's message draws a caret over several lines; keep its last line.
                     let text = e.to_string();
-                    let reason = text.lines().last().unwrap_or("").trim_start_matches("error: ").to_owned();
-                    c.at(r.span(), "code.old_refs", format!("regex {regex:?} does not compile: {reason}"));
+                    let reason = text
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim_start_matches("error: ")
+                        .to_owned();
+                    c.at(
+                        r.span(),
+                        "code.old_refs",
+                        format!("regex {regex:?} does not compile: {reason}"),
+                    );
                 }
             },
         }

@@ -23,7 +23,14 @@ fn quote(s: &str) -> String {
 }
 
 fn list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items
+            .iter()
+            .map(|s| quote(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// Renders `plan` as a plan file that [`crate::parse_plan`] reads back unchanged.
@@ -36,9 +43,19 @@ pub fn render_plan(plan: &Plan) -> String {
     s.push_str(&format!("kind = {}\n", quote(plan.old.kind())));
     match &plan.old {
         OldStorage::Column { table, key, column } => {
-            s.push_str(&format!("table = {}\nkey = {}\ncolumn = {}\n", quote(table.as_str()), quote(key.as_str()), quote(column.as_str())));
+            s.push_str(&format!(
+                "table = {}\nkey = {}\ncolumn = {}\n",
+                quote(table.as_str()),
+                quote(key.as_str()),
+                quote(column.as_str())
+            ));
         }
-        OldStorage::Json { table, key, column, path } => {
+        OldStorage::Json {
+            table,
+            key,
+            column,
+            path,
+        } => {
             s.push_str(&format!(
                 "table = {}\nkey = {}\ncolumn = {}\npath = {}\n",
                 quote(table.as_str()),
@@ -47,7 +64,13 @@ pub fn render_plan(plan: &Plan) -> String {
                 quote(path.as_str())
             ));
         }
-        OldStorage::Eav { table, key, name_column, name, value_column } => {
+        OldStorage::Eav {
+            table,
+            key,
+            name_column,
+            name,
+            value_column,
+        } => {
             s.push_str(&format!(
                 "table = {}\nkey = {}\nname_column = {}\nname = {}\nvalue_column = {}\n",
                 quote(table.as_str()),

@@ -35,7 +35,12 @@ paths = ["scripts/backfill_full_name.py"]
 "#;
 
 fn parse(text: &str) -> Result<attrmig_core::Plan, String> {
-    parse_plan("users-full-name", Path::new("plans/users-full-name.toml"), text).map_err(|e| e.to_string())
+    parse_plan(
+        "users-full-name",
+        Path::new("plans/users-full-name.toml"),
+        text,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// The single error line for `text`, asserting there is exactly one.
@@ -65,10 +70,15 @@ fn the_design_example_parses() {
 
 #[test]
 fn json_and_eav_kinds() {
-    let json = replace("column = \"full_name\"\n\n[new]", "column = \"attrs\"\npath = \"profile.full_name\"\n\n[new]")
-        .replace("\nkind = \"column\"", "\nkind = \"json\"");
+    let json = replace(
+        "column = \"full_name\"\n\n[new]",
+        "column = \"attrs\"\npath = \"profile.full_name\"\n\n[new]",
+    )
+    .replace("\nkind = \"column\"", "\nkind = \"json\"");
     let plan = parse(&json).unwrap();
-    assert!(matches!(plan.old, OldStorage::Json { ref path, .. } if path.as_str() == "profile.full_name"));
+    assert!(
+        matches!(plan.old, OldStorage::Json { ref path, .. } if path.as_str() == "profile.full_name")
+    );
 
     let eav = GOOD.replace(
         "kind = \"column\"\ntable = \"users\"\nkey = \"id\"\ncolumn = \"full_name\"",
@@ -95,8 +105,14 @@ fn syntax_error() {
 
 #[test]
 fn unknown_key_names_file_line_and_key() {
-    let err = error(&replace("column = \"full_name\"\n\n[new]", "column = \"full_name\"\ncolum = \"x\"\n\n[new]"));
-    assert!(err.starts_with("plans/users-full-name.toml:10:1: old.colum: unknown key `colum`"), "{err}");
+    let err = error(&replace(
+        "column = \"full_name\"\n\n[new]",
+        "column = \"full_name\"\ncolum = \"x\"\n\n[new]",
+    ));
+    assert!(
+        err.starts_with("plans/users-full-name.toml:10:1: old.colum: unknown key `colum`"),
+        "{err}"
+    );
     assert!(err.contains("(in [old])"), "{err}");
 
     let err = error(&format!("{GOOD}\n[extra]\nx = 1\n"));
@@ -105,7 +121,10 @@ fn unknown_key_names_file_line_and_key() {
 
 #[test]
 fn missing_sections_and_keys() {
-    let err = error(&replace("[new]\ntable = \"users_pii\"\nkey = \"user_id\"\ncolumn = \"full_name\"\n", ""));
+    let err = error(&replace(
+        "[new]\ntable = \"users_pii\"\nkey = \"user_id\"\ncolumn = \"full_name\"\n",
+        "",
+    ));
     assert!(err.contains("new: missing [new] table"), "{err}");
     let err = error(&replace("key = \"user_id\"\n", ""));
     assert!(err.contains(":11:1: new.key: missing key `key`"), "{err}");
@@ -113,31 +132,60 @@ fn missing_sections_and_keys() {
 
 #[test]
 fn bad_identifiers_including_injection() {
-    let err = error(&replace("table = \"users_pii\"", "table = \"users_pii; DROP TABLE users; --\""));
-    assert!(err.contains(":12:9: new.table: \"users_pii; DROP TABLE users; --\" is not a valid identifier"), "{err}");
-    let err = error(&replace("column = \"full_name\"", "column = \"full\\\"name\""));
+    let err = error(&replace(
+        "table = \"users_pii\"",
+        "table = \"users_pii; DROP TABLE users; --\"",
+    ));
+    assert!(
+        err.contains(
+            ":12:9: new.table: \"users_pii; DROP TABLE users; --\" is not a valid identifier"
+        ),
+        "{err}"
+    );
+    let err = error(&replace(
+        "column = \"full_name\"",
+        "column = \"full\\\"name\"",
+    ));
     assert!(err.contains("old.column: "), "{err}");
     let err = error(&replace("key = \"id\"", "key = \"1d\""));
-    assert!(err.contains("old.key: \"1d\" is not a valid identifier: it contains '1' at position 1"), "{err}");
+    assert!(
+        err.contains("old.key: \"1d\" is not a valid identifier: it contains '1' at position 1"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_kind_and_misplaced_keys() {
     let err = error(&replace("\nkind = \"column\"", "\nkind = \"document\""));
     assert!(err.contains("old.kind: unknown kind \"document\""), "{err}");
-    let err = error(&replace("column = \"full_name\"\n\n[new]", "column = \"full_name\"\npath = \"x\"\n\n[new]"));
-    assert!(err.contains("old.path: `path` does not apply to kind = \"column\""), "{err}");
+    let err = error(&replace(
+        "column = \"full_name\"\n\n[new]",
+        "column = \"full_name\"\npath = \"x\"\n\n[new]",
+    ));
+    assert!(
+        err.contains("old.path: `path` does not apply to kind = \"column\""),
+        "{err}"
+    );
     let json = replace("\nkind = \"column\"", "\nkind = \"json\"");
     let err = error(&json);
     assert!(err.contains("old.path: missing key `path`"), "{err}");
-    let err = error(&json.replace("column = \"full_name\"\n\n[new]", "column = \"attrs\"\npath = \"a..b\"\n\n[new]"));
-    assert!(err.contains("old.path: \"a..b\" is not a valid JSON path"), "{err}");
+    let err = error(&json.replace(
+        "column = \"full_name\"\n\n[new]",
+        "column = \"attrs\"\npath = \"a..b\"\n\n[new]",
+    ));
+    assert!(
+        err.contains("old.path: \"a..b\" is not a valid JSON path"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_durations() {
     let err = error(&replace("soak = \"7d\"", "soak = \"a week\""));
-    assert!(err.contains(":21:8: guards.soak: \"a week\" is not a duration"), "{err}");
+    assert!(
+        err.contains(":21:8: guards.soak: \"a week\" is not a duration"),
+        "{err}"
+    );
     let err = error(&replace("max_check_age = \"24h\"", "max_check_age = 24"));
     assert!(err.contains("guards.max_check_age: "), "{err}");
 }
@@ -145,20 +193,40 @@ fn bad_durations() {
 #[test]
 fn bad_numbers() {
     let err = error(&replace("batch_size = 10000", "batch_size = 0"));
-    assert!(err.contains("sync.batch_size: must be between 1 and 1000000"), "{err}");
-    let err = error(&replace("max_rows_per_second = 0", "max_rows_per_second = -5"));
+    assert!(
+        err.contains("sync.batch_size: must be between 1 and 1000000"),
+        "{err}"
+    );
+    let err = error(&replace(
+        "max_rows_per_second = 0",
+        "max_rows_per_second = -5",
+    ));
     assert!(err.contains("sync.max_rows_per_second: "), "{err}");
     let err = error(&replace("approvals = 1", "approvals = 1000"));
-    assert!(err.contains("guards.approvals: must be between 0 and 100"), "{err}");
+    assert!(
+        err.contains("guards.approvals: must be between 0 and 100"),
+        "{err}"
+    );
     let err = error(&replace("batch_size = 10000", "batch_size = \"big\""));
     assert!(err.contains("sync.batch_size: "), "{err}");
 }
 
 #[test]
 fn paths_stay_inside_the_repository() {
-    let err = error(&replace("[\"scripts/backfill_full_name.py\"]", "[\"../other/sync.py\"]"));
-    assert!(err.contains("tools.paths: \"../other/sync.py\" must be a path relative to the project root"), "{err}");
-    let err = error(&replace("[\"scripts/backfill_full_name.py\"]", "[\"/etc/passwd\"]"));
+    let err = error(&replace(
+        "[\"scripts/backfill_full_name.py\"]",
+        "[\"../other/sync.py\"]",
+    ));
+    assert!(
+        err.contains(
+            "tools.paths: \"../other/sync.py\" must be a path relative to the project root"
+        ),
+        "{err}"
+    );
+    let err = error(&replace(
+        "[\"scripts/backfill_full_name.py\"]",
+        "[\"/etc/passwd\"]",
+    ));
     assert!(err.contains("tools.paths: "), "{err}");
 }
 
@@ -168,32 +236,64 @@ fn code_rules() {
         "{GOOD}\n[code]\nold_refs = [\"users.full_name\", {{ regex = \"full_?name\" }}]\npaths = [\"src/**/*.rs\"]\nschema_paths = [\"migrations/*.sql\"]\n"
     );
     let plan = parse(&text).unwrap();
-    assert_eq!(plan.code.old_refs, [CodeRef::Literal("users.full_name".into()), CodeRef::Regex("full_?name".into())]);
+    assert_eq!(
+        plan.code.old_refs,
+        [
+            CodeRef::Literal("users.full_name".into()),
+            CodeRef::Regex("full_?name".into())
+        ]
+    );
     let err = error(&text.replace("full_?name", "full_(name"));
-    assert!(err.contains("code.old_refs: regex \"full_(name\" does not compile: unclosed group"), "{err}");
+    assert!(
+        err.contains("code.old_refs: regex \"full_(name\" does not compile: unclosed group"),
+        "{err}"
+    );
     let err = error(&text.replace("src/**/*.rs", "src/[*.rs"));
-    assert!(err.contains("code.paths: \"src/[*.rs\" is not a valid glob"), "{err}");
+    assert!(
+        err.contains("code.paths: \"src/[*.rs\" is not a valid glob"),
+        "{err}"
+    );
 }
 
 #[test]
 fn new_storage_must_differ_from_old() {
-    let err = error(&replace("table = \"users_pii\"\nkey = \"user_id\"", "table = \"users\"\nkey = \"id\""));
-    assert!(err.contains("new.column: `users.full_name` is old storage"), "{err}");
-    let err = error(&replace("table = \"users_pii\"\nkey = \"user_id\"\ncolumn = \"full_name\"", "table = \"users\"\nkey = \"user_id\"\ncolumn = \"display_name\""));
-    assert!(err.contains("new.key: [new] is in the old table `users`, so its key must be the old key `id`"), "{err}");
+    let err = error(&replace(
+        "table = \"users_pii\"\nkey = \"user_id\"",
+        "table = \"users\"\nkey = \"id\"",
+    ));
+    assert!(
+        err.contains("new.column: `users.full_name` is old storage"),
+        "{err}"
+    );
+    let err = error(&replace(
+        "table = \"users_pii\"\nkey = \"user_id\"\ncolumn = \"full_name\"",
+        "table = \"users\"\nkey = \"user_id\"\ncolumn = \"display_name\"",
+    ));
+    assert!(
+        err.contains(
+            "new.key: [new] is in the old table `users`, so its key must be the old key `id`"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn all_problems_of_a_file_are_reported() {
-    let text = replace("table = \"users_pii\"", "table = \"bad table\"").replace("soak = \"7d\"", "soak = \"soon\"");
+    let text = replace("table = \"users_pii\"", "table = \"bad table\"")
+        .replace("soak = \"7d\"", "soak = \"soon\"");
     let err = parse(&text).unwrap_err();
     assert_eq!(err.lines().count(), 2, "{err}");
 }
 
 #[test]
 fn bad_file_name() {
-    let err = parse_plan("Users Full", Path::new("plans/Users Full.toml"), GOOD).unwrap_err().to_string();
-    assert!(err.contains("the file name `Users Full` is not a valid migration id"), "{err}");
+    let err = parse_plan("Users Full", Path::new("plans/Users Full.toml"), GOOD)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the file name `Users Full` is not a valid migration id"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -212,16 +312,38 @@ fn config_environments() {
     let text = "[environments.dev]\ndatabase_url = \"sqlite://app.db\"\n[environments.prd]\ndatabase_url_env = \"ATTRMIG_TEST_UNSET_VAR_X\"\nstate_url = \"postgres://state\"\n";
     let cfg = parse_config(Path::new("/repo"), Path::new("/repo/attrmig.toml"), text).unwrap();
     assert_eq!(cfg.plans_dir(), Path::new("/repo/plans"));
-    assert_eq!(cfg.urls("dev").unwrap(), ("sqlite://app.db".to_owned(), None));
+    assert_eq!(
+        cfg.urls("dev").unwrap(),
+        ("sqlite://app.db".to_owned(), None)
+    );
     let err = cfg.urls("prd").unwrap_err().to_string();
-    assert!(err.contains("$ATTRMIG_TEST_UNSET_VAR_X, which is not set"), "{err}");
+    assert!(
+        err.contains("$ATTRMIG_TEST_UNSET_VAR_X, which is not set"),
+        "{err}"
+    );
     let err = cfg.urls("stg").unwrap_err().to_string();
-    assert!(err.contains("no environment `stg`") && err.contains("dev, prd"), "{err}");
+    assert!(
+        err.contains("no environment `stg`") && err.contains("dev, prd"),
+        "{err}"
+    );
 
-    let err = parse_config(Path::new("/r"), Path::new("attrmig.toml"), "[environments.dev]\ndatabase = 'x'\n")
-        .unwrap_err()
-        .to_string();
-    assert!(err.starts_with("attrmig.toml:2:1: environments.dev.database: unknown key `database`"), "{err}");
-    let err = parse_config(Path::new("/r"), Path::new("attrmig.toml"), "[environments.dev]\n").unwrap_err().to_string();
+    let err = parse_config(
+        Path::new("/r"),
+        Path::new("attrmig.toml"),
+        "[environments.dev]\ndatabase = 'x'\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("attrmig.toml:2:1: environments.dev.database: unknown key `database`"),
+        "{err}"
+    );
+    let err = parse_config(
+        Path::new("/r"),
+        Path::new("attrmig.toml"),
+        "[environments.dev]\n",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("needs database_url"), "{err}");
 }

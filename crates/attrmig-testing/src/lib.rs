@@ -45,9 +45,13 @@ fn unavailable(tag: &str, why: String) -> Option<TestDb> {
 }
 
 fn with_database(admin_url: &str, name: &str) -> String {
-    let (base, query) = admin_url.split_once('?').map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut url = format!("{}/{}", &base[..path_start], name);
     if let Some(q) = query {
         url.push('?');
@@ -71,7 +75,12 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("app.db");
         create_sqlite(&path).expect("create SQLite database");
-        TestDb { backend: Backend::Sqlite, url: format!("sqlite://{}", path.display()), dir, server: None }
+        TestDb {
+            backend: Backend::Sqlite,
+            url: format!("sqlite://{}", path.display()),
+            dir,
+            server: None,
+        }
     }
 
     /// A new PostgreSQL database, or `None` (skip) when none is configured.
@@ -97,7 +106,8 @@ impl TestDb {
             Err(e) => return unavailable(tag, format!("{var} is unreachable: {e}")),
         };
         let name = unique_name();
-        conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the test database");
+        conn.batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create the test database");
         Some(TestDb {
             backend,
             url: with_database(&admin, &name),
@@ -123,12 +133,15 @@ impl TestDb {
 
     /// A new connection to it.
     pub fn connect(&self) -> AnyConnection {
-        connect(&DatabaseUrl::parse(&self.url, Path::new("/")).expect("valid URL")).expect("connect to the test database")
+        connect(&DatabaseUrl::parse(&self.url, Path::new("/")).expect("valid URL"))
+            .expect("connect to the test database")
     }
 
     /// Runs SQL (several statements allowed), panicking with the statement on failure.
     pub fn execute(&self, sql: &str) {
-        self.connect().batch_execute(sql).unwrap_or_else(|e| panic!("{e}\nin: {sql}"));
+        self.connect()
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{e}\nin: {sql}"));
     }
 
     /// Keeps the SQLite file (or names the server database) after the test, for debugging.
@@ -141,14 +154,22 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some((admin, name)) = &self.server else { return };
+        let Some((admin, name)) = &self.server else {
+            return;
+        };
         if std::thread::panicking() {
             eprintln!("test failed: database {name} kept for inspection");
             return;
         }
-        let Ok(url) = DatabaseUrl::parse(admin, Path::new("/")) else { return };
+        let Ok(url) = DatabaseUrl::parse(admin, Path::new("/")) else {
+            return;
+        };
         if let Ok(mut conn) = connect(&url) {
-            let force = if self.backend == Backend::Postgres { " WITH (FORCE)" } else { "" };
+            let force = if self.backend == Backend::Postgres {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
             let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name}{force}"));
         }
     }
@@ -203,8 +224,14 @@ mod tests {
 
     #[test]
     fn database_name_replaces_the_path() {
-        assert_eq!(with_database("postgres://postgres@127.0.0.1:5432/test", "x"), "postgres://postgres@127.0.0.1:5432/x");
-        assert_eq!(with_database("mysql://root@h:3306/test?ssl=false", "x"), "mysql://root@h:3306/x?ssl=false");
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("mysql://root@h:3306/test?ssl=false", "x"),
+            "mysql://root@h:3306/x?ssl=false"
+        );
         assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
     }
 }

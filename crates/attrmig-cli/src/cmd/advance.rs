@@ -34,7 +34,10 @@ pub fn run(ctx: &Ctx, args: AdvanceArgs) -> Result<Code, Failure> {
     let req = AdvanceRequest {
         id: args.id.clone(),
         to: args.to,
-        intent: Intent { note: args.note, confirm_point_of_no_return: args.confirm_point_of_no_return },
+        intent: Intent {
+            note: args.note,
+            confirm_point_of_no_return: args.confirm_point_of_no_return,
+        },
         dry_run: args.dry_run,
     };
     let done = engine.advance(&req)?;
@@ -43,7 +46,11 @@ pub fn run(ctx: &Ctx, args: AdvanceArgs) -> Result<Code, Failure> {
         return Ok(Code::Ok);
     }
     match &done.entry {
-        Some(entry) => ctx.out.text(&format!("{}\n{}", render::moved(&args.id, entry), render::guards(&done.guards)))?,
+        Some(entry) => ctx.out.text(&format!(
+            "{}\n{}",
+            render::moved(&args.id, entry),
+            render::guards(&done.guards)
+        ))?,
         None => ctx.out.text(&format!(
             "dry run: {} can go from {} to {}; every guard passes:\n{}",
             args.id,

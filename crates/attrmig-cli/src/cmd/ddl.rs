@@ -34,22 +34,30 @@ fn parse_ddl_step(s: &str) -> Result<Step, String> {
     if attrmig_tools::ddl::DDL_STEPS.contains(&step) {
         Ok(step)
     } else {
-        Err(format!("{step} has no DDL; use prepare-storage, prepare-old-stop or drop-old"))
+        Err(format!(
+            "{step} has no DDL; use prepare-storage, prepare-old-stop or drop-old"
+        ))
     }
 }
 
 pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
     let mut engine = ctx.engine()?;
     if let Some(intent) = args.resolve_intent {
-        let moved = engine.resolve_intent(&args.id, intent, args.note.as_deref().unwrap_or_default())?;
+        let moved =
+            engine.resolve_intent(&args.id, intent, args.note.as_deref().unwrap_or_default())?;
         if ctx.out.json {
             ctx.out.json(&moved)?;
         } else {
-            ctx.out.text(&format!("intent {intent} closed\n{}", render::moved(&args.id, &moved)))?;
+            ctx.out.text(&format!(
+                "intent {intent} closed\n{}",
+                render::moved(&args.id, &moved)
+            ))?;
         }
         return Ok(Code::Ok);
     }
-    let step = args.step.ok_or_else(|| Failure::Usage("name a step: prepare-storage, prepare-old-stop or drop-old".into()))?;
+    let step = args.step.ok_or_else(|| {
+        Failure::Usage("name a step: prepare-storage, prepare-old-stop or drop-old".into())
+    })?;
     let outcome = engine.ddl(&args.id, step, args.apply)?;
     if ctx.out.json {
         ctx.out.json(&outcome)?;
@@ -66,10 +74,18 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
         text.push_str(&format!("-- old storage matches the fingerprint taken at 9 stop-writing-old ({n} keys changed)\n"));
     }
     match &outcome.entry {
-        Some(entry) => text.push_str(&format!("-- applied; audit entry {} (hash {})", entry.version, &entry.hash[..12])),
+        Some(entry) => text.push_str(&format!(
+            "-- applied; audit entry {} (hash {})",
+            entry.version,
+            &entry.hash[..12]
+        )),
         None if args.apply => text.push_str("-- nothing to apply"),
         None if outcome.ddl.statements.is_empty() => text.push_str("-- nothing to do"),
-        None => text.push_str(&format!("-- not applied; `attrmig ddl {} {} --apply` runs it", args.id, step.id())),
+        None => text.push_str(&format!(
+            "-- not applied; `attrmig ddl {} {} --apply` runs it",
+            args.id,
+            step.id()
+        )),
     }
     ctx.out.text(&text)?;
     Ok(Code::Ok)

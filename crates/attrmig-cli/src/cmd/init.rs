@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use attrmig_core::ident::{Ident, MigrationId};
-use attrmig_core::plan::{CodeRules, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings, ToolSettings};
+use attrmig_core::plan::{
+    CodeRules, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings, ToolSettings,
+};
 use clap::Args;
 use serde_json::json;
 
@@ -40,31 +42,49 @@ pub struct InitArgs {
 }
 
 fn split(flag: &str, value: &str) -> Result<(Ident, Ident), Failure> {
-    let (table, column) = value
-        .split_once('.')
-        .ok_or_else(|| Failure::Usage(format!("--{flag} {value:?}: write TABLE.COLUMN, e.g. users.full_name")))?;
+    let (table, column) = value.split_once('.').ok_or_else(|| {
+        Failure::Usage(format!(
+            "--{flag} {value:?}: write TABLE.COLUMN, e.g. users.full_name"
+        ))
+    })?;
     let ident = |what: &str, s: &str| {
-        Ident::new(s).map_err(|e| Failure::Usage(format!("--{flag}: {what} {s:?} is not a valid identifier: it {e}")))
+        Ident::new(s).map_err(|e| {
+            Failure::Usage(format!(
+                "--{flag}: {what} {s:?} is not a valid identifier: it {e}"
+            ))
+        })
     };
     Ok((ident("table", table)?, ident("column", column)?))
 }
 
 pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
-    let id = MigrationId::new(&args.id)
-        .map_err(|e| Failure::Usage(format!("{:?} is not a valid migration id: it {e}", args.id)))?;
+    let id = MigrationId::new(&args.id).map_err(|e| {
+        Failure::Usage(format!("{:?} is not a valid migration id: it {e}", args.id))
+    })?;
     let (old_table, old_column) = split("old", &args.old)?;
     let (new_table, new_column) = split("new", &args.new)?;
-    let old_key = Ident::new(&args.old_key).map_err(|e| Failure::Usage(format!("--old-key: it {e}")))?;
+    let old_key =
+        Ident::new(&args.old_key).map_err(|e| Failure::Usage(format!("--old-key: it {e}")))?;
     let new_key = match &args.new_key {
         Some(k) => Ident::new(k).map_err(|e| Failure::Usage(format!("--new-key: it {e}")))?,
         None => old_key.clone(),
     };
     let plan = Plan {
         id: id.clone(),
-        description: args.description.unwrap_or_else(|| format!("Move {} to {}", args.old, args.new)),
+        description: args
+            .description
+            .unwrap_or_else(|| format!("Move {} to {}", args.old, args.new)),
         owners: args.owners,
-        old: OldStorage::Column { table: old_table, key: old_key, column: old_column },
-        new: NewStorage { table: new_table, key: new_key, column: new_column },
+        old: OldStorage::Column {
+            table: old_table,
+            key: old_key,
+            column: old_column,
+        },
+        new: NewStorage {
+            table: new_table,
+            key: new_key,
+            column: new_column,
+        },
         sync: SyncSettings::default(),
         guards: GuardSettings::default(),
         tools: ToolSettings::default(),
@@ -73,15 +93,20 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
     let project = ctx.project()?;
     let path = project.plan_path(id.as_str());
     if path.exists() && !args.force {
-        return Err(Failure::Usage(format!("{} already exists; pass --force to overwrite it", project.display_path(&path))));
+        return Err(Failure::Usage(format!(
+            "{} already exists; pass --force to overwrite it",
+            project.display_path(&path)
+        )));
     }
     let text = attrmig_plan::render_plan(&plan);
     // What init writes must be what validate accepts.
-    attrmig_plan::parse_plan(id.as_str(), &path, &text).map_err(|e| Failure::Usage(e.to_string()))?;
+    attrmig_plan::parse_plan(id.as_str(), &path, &text)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     write(&path, &text)?;
     let shown = project.display_path(&path);
     if ctx.out.json {
-        ctx.out.json(&json!({ "id": id, "file": shown, "plan": plan }))?;
+        ctx.out
+            .json(&json!({ "id": id, "file": shown, "plan": plan }))?;
     } else {
         ctx.out.text(&format!(
             "wrote {shown}: {} → {}\n  check [new].key ({}), then `attrmig show {id}`",
@@ -95,8 +120,10 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     }
-    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    std::fs::write(path, text)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(())
 }

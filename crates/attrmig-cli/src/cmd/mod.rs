@@ -59,7 +59,9 @@ impl Ctx {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<Code, Failure> {
     let ctx = Ctx {
-        out: Out { json: cli.global.json },
+        out: Out {
+            json: cli.global.json,
+        },
         global: cli.global,
         cwd: std::env::current_dir().context("cannot read the working directory")?,
     };
@@ -76,11 +78,11 @@ pub fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Log(args) => log::run(&ctx, args),
         Command::Mode(args) => mode::run(&ctx, args),
         Command::Ddl(args) => ddl::run(&ctx, args),
-
     }
 }
 
 /// Parses a step given as id or number, for clap.
 pub fn parse_step(s: &str) -> Result<attrmig_core::Step, String> {
-    s.parse().map_err(|e: attrmig_core::step::UnknownStep| e.to_string())
+    s.parse()
+        .map_err(|e: attrmig_core::step::UnknownStep| e.to_string())
 }

@@ -36,19 +36,33 @@ pub fn run(ctx: &Ctx, args: ValidateArgs) -> Result<Code, Failure> {
     };
     let mut plans = Vec::new();
     for file in &files {
-        let id = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let id = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
         let problems = match load_plan(file) {
             Ok(_) => Vec::new(),
-            Err(LoadError::Invalid(errors)) => errors.to_string().lines().map(str::to_owned).collect(),
+            Err(LoadError::Invalid(errors)) => {
+                errors.to_string().lines().map(str::to_owned).collect()
+            }
             Err(e) => vec![e.to_string()],
         };
-        plans.push(Checked { id, file: project.display_path(file), valid: problems.is_empty(), problems });
+        plans.push(Checked {
+            id,
+            file: project.display_path(file),
+            valid: problems.is_empty(),
+            problems,
+        });
     }
     let invalid = plans.iter().filter(|p| !p.valid).count();
     if ctx.out.json {
         ctx.out.json(&Report { plans })?;
     } else if plans.is_empty() {
-        ctx.out.text(&format!("no plans in {}", project.display_path(&project.plans_dir)))?;
+        ctx.out.text(&format!(
+            "no plans in {}",
+            project.display_path(&project.plans_dir)
+        ))?;
     } else {
         for p in &plans {
             if p.valid {

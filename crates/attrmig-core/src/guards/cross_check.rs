@@ -15,8 +15,16 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
 
 fn ran_since_prepare_storage(plan: &Plan, facts: &Facts) -> GuardCheck {
     let name = "cross-check-ran";
-    let (Some(runs), Some(since)) = (&facts.cross_checks, facts.history.reached.get(&Step::PrepareStorage)) else {
-        return GuardCheck::fail(name, Refusal::NotObserved { what: "cross-check runs and when step 1 was reached" });
+    let (Some(runs), Some(since)) = (
+        &facts.cross_checks,
+        facts.history.reached.get(&Step::PrepareStorage),
+    ) else {
+        return GuardCheck::fail(
+            name,
+            Refusal::NotObserved {
+                what: "cross-check runs and when step 1 was reached",
+            },
+        );
     };
     match runs.iter().find(|r| r.started_at >= *since) {
         Some(run) => GuardCheck::pass(
@@ -32,7 +40,11 @@ fn ran_since_prepare_storage(plan: &Plan, facts: &Facts) -> GuardCheck {
         ),
         None => GuardCheck::fail(
             name,
-            Refusal::NoCrossCheckSince { id: plan.id.to_string(), step: Step::PrepareStorage, since: *since },
+            Refusal::NoCrossCheckSince {
+                id: plan.id.to_string(),
+                step: Step::PrepareStorage,
+                since: *since,
+            },
         ),
     }
 }
@@ -48,9 +60,16 @@ mod tests {
         f.history.reached.insert(Step::PrepareStorage, t(5));
         f.cross_checks = Some(vec![check(1, true, 4, 4, dirty())]);
         let err = guards(&plan(), &f)[0].verdict.clone().unwrap_err();
-        assert!(err.to_string().contains("run `attrmig cross-check users-full-name`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("run `attrmig cross-check users-full-name`"),
+            "{err}"
+        );
         // Mismatches are expected before the sync: any run after step 1 will do.
-        f.cross_checks = Some(vec![check(2, false, 6, 6, dirty()), check(1, true, 4, 4, dirty())]);
+        f.cross_checks = Some(vec![
+            check(2, false, 6, 6, dirty()),
+            check(1, true, 4, 4, dirty()),
+        ]);
         assert!(guards(&plan(), &f)[0].passed());
     }
 }

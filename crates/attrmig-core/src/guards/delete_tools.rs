@@ -5,9 +5,9 @@
 use serde_json::json;
 
 use super::{GuardCheck, cross_check_evidence};
+use crate::Refusal;
 use crate::facts::Facts;
 use crate::plan::Plan;
-use crate::Refusal;
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
     vec![last_cross_check_clean(plan, facts), tools_gone(plan, facts)]
@@ -16,10 +16,20 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
 fn last_cross_check_clean(plan: &Plan, facts: &Facts) -> GuardCheck {
     let name = "last-cross-check-clean";
     let Some(runs) = &facts.cross_checks else {
-        return GuardCheck::fail(name, Refusal::NotObserved { what: "cross-check runs" });
+        return GuardCheck::fail(
+            name,
+            Refusal::NotObserved {
+                what: "cross-check runs",
+            },
+        );
     };
     match runs.first() {
-        None => GuardCheck::fail(name, Refusal::NoCrossCheck { id: plan.id.to_string() }),
+        None => GuardCheck::fail(
+            name,
+            Refusal::NoCrossCheck {
+                id: plan.id.to_string(),
+            },
+        ),
         Some(run) if !run.counts.clean() => GuardCheck::fail(
             name,
             Refusal::Mismatches {
@@ -31,7 +41,11 @@ fn last_cross_check_clean(plan: &Plan, facts: &Facts) -> GuardCheck {
                 ),
             },
         ),
-        Some(run) => GuardCheck::pass(name, format!("cross-check run {} clean", run.run), cross_check_evidence(run)),
+        Some(run) => GuardCheck::pass(
+            name,
+            format!("cross-check run {} clean", run.run),
+            cross_check_evidence(run),
+        ),
     }
 }
 
@@ -39,12 +53,17 @@ fn tools_gone(plan: &Plan, facts: &Facts) -> GuardCheck {
     let name = "hand-written-tools-deleted";
     match &facts.tool_paths_present {
         None => GuardCheck::fail(name, Refusal::NotObserved { what: "tool paths" }),
-        Some(present) if !present.is_empty() => {
-            GuardCheck::fail(name, Refusal::ToolsPresent { paths: present.clone() })
-        }
-        Some(_) if plan.tools.paths.is_empty() => {
-            GuardCheck::pass(name, "the plan lists no hand-written tools", json!({ "paths": [] }))
-        }
+        Some(present) if !present.is_empty() => GuardCheck::fail(
+            name,
+            Refusal::ToolsPresent {
+                paths: present.clone(),
+            },
+        ),
+        Some(_) if plan.tools.paths.is_empty() => GuardCheck::pass(
+            name,
+            "the plan lists no hand-written tools",
+            json!({ "paths": [] }),
+        ),
         Some(_) => GuardCheck::pass(
             name,
             format!("gone: {}", plan.tools.paths.join(", ")),

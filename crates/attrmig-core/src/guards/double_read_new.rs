@@ -7,7 +7,10 @@ use crate::facts::Facts;
 use crate::plan::Plan;
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
-    vec![soaked(Step::DoubleReadOld, plan, facts), fresh_clean_cross_check(plan, facts)]
+    vec![
+        soaked(Step::DoubleReadOld, plan, facts),
+        fresh_clean_cross_check(plan, facts),
+    ]
 }
 
 #[cfg(test)]
@@ -25,10 +28,16 @@ mod tests {
         let checks = guards(&plan, &f);
         let err = checks[0].verdict.clone().unwrap_err();
         assert!(matches!(err, Refusal::SoakNotElapsed { .. }));
-        assert_eq!(err.to_string(), "soak: 6d 23h of 7d in 5a double-read-old so far; 1h to go (guards.soak)");
+        assert_eq!(
+            err.to_string(),
+            "soak: 6d 23h of 7d in 5a double-read-old so far; 1h to go (guards.soak)"
+        );
         assert!(checks[1].passed());
 
-        let f = Facts { now: t(24 * 7), ..f };
+        let f = Facts {
+            now: t(24 * 7),
+            ..f
+        };
         assert!(guards(&plan, &f).iter().all(GuardCheck::passed));
     }
 }

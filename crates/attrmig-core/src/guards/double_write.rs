@@ -11,9 +11,11 @@ use crate::{Refusal, Step};
 pub(super) fn guards(_plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
     let name = "note-says-where-double-write-shipped";
     let check = match facts.note.as_deref().map(str::trim) {
-        Some(note) if !note.is_empty() => {
-            GuardCheck::pass(name, format!("note: {note}"), json!({ "double_write_shipped": note }))
-        }
+        Some(note) if !note.is_empty() => GuardCheck::pass(
+            name,
+            format!("note: {note}"),
+            json!({ "double_write_shipped": note }),
+        ),
         _ => GuardCheck::fail(
             name,
             Refusal::NoteRequired {

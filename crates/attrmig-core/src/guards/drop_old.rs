@@ -6,9 +6,9 @@
 use serde_json::json;
 
 use super::{GuardCheck, passed};
+use crate::Refusal;
 use crate::facts::{Facts, LateWritesFact, OldStorageFact};
 use crate::plan::{OldStorage, Plan};
-use crate::Refusal;
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
     vec![
@@ -18,7 +18,9 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
 }
 
 fn no_late_writes(facts: &Facts) -> Result<super::Passed, Refusal> {
-    match facts.late_writes.ok_or(Refusal::NotObserved { what: "late writes" })? {
+    match facts.late_writes.ok_or(Refusal::NotObserved {
+        what: "late writes",
+    })? {
         LateWritesFact::Compared { changed: 0 } => passed(
             "old storage matches the fingerprint taken at 9 stop-writing-old",
             json!({ "late_writes": 0 }),
@@ -29,27 +31,41 @@ fn no_late_writes(facts: &Facts) -> Result<super::Passed, Refusal> {
             json!({ "verified_by": "ddl drop-old" }),
         ),
         LateWritesFact::Unverified => match facts.note.as_deref().map(str::trim) {
-            Some(note) if !note.is_empty() => {
-                passed(format!("dropped outside attrmig; note: {note}"), json!({ "ruled_out_by_note": note }))
-            }
+            Some(note) if !note.is_empty() => passed(
+                format!("dropped outside attrmig; note: {note}"),
+                json!({ "ruled_out_by_note": note }),
+            ),
             _ => Err(Refusal::DroppedUnverified),
         },
     }
 }
 
 fn old_storage_gone(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
-    let OldStorageFact { table, attribute_rows_present } =
-        facts.old_storage.as_ref().ok_or(Refusal::NotObserved { what: "the old table" })?;
+    let OldStorageFact {
+        table,
+        attribute_rows_present,
+    } = facts.old_storage.as_ref().ok_or(Refusal::NotObserved {
+        what: "the old table",
+    })?;
     let still_there = match &plan.old {
         OldStorage::Column { column, .. } => table.column(column.as_str()).is_some(),
         OldStorage::Json { .. } | OldStorage::Eav { .. } => {
-            table.exists() && attribute_rows_present.ok_or(Refusal::NotObserved { what: "old attribute rows" })?
+            table.exists()
+                && attribute_rows_present.ok_or(Refusal::NotObserved {
+                    what: "old attribute rows",
+                })?
         }
     };
     if still_there {
-        return Err(Refusal::OldStorageStillExists { id: plan.id.to_string(), what: plan.old.describe() });
+        return Err(Refusal::OldStorageStillExists {
+            id: plan.id.to_string(),
+            what: plan.old.describe(),
+        });
     }
-    passed(format!("{} is gone", plan.old.describe()), json!({ "old_table": table }))
+    passed(
+        format!("{} is gone", plan.old.describe()),
+        json!({ "old_table": table }),
+    )
 }
 
 #[cfg(test)]
@@ -75,7 +91,13 @@ mod tests {
                 unique: false,
             });
         }
-        OldStorageFact { table: TableFact::Present { table: "users".into(), columns }, attribute_rows_present: None }
+        OldStorageFact {
+            table: TableFact::Present {
+                table: "users".into(),
+                columns,
+            },
+            attribute_rows_present: None,
+        }
     }
 
     #[test]
@@ -84,8 +106,18 @@ mod tests {
         f.old_storage = Some(old_table(true));
         f.late_writes = Some(LateWritesFact::Compared { changed: 3 });
         let checks = guards(&plan(), &f);
-        assert!(checks[0].verdict.clone().unwrap_err().to_string().starts_with("3 key(s) of old storage changed"));
-        assert!(matches!(checks[1].verdict, Err(Refusal::OldStorageStillExists { .. })));
+        assert!(
+            checks[0]
+                .verdict
+                .clone()
+                .unwrap_err()
+                .to_string()
+                .starts_with("3 key(s) of old storage changed")
+        );
+        assert!(matches!(
+            checks[1].verdict,
+            Err(Refusal::OldStorageStillExists { .. })
+        ));
     }
 
     #[test]
@@ -95,7 +127,10 @@ mod tests {
         f.late_writes = Some(LateWritesFact::VerifiedByDrop);
         assert!(guards(&plan(), &f).iter().all(GuardCheck::passed));
         f.late_writes = Some(LateWritesFact::Unverified);
-        assert!(matches!(no_late_writes(&f), Err(Refusal::DroppedUnverified)));
+        assert!(matches!(
+            no_late_writes(&f),
+            Err(Refusal::DroppedUnverified)
+        ));
         f.note = Some("writers audited in PR 812; old column had no grants since 9".into());
         assert!(guards(&plan(), &f).iter().all(GuardCheck::passed));
     }

@@ -45,7 +45,10 @@ pub struct Passed {
     pub evidence: Value,
 }
 
-fn verdict_json<S: serde::Serializer>(v: &Result<Passed, Refusal>, s: S) -> Result<S::Ok, S::Error> {
+fn verdict_json<S: serde::Serializer>(
+    v: &Result<Passed, Refusal>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = s.serialize_map(Some(2))?;
     match v {
@@ -63,15 +66,27 @@ fn verdict_json<S: serde::Serializer>(v: &Result<Passed, Refusal>, s: S) -> Resu
 
 impl GuardCheck {
     fn pass(name: &'static str, detail: impl Into<String>, evidence: Value) -> GuardCheck {
-        GuardCheck { name, verdict: Ok(Passed { detail: detail.into(), evidence }) }
+        GuardCheck {
+            name,
+            verdict: Ok(Passed {
+                detail: detail.into(),
+                evidence,
+            }),
+        }
     }
 
     fn fail(name: &'static str, refusal: Refusal) -> GuardCheck {
-        GuardCheck { name, verdict: Err(refusal) }
+        GuardCheck {
+            name,
+            verdict: Err(refusal),
+        }
     }
 
     fn from_result(name: &'static str, result: Result<Passed, Refusal>) -> GuardCheck {
-        GuardCheck { name, verdict: result }
+        GuardCheck {
+            name,
+            verdict: result,
+        }
     }
 
     /// Did it pass.
@@ -81,7 +96,10 @@ impl GuardCheck {
 }
 
 fn passed(detail: impl Into<String>, evidence: Value) -> Result<Passed, Refusal> {
-    Ok(Passed { detail: detail.into(), evidence })
+    Ok(Passed {
+        detail: detail.into(),
+        evidence,
+    })
 }
 
 /// Which facts the guards of a step read, so the engine observes only those.
@@ -112,15 +130,45 @@ pub fn needs(entering: Step) -> Needs {
     let none = Needs::default();
     match entering {
         Step::Planned => none,
-        Step::PrepareStorage => Needs { new_storage: true, old_storage: true, ..none },
-        Step::CrossCheck => Needs { cross_checks: true, ..none },
+        Step::PrepareStorage => Needs {
+            new_storage: true,
+            old_storage: true,
+            ..none
+        },
+        Step::CrossCheck => Needs {
+            cross_checks: true,
+            ..none
+        },
         Step::DoubleWrite => none,
-        Step::Sync => Needs { cross_checks: true, sync_passes: true, data_issues: true, ..none },
-        Step::DoubleReadOld | Step::DoubleReadNew | Step::StopReadingOld => Needs { cross_checks: true, ..none },
-        Step::PrepareOldStop => Needs { old_storage: true, ..none },
-        Step::DeleteTools => Needs { cross_checks: true, tool_paths: true, ..none },
-        Step::StopWritingOld => Needs { approvals: true, ..none },
-        Step::DropOld => Needs { old_storage: true, old_attribute_rows: true, late_writes: true, ..none },
+        Step::Sync => Needs {
+            cross_checks: true,
+            sync_passes: true,
+            data_issues: true,
+            ..none
+        },
+        Step::DoubleReadOld | Step::DoubleReadNew | Step::StopReadingOld => Needs {
+            cross_checks: true,
+            ..none
+        },
+        Step::PrepareOldStop => Needs {
+            old_storage: true,
+            ..none
+        },
+        Step::DeleteTools => Needs {
+            cross_checks: true,
+            tool_paths: true,
+            ..none
+        },
+        Step::StopWritingOld => Needs {
+            approvals: true,
+            ..none
+        },
+        Step::DropOld => Needs {
+            old_storage: true,
+            old_attribute_rows: true,
+            late_writes: true,
+            ..none
+        },
     }
 }
 
@@ -186,7 +234,12 @@ fn cross_check_evidence(run: &CrossCheckFact) -> Value {
 fn fresh_clean_cross_check(plan: &Plan, facts: &Facts) -> GuardCheck {
     let name = "fresh-clean-cross-check";
     let Some(runs) = &facts.cross_checks else {
-        return GuardCheck::fail(name, Refusal::NotObserved { what: "cross-check runs" });
+        return GuardCheck::fail(
+            name,
+            Refusal::NotObserved {
+                what: "cross-check runs",
+            },
+        );
     };
     let id = plan.id.to_string();
     let Some(last) = runs.first() else {
@@ -204,10 +257,20 @@ fn fresh_clean_cross_check(plan: &Plan, facts: &Facts) -> GuardCheck {
             },
         );
     }
-    let age = (facts.now - last.finished_at).to_std().unwrap_or(Duration::ZERO);
+    let age = (facts.now - last.finished_at)
+        .to_std()
+        .unwrap_or(Duration::ZERO);
     let max = plan.guards.max_check_age;
     if age > max {
-        return GuardCheck::fail(name, Refusal::CrossCheckTooOld { id, run: last.run, age, max });
+        return GuardCheck::fail(
+            name,
+            Refusal::CrossCheckTooOld {
+                id,
+                run: last.run,
+                age,
+                max,
+            },
+        );
     }
     GuardCheck::pass(
         name,
@@ -226,16 +289,33 @@ fn fresh_clean_cross_check(plan: &Plan, facts: &Facts) -> GuardCheck {
 fn soaked(step: Step, plan: &Plan, facts: &Facts) -> GuardCheck {
     let name = "soak";
     let Some(since) = facts.history.reached.get(&step) else {
-        return GuardCheck::fail(name, Refusal::NotObserved { what: "the time the previous step was reached" });
+        return GuardCheck::fail(
+            name,
+            Refusal::NotObserved {
+                what: "the time the previous step was reached",
+            },
+        );
     };
     let elapsed = (facts.now - *since).to_std().unwrap_or(Duration::ZERO);
     let soak = plan.guards.soak;
     if elapsed < soak {
-        return GuardCheck::fail(name, Refusal::SoakNotElapsed { step, elapsed, soak });
+        return GuardCheck::fail(
+            name,
+            Refusal::SoakNotElapsed {
+                step,
+                elapsed,
+                soak,
+            },
+        );
     }
     GuardCheck::pass(
         name,
-        format!("{} in {step} since {} (soak {})", human_duration(elapsed), ts(since), human_duration(soak)),
+        format!(
+            "{} in {step} since {} (soak {})",
+            human_duration(elapsed),
+            ts(since),
+            human_duration(soak)
+        ),
         json!({ "in_step": step.id(), "since": since, "soak_seconds": soak.as_secs() }),
     )
 }
@@ -258,19 +338,46 @@ pub(crate) mod test_support {
     pub fn facts(now_hours: i64) -> Facts {
         let plan = plan();
         let fp = plan.storage_fingerprint();
-        Facts::new(t(now_hours), "alice@example.com", PlanFingerprint { recorded: Some(fp.clone()), current: fp })
+        Facts::new(
+            t(now_hours),
+            "alice@example.com",
+            PlanFingerprint {
+                recorded: Some(fp.clone()),
+                current: fp,
+            },
+        )
     }
 
-    pub fn check(run: i64, full: bool, started_h: i64, finished_h: i64, counts: Counts) -> CrossCheckFact {
-        CrossCheckFact { run, full, started_at: t(started_h), finished_at: t(finished_h), counts }
+    pub fn check(
+        run: i64,
+        full: bool,
+        started_h: i64,
+        finished_h: i64,
+        counts: Counts,
+    ) -> CrossCheckFact {
+        CrossCheckFact {
+            run,
+            full,
+            started_at: t(started_h),
+            finished_at: t(finished_h),
+            counts,
+        }
     }
 
     pub fn clean() -> Counts {
-        Counts { matching: 100, ..Counts::default() }
+        Counts {
+            matching: 100,
+            ..Counts::default()
+        }
     }
 
     pub fn dirty() -> Counts {
-        Counts { matching: 97, missing_in_new: 1, extra_in_new: 1, differs: 1 }
+        Counts {
+            matching: 97,
+            missing_in_new: 1,
+            extra_in_new: 1,
+            differs: 1,
+        }
     }
 }
 
@@ -285,9 +392,16 @@ mod tests {
         f.plan_fingerprint.current = "sha256:other".into();
         f.note = Some("release 42".into());
         let checks = evaluate(Step::DoubleWrite, &plan(), &f);
-        assert!(matches!(checks[0].verdict, Err(Refusal::PlanChanged { .. })));
+        assert!(matches!(
+            checks[0].verdict,
+            Err(Refusal::PlanChanged { .. })
+        ));
         // Entering 1 records the fingerprint; there is nothing to compare yet.
-        assert!(evaluate(Step::PrepareStorage, &plan(), &f).iter().all(|c| c.name != "plan-unchanged"));
+        assert!(
+            evaluate(Step::PrepareStorage, &plan(), &f)
+                .iter()
+                .all(|c| c.name != "plan-unchanged")
+        );
     }
 
     #[test]
@@ -295,14 +409,26 @@ mod tests {
         let plan = plan(); // max_check_age 24h
         let mut f = facts(100);
         f.cross_checks = Some(vec![]);
-        assert!(matches!(fresh_clean_cross_check(&plan, &f).verdict, Err(Refusal::NoCrossCheck { .. })));
+        assert!(matches!(
+            fresh_clean_cross_check(&plan, &f).verdict,
+            Err(Refusal::NoCrossCheck { .. })
+        ));
         f.cross_checks = Some(vec![check(2, false, 90, 90, clean())]);
         assert!(fresh_clean_cross_check(&plan, &f).passed());
         f.cross_checks = Some(vec![check(2, true, 70, 75, clean())]);
-        assert!(matches!(fresh_clean_cross_check(&plan, &f).verdict, Err(Refusal::CrossCheckTooOld { .. })));
+        assert!(matches!(
+            fresh_clean_cross_check(&plan, &f).verdict,
+            Err(Refusal::CrossCheckTooOld { .. })
+        ));
         // The newest run decides, even if an older one was clean.
-        f.cross_checks = Some(vec![check(3, true, 99, 99, dirty()), check(2, true, 98, 98, clean())]);
-        assert!(matches!(fresh_clean_cross_check(&plan, &f).verdict, Err(Refusal::Mismatches { .. })));
+        f.cross_checks = Some(vec![
+            check(3, true, 99, 99, dirty()),
+            check(2, true, 98, 98, clean()),
+        ]);
+        assert!(matches!(
+            fresh_clean_cross_check(&plan, &f).verdict,
+            Err(Refusal::Mismatches { .. })
+        ));
     }
 
     #[test]

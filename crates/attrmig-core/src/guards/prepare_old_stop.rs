@@ -5,28 +5,39 @@
 use serde_json::json;
 
 use super::{GuardCheck, passed};
+use crate::Refusal;
 use crate::facts::Facts;
 use crate::plan::{OldStorage, Plan};
-use crate::Refusal;
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
-    vec![GuardCheck::from_result("old-accepts-writes-without-attribute", check(plan, facts))]
+    vec![GuardCheck::from_result(
+        "old-accepts-writes-without-attribute",
+        check(plan, facts),
+    )]
 }
 
 fn check(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
     let OldStorage::Column { table, column, .. } = &plan.old else {
         return passed(
-            format!("{} storage: a write can leave the attribute out", plan.old.kind()),
+            format!(
+                "{} storage: a write can leave the attribute out",
+                plan.old.kind()
+            ),
             json!({ "kind": plan.old.kind() }),
         );
     };
-    let old = facts.old_storage.as_ref().ok_or(Refusal::NotObserved { what: "the old table" })?;
-    let col = old.table.column(column.as_str()).ok_or_else(|| Refusal::ColumnMissing {
-        role: "old",
-        table: table.to_string(),
-        column: column.to_string(),
-        todo: "old storage must stay until 10 drop-old; restore it".into(),
+    let old = facts.old_storage.as_ref().ok_or(Refusal::NotObserved {
+        what: "the old table",
     })?;
+    let col = old
+        .table
+        .column(column.as_str())
+        .ok_or_else(|| Refusal::ColumnMissing {
+            role: "old",
+            table: table.to_string(),
+            column: column.to_string(),
+            todo: "old storage must stay until 10 drop-old; restore it".into(),
+        })?;
     match (&col.default, col.nullable) {
         (_, true) => passed(
             format!("{table}.{column} is nullable"),
@@ -72,7 +83,14 @@ mod tests {
     fn nullable_or_defaulted() {
         assert!(guards(&plan(), &with_column(true, None))[0].passed());
         assert!(guards(&plan(), &with_column(false, Some("''")))[0].passed());
-        let err = guards(&plan(), &with_column(false, None))[0].verdict.clone().unwrap_err();
-        assert!(err.to_string().contains("attrmig ddl users-full-name prepare-old-stop"), "{err}");
+        let err = guards(&plan(), &with_column(false, None))[0]
+            .verdict
+            .clone()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("attrmig ddl users-full-name prepare-old-stop"),
+            "{err}"
+        );
     }
 }

@@ -7,5 +7,8 @@ use crate::facts::Facts;
 use crate::plan::Plan;
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
-    vec![soaked(Step::DoubleReadNew, plan, facts), fresh_clean_cross_check(plan, facts)]
+    vec![
+        soaked(Step::DoubleReadNew, plan, facts),
+        fresh_clean_cross_check(plan, facts),
+    ]
 }

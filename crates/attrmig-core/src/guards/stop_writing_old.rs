@@ -14,14 +14,27 @@ use crate::refusal::ts;
 use crate::{Refusal, Step};
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
-    vec![tools_retired(facts), approvals(plan, facts), confirmation(facts)]
+    vec![
+        tools_retired(facts),
+        approvals(plan, facts),
+        confirmation(facts),
+    ]
 }
 
 fn tools_retired(facts: &Facts) -> GuardCheck {
     let name = "tools-retired";
     match facts.history.reached.get(&Step::DeleteTools) {
-        Some(at) => GuardCheck::pass(name, format!("8 delete-tools reached at {}", ts(at)), json!({ "delete_tools_at": at })),
-        None => GuardCheck::fail(name, Refusal::NotObserved { what: "when step 8 was reached" }),
+        Some(at) => GuardCheck::pass(
+            name,
+            format!("8 delete-tools reached at {}", ts(at)),
+            json!({ "delete_tools_at": at }),
+        ),
+        None => GuardCheck::fail(
+            name,
+            Refusal::NotObserved {
+                what: "when step 8 was reached",
+            },
+        ),
     }
 }
 
@@ -30,7 +43,9 @@ fn approvals(plan: &Plan, facts: &Facts) -> GuardCheck {
     let Some(all) = &facts.approvals else {
         return GuardCheck::fail(name, Refusal::NotObserved { what: "approvals" });
     };
-    let current = all.iter().filter(|a| facts.history.last_rollback.is_none_or(|r| a.at > r));
+    let current = all
+        .iter()
+        .filter(|a| facts.history.last_rollback.is_none_or(|r| a.at > r));
     let (own, others): (Vec<_>, Vec<_>) = current.partition(|a| a.approver == facts.actor);
     let approvers: BTreeSet<&str> = others.iter().map(|a| a.approver.as_str()).collect();
     let need = plan.guards.approvals;
@@ -52,7 +67,10 @@ fn approvals(plan: &Plan, facts: &Facts) -> GuardCheck {
         if need == 0 {
             "guards.approvals = 0: none required".to_owned()
         } else {
-            format!("{have} of {need}: {}", approvers.iter().copied().collect::<Vec<_>>().join(", "))
+            format!(
+                "{have} of {need}: {}",
+                approvers.iter().copied().collect::<Vec<_>>().join(", ")
+            )
         },
         json!({ "approvers": approvers, "required": need }),
     )
@@ -61,7 +79,11 @@ fn approvals(plan: &Plan, facts: &Facts) -> GuardCheck {
 fn confirmation(facts: &Facts) -> GuardCheck {
     let name = "confirm-point-of-no-return";
     if facts.confirmed_point_of_no_return {
-        GuardCheck::pass(name, "--confirm-point-of-no-return given", json!({ "confirmed": true }))
+        GuardCheck::pass(
+            name,
+            "--confirm-point-of-no-return given",
+            json!({ "confirmed": true }),
+        )
     } else {
         GuardCheck::fail(name, Refusal::ConfirmationRequired)
     }
@@ -74,7 +96,10 @@ mod tests {
     use crate::facts::ApprovalFact;
 
     fn approval(who: &str, h: i64) -> ApprovalFact {
-        ApprovalFact { approver: who.into(), at: t(h) }
+        ApprovalFact {
+            approver: who.into(),
+            at: t(h),
+        }
     }
 
     #[test]
@@ -88,7 +113,10 @@ mod tests {
             err.to_string(),
             "0 of 1 approval(s) from people other than alice@example.com; ask a reviewer to run `attrmig approve users-full-name` (your own approval doesn't count)"
         );
-        f.approvals = Some(vec![approval("alice@example.com", 2), approval("bob@example.com", 3)]);
+        f.approvals = Some(vec![
+            approval("alice@example.com", 2),
+            approval("bob@example.com", 3),
+        ]);
         assert!(guards(&plan(), &f).iter().all(GuardCheck::passed));
     }
 

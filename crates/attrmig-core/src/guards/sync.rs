@@ -15,11 +15,15 @@ use crate::{Refusal, Step};
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
     let id = plan.id.to_string();
-    let (Some(passes), Some(double_write_at)) = (&facts.sync_passes, facts.history.reached.get(&Step::DoubleWrite))
-    else {
+    let (Some(passes), Some(double_write_at)) = (
+        &facts.sync_passes,
+        facts.history.reached.get(&Step::DoubleWrite),
+    ) else {
         return vec![GuardCheck::fail(
             "sync-after-double-write",
-            Refusal::NotObserved { what: "sync passes and when step 3 was reached" },
+            Refusal::NotObserved {
+                what: "sync passes and when step 3 was reached",
+            },
         )];
     };
 
@@ -84,21 +88,41 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
     });
 
     checks.push(match facts.unresolved_data_issues {
-        None => GuardCheck::fail("no-unresolved-data-issues", Refusal::NotObserved { what: "data issues" }),
-        Some(0) => GuardCheck::pass("no-unresolved-data-issues", "no data issue unresolved", json!({ "unresolved": 0 })),
-        Some(count) => GuardCheck::fail("no-unresolved-data-issues", Refusal::UnresolvedDataIssues { id, count }),
+        None => GuardCheck::fail(
+            "no-unresolved-data-issues",
+            Refusal::NotObserved {
+                what: "data issues",
+            },
+        ),
+        Some(0) => GuardCheck::pass(
+            "no-unresolved-data-issues",
+            "no data issue unresolved",
+            json!({ "unresolved": 0 }),
+        ),
+        Some(count) => GuardCheck::fail(
+            "no-unresolved-data-issues",
+            Refusal::UnresolvedDataIssues { id, count },
+        ),
     });
     checks
 }
 
 fn describe_pass(pass: &SyncPassFact, double_write_at: &chrono::DateTime<chrono::Utc>) -> String {
-    let when = if pass.started_at < *double_write_at { "before double-write" } else { "after double-write" };
+    let when = if pass.started_at < *double_write_at {
+        "before double-write"
+    } else {
+        "after double-write"
+    };
     let status = match pass.status {
         SyncStatus::Running => "is still running",
         SyncStatus::Interrupted => "was interrupted; `attrmig sync` resumes it",
         SyncStatus::Completed => "completed",
     };
-    format!("latest: pass {} started {} {when} and {status}", pass.pass, ts(&pass.started_at))
+    format!(
+        "latest: pass {} started {} {when} and {status}",
+        pass.pass,
+        ts(&pass.started_at)
+    )
 }
 
 #[cfg(test)]
@@ -107,7 +131,12 @@ mod tests {
     use super::*;
 
     fn pass(n: i64, started: i64, finished: Option<i64>, status: SyncStatus) -> SyncPassFact {
-        SyncPassFact { pass: n, started_at: t(started), finished_at: finished.map(t), status }
+        SyncPassFact {
+            pass: n,
+            started_at: t(started),
+            finished_at: finished.map(t),
+            status,
+        }
     }
 
     fn at_three(now: i64) -> Facts {
@@ -120,7 +149,11 @@ mod tests {
     }
 
     fn names_failing(f: &Facts) -> Vec<&'static str> {
-        guards(&plan(), f).into_iter().filter(|c| !c.passed()).map(|c| c.name).collect()
+        guards(&plan(), f)
+            .into_iter()
+            .filter(|c| !c.passed())
+            .map(|c| c.name)
+            .collect()
     }
 
     #[test]
@@ -130,7 +163,10 @@ mod tests {
         f.cross_checks = Some(vec![check(1, true, 13, 14, clean())]);
         let checks = guards(&plan(), &f);
         let err = checks[0].verdict.clone().unwrap_err().to_string();
-        assert!(err.contains("pass 1 started") && err.contains("before double-write"), "{err}");
+        assert!(
+            err.contains("pass 1 started") && err.contains("before double-write"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -138,11 +174,17 @@ mod tests {
         let mut f = at_three(30);
         f.sync_passes = Some(vec![pass(2, 11, Some(15), SyncStatus::Completed)]);
         // A sample check after the pass is not enough, nor a full one from before it.
-        f.cross_checks = Some(vec![check(3, false, 16, 16, clean()), check(2, true, 12, 13, clean())]);
+        f.cross_checks = Some(vec![
+            check(3, false, 16, 16, clean()),
+            check(2, true, 12, 13, clean()),
+        ]);
         assert_eq!(names_failing(&f), ["clean-full-cross-check-after-sync"]);
         f.cross_checks = Some(vec![check(4, true, 17, 18, dirty())]);
         assert_eq!(names_failing(&f), ["clean-full-cross-check-after-sync"]);
-        f.cross_checks = Some(vec![check(5, true, 19, 20, clean()), check(4, true, 17, 18, dirty())]);
+        f.cross_checks = Some(vec![
+            check(5, true, 19, 20, clean()),
+            check(4, true, 17, 18, dirty()),
+        ]);
         assert!(names_failing(&f).is_empty());
         f.unresolved_data_issues = Some(2);
         assert_eq!(names_failing(&f), ["no-unresolved-data-issues"]);
@@ -152,7 +194,11 @@ mod tests {
     fn running_or_interrupted_pass_does_not_count() {
         let mut f = at_three(30);
         f.sync_passes = Some(vec![pass(2, 11, None, SyncStatus::Interrupted)]);
-        let err = guards(&plan(), &f)[0].verdict.clone().unwrap_err().to_string();
+        let err = guards(&plan(), &f)[0]
+            .verdict
+            .clone()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("interrupted"), "{err}");
     }
 }
