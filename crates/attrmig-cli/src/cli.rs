@@ -64,7 +64,12 @@ pub enum Command {
     Check(cmd::check::CheckArgs),
     Log(cmd::log::LogArgs),
     Mode(cmd::mode::ModeArgs),
+    Report(cmd::report::ReportArgs),
     Ddl(cmd::ddl::DdlArgs),
+    CrossCheck(cmd::cross_check::CrossCheckArgs),
+    Sync(cmd::sync::SyncArgs),
+    DataIssues(cmd::data_issues::DataIssuesArgs),
+    Demo(cmd::demo::DemoArgs),
 }
 
 #[cfg(test)]

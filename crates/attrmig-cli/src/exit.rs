@@ -48,6 +48,12 @@ impl From<EngineError> for Failure {
     }
 }
 
+impl From<attrmig_db::DbError> for Failure {
+    fn from(e: attrmig_db::DbError) -> Self {
+        Failure::Engine(EngineError::Db(e))
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
         Failure::Other(e)
@@ -64,7 +70,8 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-fn code(err: &Failure) -> Code {
+/// The exit code of an error.
+pub fn code(err: &Failure) -> Code {
     match err {
         Failure::Engine(EngineError::Refused(_) | EngineError::Blocked { .. }) => Code::Refused,
         Failure::Engine(EngineError::UnknownMigration { .. }) | Failure::Usage(_) => Code::Usage,

@@ -70,7 +70,8 @@ pub fn status(rows: &[StatusRow]) -> String {
     for r in rows {
         let blocked = match (&r.problem, r.next) {
             (Some(p), _) => p.clone(),
-            (None, None) => "-".into(),
+            (None, None) if matches!(r.position, Position::Abandoned { .. }) => "abandoned".into(),
+            (None, None) => "complete".into(),
             (None, Some(_)) if r.blocked_by.is_empty() => "ready".into(),
             (None, Some(_)) => r
                 .blocked_by

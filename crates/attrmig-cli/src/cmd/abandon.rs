@@ -6,8 +6,10 @@ use super::Ctx;
 use crate::exit::{Code, Failure};
 use crate::render;
 
-/// Give the migration up, before 9 only. An abandoned migration can't move again; the
-/// application goes back to old storage only (see `attrmig mode`).
+/// Give the migration up, before 9 only.
+///
+/// An abandoned migration can't move again; the application goes back to old storage only
+/// (see `attrmig mode`).
 #[derive(Debug, Args)]
 pub struct AbandonArgs {
     /// Migration id.

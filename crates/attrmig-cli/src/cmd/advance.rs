@@ -8,8 +8,9 @@ use super::{Ctx, parse_step};
 use crate::exit::{Code, Failure};
 use crate::render;
 
-/// Reach the next step, if every guard passes. Refused (exit 3) with every guard's
-/// verdict otherwise; nothing is written then.
+/// Reach the next step, if every guard passes.
+///
+/// Refused (exit 3) with every guard's verdict otherwise; nothing is written then.
 #[derive(Debug, Args)]
 pub struct AdvanceArgs {
     /// Migration id.

@@ -5,8 +5,10 @@ use clap::Args;
 use super::Ctx;
 use crate::exit::{Code, Failure};
 
-/// Approve passing the point of no return (9 stop-writing-old). Counts toward
-/// `guards.approvals` when someone else advances; a rollback withdraws approvals.
+/// Approve passing the point of no return (9 stop-writing-old).
+///
+/// Counts toward `guards.approvals` when someone else advances; a rollback withdraws
+/// approvals.
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
     /// Migration id.

@@ -7,9 +7,12 @@ use super::{Ctx, parse_step};
 use crate::exit::{Code, Failure};
 use crate::render;
 
-/// Print the DDL of prepare-storage (1), prepare-old-stop (7) or drop-old (10) in the
-/// database's dialect; `--apply` runs it and records it in the audit log. drop-old first
-/// compares old storage with the fingerprint taken at 9 and refuses if anything wrote it.
+/// Print or apply the DDL of steps 1, 7 and 10.
+///
+/// prepare-storage (1), prepare-old-stop (7) or drop-old (10), in the database's dialect;
+/// `--apply` runs it and records it in the audit log.
+/// drop-old first compares old storage with the fingerprint taken at 9 and refuses if
+/// anything wrote it.
 #[derive(Debug, Args)]
 pub struct DdlArgs {
     /// Migration id.

@@ -12,8 +12,10 @@ use serde_json::json;
 use super::Ctx;
 use crate::exit::{Code, Failure};
 
-/// Write plans/ID.toml for a column moving to another column, with every setting at its
-/// default and commented. Edit it for JSON or EAV old storage (see docs/plan-format.md).
+/// Write a plan for a column moving to another column.
+///
+/// plans/ID.toml gets every setting at its default, commented.
+/// Edit it for JSON or EAV old storage (see docs/plan-format.md).
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Migration id: lowercase letters, digits, - and _ (the plan file's name).

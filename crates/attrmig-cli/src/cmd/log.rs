@@ -7,8 +7,10 @@ use super::Ctx;
 use crate::exit::{Code, Failure};
 use crate::render;
 
-/// The audit log of a migration, oldest first. `--verify` recomputes the hash chain and
-/// exits 4 if any entry was altered, removed or reordered.
+/// The audit log of a migration, oldest first.
+///
+/// `--verify` recomputes the hash chain and exits 4 if any entry was altered, removed or
+/// reordered.
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// Migration id.

@@ -5,14 +5,19 @@ pub mod abandon;
 pub mod advance;
 pub mod approve;
 pub mod check;
+pub mod cross_check;
+pub mod data_issues;
 pub mod ddl;
+pub mod demo;
 
 pub mod init;
 pub mod log;
 pub mod mode;
+pub mod report;
 pub mod rollback;
 pub mod show;
 pub mod status;
+pub mod sync;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -56,14 +61,23 @@ impl Ctx {
     }
 }
 
-/// Runs the parsed command line.
+/// Runs the parsed command line in the working directory.
 pub fn run(cli: Cli) -> Result<Code, Failure> {
+    run_in(
+        cli,
+        std::env::current_dir().context("cannot read the working directory")?,
+    )
+}
+
+/// Runs the parsed command line as if started in `cwd` (the demo runs commands in its
+/// sandbox this way).
+pub fn run_in(cli: Cli, cwd: PathBuf) -> Result<Code, Failure> {
     let ctx = Ctx {
         out: Out {
             json: cli.global.json,
         },
         global: cli.global,
-        cwd: std::env::current_dir().context("cannot read the working directory")?,
+        cwd,
     };
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
@@ -77,7 +91,12 @@ pub fn run(cli: Cli) -> Result<Code, Failure> {
         Command::Check(args) => check::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
         Command::Mode(args) => mode::run(&ctx, args),
+        Command::Report(args) => report::run(&ctx, args),
         Command::Ddl(args) => ddl::run(&ctx, args),
+        Command::CrossCheck(args) => cross_check::run(&ctx, args),
+        Command::Sync(args) => sync::run(&ctx, args),
+        Command::DataIssues(args) => data_issues::run(&ctx, args),
+        Command::Demo(args) => demo::run(&ctx, args),
     }
 }
 

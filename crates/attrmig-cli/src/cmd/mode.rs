@@ -5,9 +5,10 @@ use clap::Args;
 use super::Ctx;
 use crate::exit::{Code, Failure};
 
-/// What the application must do now: write old and/or new, read old, both or new, and
-/// which value wins. Use `--json` from any language; Rust applications can call
-/// `attrmig_core::Mode::at`.
+/// What the application must do now.
+///
+/// Write old and/or new, read old, both or new, and which value wins.
+/// Use `--json` from any language; Rust applications can call `attrmig_core::Mode::at`.
 #[derive(Debug, Args)]
 pub struct ModeArgs {
     /// Migration id.

@@ -7,6 +7,7 @@ use crate::exit::{Code, Failure};
 use crate::render;
 
 /// Return one step, from 1 to 8 only; 9 and 10 are past the point of no return.
+///
 /// Rolling back from 8 re-arms the cross-check and sync tools.
 #[derive(Debug, Args)]
 pub struct RollbackArgs {

@@ -7,8 +7,10 @@ use super::Ctx;
 use crate::exit::{Code, Failure};
 use crate::render;
 
-/// Every migration: its step, its next step, what blocks it, its last cross-check, its
-/// owners. Migrations with a plan but no record yet show as 0 planned.
+/// Every migration at a glance.
+///
+/// Its step, its next step, what blocks it, its last cross-check, its owners.
+/// Migrations with a plan but no record yet show as 0 planned.
 #[derive(Debug, Args)]
 pub struct StatusArgs {}
 

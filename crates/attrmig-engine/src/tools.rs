@@ -1,0 +1,226 @@
+//! Running the tools for a migration: `cross-check`, `sync`, `data-issues --retry`.
+//!
+//! The engine decides whether a tool may run at the migration's step; the tools crate
+//! does the work. Both tools are "deleted" at step 8: from there on they refuse, because
+//! after step 9 a sync would copy stale old values over new ones.
+
+use attrmig_core::{Plan, Position, Refusal, Step};
+use attrmig_store::data_issues::{self, DataIssue, Rejected};
+use attrmig_store::{leases, sync_runs};
+use attrmig_tools::sync::{self, Event, Summary};
+use attrmig_tools::{Layout, crosscheck};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::Engine;
+use crate::error::EngineError;
+
+/// `attrmig cross-check`.
+#[derive(Debug, Clone)]
+pub struct CrossCheckRequest {
+    /// Migration id.
+    pub id: String,
+    /// `--sample N`.
+    pub sample: Option<u64>,
+    /// `--batch-size`; the plan's `sync.batch_size` otherwise.
+    pub batch_size: Option<u32>,
+    /// `--max-report`.
+    pub max_report: usize,
+}
+
+/// `attrmig sync`.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    /// Migration id.
+    pub id: String,
+    /// `--batch-size`; the plan's otherwise.
+    pub batch_size: Option<u32>,
+    /// `--max-rows-per-second`; the plan's otherwise (0 is unthrottled).
+    pub max_rows_per_second: Option<u32>,
+    /// `--restart`.
+    pub restart: bool,
+}
+
+/// A finished sync pass, with when double-write went live for comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncOutcome {
+    /// Migration id.
+    pub id: String,
+    /// What the pass did.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// When 3 double-write was last reached.
+    pub double_write_at: Option<DateTime<Utc>>,
+}
+
+/// `attrmig data-issues --retry`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryOutcome {
+    /// Migration id.
+    pub id: String,
+    /// Keys now in new storage.
+    pub fixed: Vec<String>,
+    /// Issues still open, with their latest error.
+    pub open: Vec<DataIssue>,
+}
+
+impl Engine {
+    /// A plan and the step it is at, for a tool; refused when abandoned or retired.
+    fn for_tool(&mut self, id: &str, tool: &'static str) -> Result<(Plan, Step), EngineError> {
+        let (plan, record) = self.lookup(id)?;
+        let position = record.map_or(Position::At(Step::Planned), |r| r.position);
+        let plan = plan.ok_or_else(|| Refusal::PlanMissing {
+            id: id.to_owned(),
+            at: position,
+        })?;
+        match position {
+            Position::Abandoned { at } => Err(Refusal::Abandoned { at }.into()),
+            Position::At(at) if at.tools_retired() => Err(Refusal::ToolRetired {
+                tool,
+                id: id.to_owned(),
+                at,
+            }
+            .into()),
+            Position::At(at) => Ok((plan, at)),
+        }
+    }
+
+    /// Compares old and new, and records the run.
+    pub fn cross_check(
+        &mut self,
+        req: &CrossCheckRequest,
+        progress: &mut dyn crosscheck::Progress,
+    ) -> Result<crosscheck::Report, EngineError> {
+        let (plan, step) = self.for_tool(&req.id, "cross-check")?;
+        let layout = Layout::resolve(self.session.app(), &plan)?;
+        let opts = crosscheck::Options {
+            sample: req.sample,
+            batch_size: req.batch_size.unwrap_or(plan.sync.batch_size),
+            max_report: req.max_report,
+        };
+        let actor = self.actor.clone();
+        Ok(crosscheck::run(
+            &mut self.session.conns(),
+            &layout,
+            step,
+            &actor,
+            &opts,
+            progress,
+        )?)
+    }
+
+    fn for_sync(&mut self, id: &str) -> Result<(Plan, Step), EngineError> {
+        let (plan, step) = self.for_tool(id, "sync")?;
+        if step < Step::DoubleWrite {
+            return Err(Refusal::SyncBeforeDoubleWrite {
+                id: id.to_owned(),
+                at: step,
+            }
+            .into());
+        }
+        Ok((plan, step))
+    }
+
+    /// Runs or resumes a sync pass to the end.
+    pub fn sync(
+        &mut self,
+        req: &SyncRequest,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<SyncOutcome, EngineError> {
+        let (plan, step) = self.for_sync(&req.id)?;
+        let layout = Layout::resolve(self.session.app(), &plan)?;
+        let opts = sync::Options {
+            batch_size: req.batch_size.unwrap_or(plan.sync.batch_size),
+            max_rows_per_second: match req.max_rows_per_second {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => plan.sync.max_rows_per_second,
+            },
+            restart: req.restart,
+            holder: sync::holder_name(&self.actor),
+        };
+        let summary = sync::run(&mut self.session.conns(), &layout, step, &opts, on)?;
+        let log = attrmig_store::audit::log(self.session.state(), &req.id)?;
+        let double_write_at = attrmig_store::audit::history(&log)
+            .reached
+            .get(&Step::DoubleWrite)
+            .copied();
+        Ok(SyncOutcome {
+            id: req.id.clone(),
+            summary,
+            double_write_at,
+        })
+    }
+
+    /// The migration's data issues (unresolved first).
+    pub fn data_issues(
+        &mut self,
+        id: &str,
+        include_resolved: bool,
+    ) -> Result<Vec<DataIssue>, EngineError> {
+        self.lookup(id)?;
+        Ok(data_issues::list(
+            self.session.state(),
+            id,
+            include_resolved,
+        )?)
+    }
+
+    /// Re-drives every open data issue, holding the sync lease meanwhile.
+    pub fn retry_data_issues(&mut self, id: &str) -> Result<RetryOutcome, EngineError> {
+        let (plan, _) = self.for_sync(id)?;
+        let layout = Layout::resolve(self.session.app(), &plan)?;
+        let holder = sync::holder_name(&self.actor);
+        let now = attrmig_core::audit::now();
+        if let Err(held) = leases::acquire(
+            self.session.state(),
+            id,
+            sync::LEASE,
+            &holder,
+            sync::LEASE_TTL,
+            now,
+        )? {
+            return Err(Refusal::LeaseHeld {
+                what: "sync",
+                id: id.to_owned(),
+                holder: held.holder,
+                expires_at: held.expires_at,
+            }
+            .into());
+        }
+        let result = self.retry_leased(id, &layout);
+        leases::release(self.session.state(), id, sync::LEASE, &holder)?;
+        result
+    }
+
+    fn retry_leased(&mut self, id: &str, layout: &Layout) -> Result<RetryOutcome, EngineError> {
+        let open = data_issues::list(self.session.state(), id, false)?;
+        let keys = open
+            .iter()
+            .map(|i| layout.parse_key(&i.key))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (fixed, still) = sync::copy_keys(self.session.app(), layout, &keys)?;
+        let now = attrmig_core::audit::now();
+        for key in &fixed {
+            data_issues::resolve(self.session.state(), id, &key.to_string(), now)?;
+        }
+        let pass = sync_runs::list(self.session.state(), id)?
+            .first()
+            .map_or(0, |p| p.pass);
+        for r in &still {
+            let key = r.key.to_string();
+            let rejected = Rejected {
+                key: &key,
+                old_value: r.old_value.as_deref(),
+                error: &r.error,
+                pass,
+            };
+            data_issues::record(self.session.state(), id, rejected, now)?;
+        }
+        Ok(RetryOutcome {
+            id: id.to_owned(),
+            fixed: fixed.iter().map(ToString::to_string).collect(),
+            open: data_issues::list(self.session.state(), id, false)?,
+        })
+    }
+}
