@@ -12,3 +12,21 @@ mod recorded;
 
 /// `attrmig check` for CI: each class of finding caught in a fixture repository.
 mod check;
+
+/// The whole procedure, every step, through the real binary.
+mod walk;
+
+/// Eight processes advance one migration at once: one wins, the others are told.
+mod race;
+
+/// A sync killed with SIGKILL resumes from its checkpoint.
+mod killed;
+
+/// Bad input: clear errors that say what to do next, and nothing lost.
+mod errors;
+
+/// Snapshots of `--help` and of the refusals users meet most.
+mod snapshots;
+
+/// State written by earlier releases still opens.
+mod compat;

@@ -27,9 +27,16 @@ pub struct Cli {
 
 /// Flags every command takes.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Environment from attrmig.toml whose database to use.
-    #[arg(long, global = true, env = "ATTRMIG_ENV", default_value = "dev")]
+    #[arg(
+        long,
+        global = true,
+        env = "ATTRMIG_ENV",
+        hide_env_values = true,
+        default_value = "dev"
+    )]
     pub env: String,
     /// Database URL (sqlite://PATH, postgres://..., mysql://...); overrides the environment's.
     #[arg(

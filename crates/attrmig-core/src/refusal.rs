@@ -54,6 +54,19 @@ pub enum Refusal {
         /// `rollback` or `abandon`.
         command: &'static str,
     },
+    /// The step asked for is where the migration already is.
+    #[error(
+        "{id} is already at {at}{}; nothing was written",
+        by.as_deref().map(|b| format!(" (reached by {b})")).unwrap_or_default()
+    )]
+    AlreadyAt {
+        /// Migration id.
+        id: String,
+        /// Where it is.
+        at: Step,
+        /// Who reached it.
+        by: Option<String>,
+    },
     /// Another transition committed between our read and our write.
     #[error(
         "another transition won the race: {id} is now at {now_at}{}; nothing was written. Run `attrmig show {id}` and decide again",

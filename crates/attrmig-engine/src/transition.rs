@@ -106,8 +106,21 @@ impl Engine {
                 Position::At(step) => step.next().ok_or(Refusal::Complete)?,
             },
         };
-        let transition = decide(record.position, &Command::Advance { to })?;
         let log = audit::log(self.session.state(), &req.id)?;
+        if record.position == Position::At(to) {
+            // Asked for where it already is: most likely someone else got there first.
+            let by = log
+                .iter()
+                .rev()
+                .find(|(e, _)| e.kind == EntryKind::Advance && e.to_step == to);
+            return Err(Refusal::AlreadyAt {
+                id: req.id.clone(),
+                at: to,
+                by: by.map(|(e, _)| e.actor.clone()),
+            }
+            .into());
+        }
+        let transition = decide(record.position, &Command::Advance { to })?;
         let facts = self.observe(&plan, &record, &log, to, &req.intent, at)?;
         let checks = guards::evaluate(to, &plan, &facts);
         if checks.iter().any(|c| !c.passed()) {
