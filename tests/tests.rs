@@ -13,6 +13,9 @@ mod recorded;
 /// `attrmig check` for CI: each class of finding caught in a fixture repository.
 mod check;
 
+/// `attrmig report`: the HTML page rendered in headless Chromium, and its Markdown twin.
+mod report;
+
 /// The whole procedure, every step, through the real binary.
 mod walk;
 

@@ -1,0 +1,26 @@
+//! `attrmig report`: for reviewers, every migration of a project in one document.
+//!
+//! For each migration: its ladder of steps with times and actors, the guards of its next
+//! step with pass or fail and why, a timeline of its transitions, its cross-check
+//! mismatches over time, its sync progress, its open data issues, and its audit log with
+//! the verification of the hash chain.
+//!
+//! - [`collect`]: reads it all through a connected engine into a [`Report`].
+//! - [`html::render`]: one self-contained page (inline CSS and SVG, no script, nothing
+//!   fetched), readable on a phone.
+//! - [`markdown::render`]: the same content for a pull-request comment.
+//!
+//! Nothing here prints.
+
+mod charts;
+mod collect;
+mod escape;
+#[cfg(test)]
+mod fixture;
+pub mod html;
+pub mod markdown;
+mod model;
+mod words;
+
+pub use collect::collect;
+pub use model::{CROSS_CHECKS_SHOWN, MigrationReport, Report};

@@ -1,0 +1,160 @@
+//! The wording both renderings share, so that the HTML page and the Markdown comment say
+//! the same things in the same words.
+
+use attrmig_core::{EntryKind, Position, human_duration};
+use attrmig_engine::{EntryView, LogView, Verification};
+use attrmig_store::cross_checks::{CheckStatus, CrossCheckRun};
+use chrono::{DateTime, Utc};
+
+use crate::model::MigrationReport;
+
+/// `2026-11-21 17:40 UTC`.
+pub fn time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// `3d 4h ago`.
+pub fn ago(now: &DateTime<Utc>, t: &DateTime<Utc>) -> String {
+    match (*now - *t).to_std() {
+        Ok(d) => format!("{} ago", human_duration(d)),
+        Err(_) => "just now".into(),
+    }
+}
+
+/// `12,345`.
+pub fn count(n: impl Into<i128>) -> String {
+    let n: i128 = n.into();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// Where a migration stands and where it goes next, in one line.
+pub fn standing(m: &MigrationReport) -> String {
+    match (m.status.position, m.status.next) {
+        (Position::Abandoned { at }, _) => format!("abandoned at {at}"),
+        (Position::At(step), None) => format!("at {step}: complete"),
+        (Position::At(step), Some(next)) => format!("at {step}; next {next}"),
+    }
+}
+
+/// A short state word for badges and CSS classes.
+pub fn state_class(m: &MigrationReport) -> &'static str {
+    match (m.status.position, m.status.next) {
+        (Position::Abandoned { .. }, _) => "abandoned",
+        (_, None) => "complete",
+        _ if m.status.problem.is_some() => "problem",
+        _ if m.status.blocked_by.is_empty() => "ready",
+        _ => "blocked",
+    }
+}
+
+/// What blocks the next step: `ready`, the failing guards' names, or the plan problem.
+pub fn blockers(m: &MigrationReport) -> String {
+    match (&m.status.problem, m.status.next) {
+        (Some(p), _) => p.clone(),
+        (None, None) => "-".into(),
+        (None, Some(_)) if m.status.blocked_by.is_empty() => "ready".into(),
+        (None, Some(_)) => m
+            .status
+            .blocked_by
+            .iter()
+            .map(|b| b.guard)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// The verification of the audit log's hash chain, in one sentence.
+pub fn verification(log: &LogView) -> String {
+    match &log.verification {
+        Some(Verification::Intact { entries }) => {
+            format!(
+                "hash chain intact: {entries} entries, ending at {}",
+                log.position
+            )
+        }
+        Some(Verification::Broken { message, .. }) => format!("hash chain BROKEN: {message}"),
+        None => "hash chain not verified".into(),
+    }
+}
+
+/// `#3 full` or `#4 sample of 1,000`.
+pub fn run_label(run: &CrossCheckRun) -> String {
+    match (run.full, run.sample_size) {
+        (true, _) => format!("#{} full", run.run),
+        (false, Some(n)) => format!("#{} sample of {}", run.run, count(n)),
+        (false, None) => format!("#{} sample", run.run),
+    }
+}
+
+/// A cross-check run's outcome: `clean`, `12 mismatches (...)`, or its status.
+pub fn run_outcome(run: &CrossCheckRun) -> String {
+    let c = &run.counts;
+    match run.status {
+        CheckStatus::Finished if c.clean() => format!("clean, {} matching", count(c.matching)),
+        CheckStatus::Finished => format!(
+            "{} mismatches (missing_in_new {}, extra_in_new {}, differs {}), {} matching",
+            count(c.mismatches()),
+            count(c.missing_in_new),
+            count(c.extra_in_new),
+            count(c.differs),
+            count(c.matching)
+        ),
+        CheckStatus::Failed => format!(
+            "failed: {}",
+            run.error.as_deref().unwrap_or("no error recorded")
+        ),
+        CheckStatus::Interrupted => "interrupted".into(),
+        CheckStatus::Running => "running".into(),
+    }
+}
+
+/// The kind of an audit entry: `advance`, `ddl drop-old`, ...
+pub fn entry_what(e: &EntryView) -> String {
+    let kind = e.kind.as_str();
+    match e.kind {
+        EntryKind::Ddl => match e.evidence.get("ddl").and_then(|d| d.as_str()) {
+            Some(ddl) => format!("{kind} {ddl}"),
+            None => kind.to_owned(),
+        },
+        _ => kind.to_owned(),
+    }
+}
+
+/// `3 double-write → 4 sync`, or just the step when it did not change.
+pub fn entry_move(e: &EntryView) -> String {
+    if e.from == e.to {
+        e.to.to_string()
+    } else {
+        format!("{} → {}", e.from, e.to)
+    }
+}
+
+/// A name as serde writes it (`completed`, `missing_in_new`).
+pub fn serde_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_group_thousands() {
+        assert_eq!(count(0u64), "0");
+        assert_eq!(count(999i64), "999");
+        assert_eq!(count(1_000i64), "1,000");
+        assert_eq!(count(1_234_567u64), "1,234,567");
+        assert_eq!(count(-12_345i64), "-12,345");
+    }
+}
