@@ -200,6 +200,44 @@ fn a_broken_chain_is_reported_and_exits_4() {
     );
 }
 
+#[test]
+fn a_missing_or_invalid_plan_still_shows_its_history() {
+    let db = TestDb::sqlite();
+    let p = project(&db);
+    std::fs::remove_file(p.path(&format!("plans/{ORDERS}.toml"))).unwrap();
+    p.write(
+        &format!("plans/{ACCOUNTS}.toml"),
+        "[old]\nkind = \"column\"\ntabel = \"accounts\"\n",
+    );
+    let md = p
+        .attrmig(["report", "--format", "markdown"])
+        .run()
+        .ok()
+        .stdout;
+    assert!(
+        md.contains("> **plan missing: plans/orders-status.toml**"),
+        "{md}"
+    );
+    assert!(md.contains("> **plan invalid: "), "{md}");
+    assert!(
+        md.contains(r"plans/accounts-email.toml:3:1: old.tabel: unknown key \`tabel\`"),
+        "{md}"
+    );
+    // Without a valid plan there is no ladder or guards, but the runs, the issues and
+    // the verified audit log are all there.
+    assert_eq!(
+        md.matches("### Steps").count(),
+        1,
+        "only users-full-name has a valid plan\n{md}"
+    );
+    assert_eq!(md.matches("✓ **hash chain intact").count(), 3, "{md}");
+    assert!(
+        md.contains("hash chain intact: 3 entries, ending at 3 double-write"),
+        "{md}"
+    );
+    assert!(md.contains("**2** row(s) the new storage rejected"), "{md}");
+}
+
 /// Where artifacts of a test run are kept (CI uploads the folder).
 fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
