@@ -31,12 +31,14 @@ impl Matcher {
     }
 }
 
-/// References to the old attribute in the plan's source paths, if its migration reached 9.
+/// References to the old attribute in the plan's source paths, if its migration reached
+/// 9; the files read are added to `scanned`.
 pub(crate) fn old_references(
     tree: &FileTree,
     plan: &Plan,
     position: Option<Position>,
     plan_files: &BTreeSet<&str>,
+    scanned: &mut BTreeSet<String>,
 ) -> Result<Vec<Finding>, CheckError> {
     let Some(Position::At(step)) = position else {
         return Ok(Vec::new());
@@ -61,6 +63,7 @@ pub(crate) fn old_references(
         if plan_files.contains(file) || schema.is_match(file) {
             continue;
         }
+        scanned.insert(file.to_owned());
         let Some(text) = tree.read(file)? else {
             continue;
         };

@@ -72,7 +72,7 @@ pub struct Outcome {
     pub plans: usize,
     /// Migrations recorded in the store.
     pub migrations: usize,
-    /// Source and schema files scanned by the code rules.
+    /// Source and schema files the code rules read.
     pub files_scanned: usize,
 }
 
@@ -115,14 +115,16 @@ pub fn check(inputs: &Inputs<'_>) -> Result<Outcome, CheckError> {
         for file in &plans {
             let Some(plan) = &file.plan else { continue };
             let at = position(&file.id);
-            let refs = code::old_references(&tree, plan, at, &plan_paths)?;
-            findings.extend(refs);
-            if !matches!(at, Some(Position::Abandoned { .. })) {
-                scanned.extend(
-                    tree.matching(&tree::globset(&plan.code.paths))
-                        .map(str::to_owned),
-                );
+            if matches!(at, Some(Position::Abandoned { .. })) {
+                continue;
             }
+            findings.extend(code::old_references(
+                &tree,
+                plan,
+                at,
+                &plan_paths,
+                &mut scanned,
+            )?);
             for schema_file in tree.matching(&tree::globset(&plan.code.schema_paths)) {
                 scanned.insert(schema_file.to_owned());
                 let Some(text) = tree.read(schema_file)? else {
