@@ -20,3 +20,8 @@ pub use connection::{AnyConnection, connect, create_sqlite, write_transaction};
 pub type AnyBackend = <AnyConnection as diesel::Connection>::Backend;
 pub use error::{DbError, is_row_level, is_transient};
 pub use url::{Backend, DatabaseUrl, UrlError, redact};
+
+/// Whether this build speaks MySQL/MariaDB (the `mysql` feature). A runtime value, so
+/// that crates which can't see the feature (test support, reached as a dev-dependency)
+/// can still tell.
+pub const MYSQL_SUPPORTED: bool = cfg!(feature = "mysql");

@@ -3,7 +3,8 @@
 //! - SQLite always, in a temporary folder.
 //! - PostgreSQL when `ATTRMIG_TEST_PG_URL` is set (an admin URL; a database is created
 //!   per test and dropped when the test passes, kept for inspection when it fails).
-//! - MySQL/MariaDB when `ATTRMIG_TEST_MYSQL_URL` is set and the `mysql` feature is on.
+//! - MySQL/MariaDB when `ATTRMIG_TEST_MYSQL_URL` is set and attrmig-db was built with its
+//!   `mysql` feature ([`attrmig_db::MYSQL_SUPPORTED`]; e.g. `cargo test --features mysql`).
 //!
 //! When `ATTRMIG_TEST_REQUIRE` names a backend (`pg`, `mysql`, comma-separated), a missing
 //! URL or an unreachable server fails the test instead of skipping it: a CI that thinks
@@ -90,8 +91,11 @@ impl TestDb {
 
     /// A new MySQL/MariaDB database, or `None` (skip) when none is configured.
     pub fn mysql() -> Option<TestDb> {
-        if cfg!(not(feature = "mysql")) {
-            return unavailable("mysql", "this build has no `mysql` feature".into());
+        if !attrmig_db::MYSQL_SUPPORTED {
+            return unavailable(
+                "mysql",
+                "this build has no MySQL support; run the tests with `--features mysql`".into(),
+            );
         }
         Self::server("mysql", "ATTRMIG_TEST_MYSQL_URL", Backend::Mysql)
     }
