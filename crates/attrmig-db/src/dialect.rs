@@ -40,10 +40,27 @@ impl Backend {
     }
 
     /// NULL-safe inequality: true when exactly one side is NULL or both differ.
+    ///
+    /// Values are compared exactly, as SQLite's BINARY collation and PostgreSQL's
+    /// deterministic ones do. MySQL/MariaDB collations would call `Ada` and `ADA` (`_ci`),
+    /// `e` and `é` (`_ai`), or `a` and `a ` (PAD SPACE) equal, and refuse to compare two
+    /// columns of different collations at all: there both sides are compared as the bytes
+    /// of their utf8mb4 text. Binary values are compared with [`Backend::distinct_bytes`].
     pub fn distinct(self, a: &str, b: &str) -> String {
         match self {
             Backend::Sqlite => format!("({a} IS NOT {b})"),
             Backend::Postgres => format!("({a} IS DISTINCT FROM {b})"),
+            Backend::Mysql => format!(
+                "(NOT (CAST(CONVERT({a} USING utf8mb4) AS BINARY) <=> CAST(CONVERT({b} USING utf8mb4) AS BINARY)))"
+            ),
+        }
+    }
+
+    /// NULL-safe inequality of two binary values (bytes compared as they are; reading
+    /// them as utf8mb4 text first would make invalid sequences look alike).
+    pub fn distinct_bytes(self, a: &str, b: &str) -> String {
+        match self {
+            Backend::Sqlite | Backend::Postgres => self.distinct(a, b),
             Backend::Mysql => format!("(NOT ({a} <=> {b}))"),
         }
     }
@@ -126,6 +143,15 @@ mod tests {
         assert_eq!(Backend::Sqlite.placeholder(2), "?");
         assert_eq!(Backend::Mysql.cast_text("x"), "CAST(x AS CHAR)");
         assert_eq!(Backend::Postgres.cast_text("x"), "CAST(x AS TEXT)");
+        assert_eq!(
+            Backend::Mysql.distinct("a", "b"),
+            "(NOT (CAST(CONVERT(a USING utf8mb4) AS BINARY) <=> CAST(CONVERT(b USING utf8mb4) AS BINARY)))"
+        );
+        assert_eq!(Backend::Mysql.distinct_bytes("a", "b"), "(NOT (a <=> b))");
+        assert_eq!(
+            Backend::Postgres.distinct_bytes("a", "b"),
+            Backend::Postgres.distinct("a", "b")
+        );
         let path = JsonPath::new("profile.full_name").unwrap();
         assert_eq!(
             Backend::Postgres.json_text("a", &path),

@@ -70,11 +70,17 @@ pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbErr
              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0] \
              WHERE t.relname = $1 AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL",
         ),
+        // Defaults come back as SQL, as on the other backends (`'none'`, `0`,
+        // `current_timestamp()`). MariaDB (10.2.7+) quotes literals itself and writes an
+        // explicit DEFAULT NULL as the bare word NULL; MySQL 8 writes literals unquoted
+        // and marks expressions DEFAULT_GENERATED in `extra`.
         Backend::Mysql => (
             "SELECT c.column_name AS name, c.column_type AS data_type, \
                     CAST(CASE WHEN c.is_nullable = 'YES' THEN 1 ELSE 0 END AS SIGNED) AS nullable, \
-                    CASE WHEN c.column_default IS NULL OR (c.column_default = 'NULL' AND c.is_nullable = 'YES') THEN NULL \
-                         ELSE c.column_default END AS default_value, \
+                    CASE WHEN c.column_default IS NULL THEN NULL \
+                         WHEN VERSION() LIKE '%MariaDB%' THEN NULLIF(c.column_default, 'NULL') \
+                         WHEN c.extra LIKE '%DEFAULT_GENERATED%' THEN c.column_default \
+                         ELSE QUOTE(c.column_default) END AS default_value, \
                     CAST(0 AS SIGNED) AS primary_key \
              FROM information_schema.columns c \
              WHERE c.table_schema = DATABASE() AND c.table_name = ? ORDER BY c.ordinal_position",

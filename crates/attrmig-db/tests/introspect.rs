@@ -62,3 +62,46 @@ fn missing_sqlite_file_is_an_error_not_a_new_database() {
     assert!(err.contains("gone.db does not exist"), "{err}");
     assert!(!dir.path().join("gone.db").exists());
 }
+
+/// MySQL/MariaDB defaults come back as SQL, whichever of the two wrote them: MariaDB
+/// quotes literals and writes DEFAULT NULL as the bare word; MySQL 8 quotes nothing.
+#[test]
+fn mysql_defaults_are_sql_and_default_null_is_none() {
+    let Some(db) = TestDb::mysql() else { return };
+    db.execute(
+        "CREATE TABLE users (id BIGINT PRIMARY KEY, \
+         full_name VARCHAR(255) NOT NULL DEFAULT '', \
+         nick VARCHAR(40) NOT NULL DEFAULT 'it''s', \
+         word VARCHAR(40) DEFAULT 'NULL', \
+         email VARCHAR(100) DEFAULT NULL, \
+         code VARCHAR(10) NOT NULL, \
+         seen DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))",
+    );
+    let mut conn = db.connect();
+    let fact = introspect::table(&mut conn, &ident("users")).unwrap();
+    let default = |n: &str| fact.column(n).unwrap().default.clone();
+    assert_eq!(
+        default("full_name").as_deref(),
+        Some("''"),
+        "the procedure's own example: NOT NULL DEFAULT ''"
+    );
+    // MariaDB doubles the quote; MySQL 8's QUOTE() escapes it: both are the same literal.
+    assert!(
+        matches!(default("nick").as_deref(), Some("'it''s'" | "'it\\'s'")),
+        "{:?}",
+        default("nick")
+    );
+    assert_eq!(
+        default("word").as_deref(),
+        Some("'NULL'"),
+        "a string 'NULL' is not DEFAULT NULL"
+    );
+    assert_eq!(default("email"), None);
+    assert_eq!(default("code"), None);
+    assert!(
+        default("seen").is_some_and(|d| d.to_lowercase().starts_with("current_timestamp")),
+        "{:?}",
+        default("seen")
+    );
+    assert_eq!(fact.column("code").unwrap().data_type, "varchar(10)");
+}

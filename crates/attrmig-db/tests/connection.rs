@@ -1,0 +1,51 @@
+//! What the store and the tools rely on from a connection, on every backend.
+
+use attrmig_testing::backend_tests;
+use diesel::RunQueryDsl;
+
+backend_tests! {
+    /// Compare-and-swap and lease renewal read "1 row" as "it matched". MySQL counts
+    /// changed rows unless the client asks for found rows (diesel does, with
+    /// CLIENT_FOUND_ROWS): an UPDATE that writes the values a row already has must still
+    /// count it.
+    fn an_update_counts_the_rows_it_matched_not_the_rows_it_changed(db: &TestDb) {
+        db.execute(
+            "CREATE TABLE leases (id BIGINT PRIMARY KEY, holder VARCHAR(40) NOT NULL);
+             INSERT INTO leases (id, holder) VALUES (1, 'alice'), (2, 'bob');",
+        );
+        let mut conn = db.connect();
+        let same = diesel::sql_query("UPDATE leases SET holder = 'alice' WHERE id = 1")
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(same, 1, "a row set to its own values is matched");
+        let changed = diesel::sql_query("UPDATE leases SET holder = 'carol' WHERE id = 2")
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(changed, 1);
+        let none = diesel::sql_query("UPDATE leases SET holder = 'dave' WHERE id = 3")
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(none, 0);
+    }
+}
+
+/// A `mysql://` URL on a build without MySQL support says how to rebuild.
+#[test]
+fn a_mysql_url_without_mysql_support_says_how_to_rebuild() {
+    let url =
+        attrmig_db::DatabaseUrl::parse("mysql://root@127.0.0.1/test", std::path::Path::new("/"))
+            .unwrap();
+    match attrmig_db::connect(&url) {
+        Err(e) if !attrmig_db::MYSQL_SUPPORTED => {
+            let message = e.to_string();
+            assert!(
+                message.contains("cargo build --release --features mysql"),
+                "{message}"
+            );
+        }
+        // With MySQL support the URL is tried (it may or may not reach a server): the
+        // point is only that it is not refused as unsupported.
+        Err(e) => assert!(!matches!(e, attrmig_db::DbError::MysqlNotBuilt), "{e}"),
+        Ok(_) => assert!(attrmig_db::MYSQL_SUPPORTED),
+    }
+}
