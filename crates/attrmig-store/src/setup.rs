@@ -110,19 +110,26 @@ fn mysql_setup(conn: &mut AnyConnection) -> Result<(), StoreError> {
         #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
         got: Option<i64>,
     }
-    let got: Got =
-        diesel::sql_query("SELECT CAST(GET_LOCK('attrmig_state_schema', 60) AS SIGNED) AS got")
-            .get_result(conn)
-            .map_err(|e| DbError::query("lock the attrmig state schema", e))?;
+    let got: Got = diesel::sql_query(format!(
+        "SELECT CAST(GET_LOCK({MYSQL_LOCK_NAME}, 60) AS SIGNED) AS got"
+    ))
+    .get_result(conn)
+    .map_err(|e| DbError::query("lock the attrmig state schema", e))?;
     if got.got != Some(1) {
         return Err(StoreError::Setup(
             "another attrmig held the schema lock for 60 s; try again".into(),
         ));
     }
+    // The migration itself can run again after a run killed halfway (see its up.sql).
     let result = refuse_newer(schema_version(conn)?).and_then(|()| run_pending(conn, MYSQL));
-    let _ = conn.batch_execute("DO RELEASE_LOCK('attrmig_state_schema')");
+    let _ = conn.batch_execute(&format!("DO RELEASE_LOCK({MYSQL_LOCK_NAME})"));
     result
 }
+
+/// The named lock of schema setup: named locks are server-wide, so one per database (at
+/// most 64 characters; two long names that collide only wait for each other).
+#[cfg(feature = "mysql")]
+const MYSQL_LOCK_NAME: &str = "LEFT(CONCAT('attrmig_state_schema.', DATABASE()), 64)";
 
 #[cfg(not(feature = "mysql"))]
 fn mysql_setup(_conn: &mut AnyConnection) -> Result<(), StoreError> {

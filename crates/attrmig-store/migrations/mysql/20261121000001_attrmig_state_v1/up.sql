@@ -1,13 +1,16 @@
 -- attrmig state schema, version 1. Tables are prefixed so they can live in the
 -- application's own database, like the history tables of migration tools.
+--
+-- MySQL commits each CREATE TABLE at once, so a run killed halfway leaves some tables
+-- and no record of this migration: every statement can run again, and the schema
+-- version is written last, so that a half-made schema never reads as version 1.
 
-CREATE TABLE attrmig_schema (
+CREATE TABLE IF NOT EXISTS attrmig_schema (
     id INTEGER NOT NULL PRIMARY KEY,
     version INTEGER NOT NULL
 );
-INSERT INTO attrmig_schema (id, version) VALUES (1, 1);
 
-CREATE TABLE attrmig_migrations (
+CREATE TABLE IF NOT EXISTS attrmig_migrations (
     id VARCHAR(100) NOT NULL PRIMARY KEY,
     step VARCHAR(32) NOT NULL,
     abandoned BOOLEAN NOT NULL,
@@ -18,7 +21,7 @@ CREATE TABLE attrmig_migrations (
 );
 
 -- Append-only audit log, hash-chained per migration: entry n has version n.
-CREATE TABLE attrmig_transitions (
+CREATE TABLE IF NOT EXISTS attrmig_transitions (
     migration_id VARCHAR(100) NOT NULL,
     version BIGINT NOT NULL,
     kind VARCHAR(16) NOT NULL,
@@ -34,7 +37,7 @@ CREATE TABLE attrmig_transitions (
     PRIMARY KEY (migration_id, version)
 );
 
-CREATE TABLE attrmig_approvals (
+CREATE TABLE IF NOT EXISTS attrmig_approvals (
     migration_id VARCHAR(100) NOT NULL,
     version BIGINT NOT NULL,
     approver VARCHAR(255) NOT NULL,
@@ -42,7 +45,7 @@ CREATE TABLE attrmig_approvals (
     PRIMARY KEY (migration_id, version)
 );
 
-CREATE TABLE attrmig_cross_check_runs (
+CREATE TABLE IF NOT EXISTS attrmig_cross_check_runs (
     migration_id VARCHAR(100) NOT NULL,
     run BIGINT NOT NULL,
     full_scan BOOLEAN NOT NULL,
@@ -62,7 +65,7 @@ CREATE TABLE attrmig_cross_check_runs (
     PRIMARY KEY (migration_id, run)
 );
 
-CREATE TABLE attrmig_sync_runs (
+CREATE TABLE IF NOT EXISTS attrmig_sync_runs (
     migration_id VARCHAR(100) NOT NULL,
     pass BIGINT NOT NULL,
     status VARCHAR(16) NOT NULL,
@@ -79,7 +82,7 @@ CREATE TABLE attrmig_sync_runs (
 );
 
 -- Dead letters: rows the new storage rejected, by key.
-CREATE TABLE attrmig_data_issues (
+CREATE TABLE IF NOT EXISTS attrmig_data_issues (
     migration_id VARCHAR(100) NOT NULL,
     row_key VARCHAR(255) NOT NULL,
     old_value TEXT,
@@ -92,7 +95,7 @@ CREATE TABLE attrmig_data_issues (
     PRIMARY KEY (migration_id, row_key)
 );
 
-CREATE TABLE attrmig_leases (
+CREATE TABLE IF NOT EXISTS attrmig_leases (
     migration_id VARCHAR(100) NOT NULL,
     purpose VARCHAR(32) NOT NULL,
     holder VARCHAR(255) NOT NULL,
@@ -102,7 +105,7 @@ CREATE TABLE attrmig_leases (
 );
 
 -- Digest of every non-NULL old value, taken when step 9 is reached.
-CREATE TABLE attrmig_old_fingerprints (
+CREATE TABLE IF NOT EXISTS attrmig_old_fingerprints (
     migration_id VARCHAR(100) NOT NULL,
     row_key VARCHAR(255) NOT NULL,
     digest VARCHAR(32) NOT NULL,
@@ -110,7 +113,7 @@ CREATE TABLE attrmig_old_fingerprints (
 );
 
 -- A side effect announced before it happens (DDL is not transactional on MySQL).
-CREATE TABLE attrmig_intents (
+CREATE TABLE IF NOT EXISTS attrmig_intents (
     migration_id VARCHAR(100) NOT NULL,
     intent BIGINT NOT NULL,
     what VARCHAR(64) NOT NULL,
@@ -121,3 +124,6 @@ CREATE TABLE attrmig_intents (
     outcome VARCHAR(16),
     PRIMARY KEY (migration_id, intent)
 );
+
+-- Last: the schema is complete.
+INSERT IGNORE INTO attrmig_schema (id, version) VALUES (1, 1);
