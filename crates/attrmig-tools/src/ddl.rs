@@ -213,20 +213,21 @@ fn prepare_old_stop(layout: &Layout) -> Result<Ddl, ToolError> {
             )]
         }
         Backend::Mysql => {
-            // MODIFY restates the column: keep its type and default.
-            let default = col
-                .default
-                .as_ref()
-                .map(|d| format!(" DEFAULT {d}"))
-                .unwrap_or_default();
+            // MODIFY restates the whole column, and whatever it leaves out is lost: its
+            // definition is taken from SHOW CREATE TABLE (type, character set, collation,
+            // default, ON UPDATE, comment, as the server itself writes them) with only
+            // NOT NULL turned into NULL.
+            let create = layout
+                .old_table_sql()
+                .ok_or_else(|| ToolError::Unexpected(format!("no CREATE statement for {table}")))?;
+            let definition = mysql_nullable_definition(create, column.as_str()).ok_or_else(|| {
+                ToolError::Unexpected(format!(
+                    "could not find a NOT NULL constraint on {column} in SHOW CREATE TABLE {table}; edit the table by hand"
+                ))
+            })?;
             vec![sql(
                 layout,
-                format!(
-                    "ALTER TABLE {} MODIFY COLUMN {} {} NULL{default}",
-                    b.quote(table),
-                    b.quote(column),
-                    col.data_type
-                ),
+                format!("ALTER TABLE {} MODIFY COLUMN {definition}", b.quote(table)),
             )]
         }
         Backend::Sqlite => sqlite_drop_not_null(layout, table.as_str(), column.as_str())?,
@@ -482,6 +483,50 @@ fn unquote(name: &str) -> &str {
     }
 }
 
+/// The definition of `column` in a MySQL `SHOW CREATE TABLE`, from its name on, with its
+/// `NOT NULL` replaced by `NULL`; `None` when the column or the constraint is not found.
+fn mysql_nullable_definition(create: &str, column: &str) -> Option<String> {
+    let (start, end) = column_definition(create, column)?;
+    let def = &create[start..end];
+    let dt = tokens(def);
+    let word = |i: usize, w: &str| {
+        dt.get(i)
+            .is_some_and(|t| def[t.start..t.end].eq_ignore_ascii_case(w))
+    };
+    let at = (1..dt.len()).find(|&i| word(i, "NOT") && word(i + 1, "NULL"))?;
+    Some(format!(
+        "{}{}",
+        &def[..dt[at].start],
+        def[dt[at + 1].start..].trim_end()
+    ))
+}
+
+/// Where `column`'s definition lies in a CREATE TABLE statement: byte range, from the
+/// column's name to the comma or parenthesis that ends it.
+fn column_definition(create: &str, column: &str) -> Option<(usize, usize)> {
+    let top = tokens(create);
+    let list = top.iter().find(|t| create.as_bytes()[t.start] == b'(')?;
+    let inner_start = list.start + 1;
+    let inner = &create[inner_start..list.end - 1];
+    let toks = tokens(inner);
+    let mut def_start = 0;
+    let mut bounds = Vec::new();
+    for t in &toks {
+        if &inner[t.start..t.end] == "," {
+            bounds.push((def_start, t.start));
+            def_start = t.end;
+        }
+    }
+    bounds.push((def_start, inner.len()));
+    bounds.into_iter().find_map(|(ds, de)| {
+        let def = &inner[ds..de];
+        let first = tokens(def).into_iter().next()?;
+        unquote(&def[first.start..first.end])
+            .eq_ignore_ascii_case(column)
+            .then(|| (inner_start + ds + first.start, inner_start + de))
+    })
+}
+
 /// The CREATE TABLE statement with every NOT NULL constraint (with its optional
 /// `CONSTRAINT name` and `ON CONFLICT ...`) removed from `column`'s definition; `None`
 /// when the column or the constraint is not found.
@@ -568,5 +613,23 @@ mod tests {
         );
         assert_eq!(drop_not_null("CREATE TABLE t (a text, b text)", "a"), None);
         assert_eq!(drop_not_null("CREATE TABLE t (a text NOT NULL)", "c"), None);
+    }
+
+    #[test]
+    fn mysql_definition_keeps_everything_but_not_null() {
+        let create = "CREATE TABLE `users` (\n  `id` bigint(20) NOT NULL,\n  `full_name` varchar(255) CHARACTER SET latin1 COLLATE latin1_bin NOT NULL DEFAULT 'a, NOT NULL' COMMENT 'legal name',\n  `email` text NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+        assert_eq!(
+            mysql_nullable_definition(create, "full_name").unwrap(),
+            "`full_name` varchar(255) CHARACTER SET latin1 COLLATE latin1_bin NULL DEFAULT 'a, NOT NULL' COMMENT 'legal name'"
+        );
+        assert_eq!(
+            mysql_nullable_definition(create, "email").unwrap(),
+            "`email` text NULL"
+        );
+        assert_eq!(
+            mysql_nullable_definition("CREATE TABLE `t` (\n  `a` text DEFAULT NULL\n)", "a"),
+            None
+        );
+        assert_eq!(mysql_nullable_definition(create, "nope"), None);
     }
 }

@@ -45,8 +45,11 @@ pub struct Layout {
     new_table: TableFact,
     key_type: KeyType,
     compare_as_text: bool,
+    /// Both values are binary of the same type: compared byte for byte.
+    compare_as_bytes: bool,
     value_cast: Option<String>,
-    /// SQLite: the old table's stored CREATE statement (for editing its constraints).
+    /// SQLite: the old table's stored CREATE statement (for editing its constraints);
+    /// MySQL/MariaDB: `SHOW CREATE TABLE` (for restating a column in `MODIFY COLUMN`).
     old_table_sql: Option<String>,
 }
 
@@ -103,6 +106,10 @@ impl Layout {
             (Some(old), Some(new)) => *old != new.to_ascii_lowercase(),
             _ => true,
         };
+        let compare_as_bytes = !compare_as_text
+            && old_value_type
+                .as_deref()
+                .is_some_and(|t| type_family(t) == TypeFamily::Binary);
         // PostgreSQL has no implicit cast from text to most types: write the old value in
         // the new column's own type, so a value that does not fit fails as that row's
         // error (a data issue), not as the statement's.
@@ -116,7 +123,8 @@ impl Layout {
         };
         let old_table_sql = match backend {
             Backend::Sqlite => sqlite_create_sql(conn, plan.old.table().as_str())?,
-            _ => None,
+            Backend::Mysql => mysql_create_sql(conn, plan.old.table())?,
+            Backend::Postgres => None,
         };
         Ok(Layout {
             backend,
@@ -125,6 +133,7 @@ impl Layout {
             new_table,
             key_type,
             compare_as_text,
+            compare_as_bytes,
             value_cast,
             old_table_sql,
         })
@@ -176,7 +185,7 @@ impl Layout {
         &self.old_table
     }
 
-    /// SQLite: the old table's stored CREATE statement.
+    /// The old table's CREATE statement: SQLite's stored one, MySQL's `SHOW CREATE TABLE`.
     pub fn old_table_sql(&self) -> Option<&str> {
         self.old_table_sql.as_deref()
     }
@@ -330,6 +339,9 @@ impl Layout {
 
     /// The old and new values differ, NULL-safe; as text when their types differ.
     pub fn values_differ(&self, old: &str, new: &str) -> String {
+        if self.compare_as_bytes {
+            return self.backend.distinct_bytes(old, new);
+        }
         if self.compare_as_text {
             self.backend
                 .distinct(&self.backend.cast_text(old), &self.backend.cast_text(new))
@@ -473,6 +485,38 @@ fn sqlite_create_sql(conn: &mut AnyConnection, table: &str) -> Result<Option<Str
     query
         .push("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ")
         .bind(Bind::Text(table.to_owned()));
+    let rows: Vec<Create> = query
+        .load(conn)
+        .map_err(|e| ToolError::query("read the old table's definition", e))?;
+    Ok(rows.into_iter().next().map(|c| c.sql))
+}
+
+/// MySQL/MariaDB: the old table's `SHOW CREATE TABLE` (the table exists).
+fn mysql_create_sql(
+    conn: &mut AnyConnection,
+    table: &attrmig_core::ident::Ident,
+) -> Result<Option<String>, ToolError> {
+    struct Create {
+        sql: String,
+    }
+    // The column is named `Create Table`, which diesel's derive can't spell.
+    impl diesel::QueryableByName<attrmig_db::AnyBackend> for Create {
+        fn build<'a>(
+            row: &impl diesel::row::NamedRow<'a, attrmig_db::AnyBackend>,
+        ) -> diesel::deserialize::Result<Self> {
+            Ok(Create {
+                sql: diesel::row::NamedRow::get::<diesel::sql_types::Text, String>(
+                    row,
+                    "Create Table",
+                )?,
+            })
+        }
+    }
+    let mut query = Sql::new(Backend::Mysql);
+    query.push(&format!(
+        "SHOW CREATE TABLE {}",
+        Backend::Mysql.quote(table)
+    ));
     let rows: Vec<Create> = query
         .load(conn)
         .map_err(|e| ToolError::query("read the old table's definition", e))?;

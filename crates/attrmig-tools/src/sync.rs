@@ -4,10 +4,11 @@
 //!   state lives in the application database: a killed sync resumes after the last
 //!   committed batch and never loses or duplicates a row (writes are upserts).
 //! - **No lost double-writes.** The batch locks its source rows (`FOR SHARE` on
-//!   PostgreSQL and MySQL; on SQLite the batch is one `BEGIN IMMEDIATE` write
-//!   transaction), so a writer that updates old and new in one transaction either
-//!   commits before the batch reads old, or waits for it and then overwrites new with its
-//!   own, newer value. Deadlocks and serialization failures are retried.
+//!   PostgreSQL; a `LOCK IN SHARE MODE` read before the writes on MySQL/MariaDB; on
+//!   SQLite the batch is one `BEGIN IMMEDIATE` write transaction), so a writer that
+//!   updates old and new in one transaction either commits before the batch reads old,
+//!   or waits for it and then overwrites new with its own, newer value. Deadlocks and
+//!   serialization failures are retried.
 //! - **Only differences are written**: rows are selected where new differs from old, so a
 //!   second pass over a synced table writes nothing (on PostgreSQL a conditional upsert
 //!   would still lock and log every row; an unconditional one rewrites the table).
@@ -494,19 +495,72 @@ fn write(
     if layout.same_table() {
         return same_table(layout, scope).execute(conn);
     }
-    let upserted = upsert(layout, scope).execute(conn)?;
+    let upserted = match layout.backend() {
+        Backend::Mysql => {
+            // The locking read comes first and counts what the upsert will write: MySQL
+            // and MariaDB report 2 affected rows for each row ON DUPLICATE KEY UPDATE
+            // changes, so the upsert's own count can't say how many rows it wrote.
+            let to_write = mysql_lock_batch(layout, scope).load::<Count>(conn)?;
+            upsert(layout, scope).execute(conn)?;
+            to_write
+                .first()
+                .map_or(0, |c| usize::try_from(c.n).unwrap_or(0))
+        }
+        Backend::Sqlite | Backend::Postgres => upsert(layout, scope).execute(conn)?,
+    };
     let nulled = null_out(layout, scope).execute(conn)?;
     Ok(upserted + nulled)
 }
 
-/// Locks the old rows read, where the backend has row locks.
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Locks the old rows read, where the backend has row locks and takes them in the
+/// statement itself.
 fn share_lock(layout: &Layout) -> &'static str {
     match layout.backend() {
         Backend::Postgres => " FOR SHARE OF o",
-        Backend::Mysql => " FOR SHARE",
+        // Locked beforehand by `mysql_lock_batch`.
+        Backend::Mysql => "",
         // The batch's IMMEDIATE transaction holds SQLite's write lock already.
         Backend::Sqlite => "",
     }
+}
+
+/// MySQL/MariaDB: locks every old row of the scope (and the new rows they join) until
+/// the batch commits, and counts the rows the upsert will write.
+///
+/// A statement of its own, because the one spelling of a shared lock that MySQL 8 and
+/// MariaDB both accept is `LOCK IN SHARE MODE` (MariaDB has no `FOR SHARE`), and the
+/// upsert and the NULL-out then read rows nobody else can change before the commit,
+/// whatever the isolation level. Locks are held on every row of the range: the filter on
+/// values is in the select list, not the WHERE, so READ COMMITTED releases none.
+fn mysql_lock_batch(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ok, ov, nk, nv) = (
+        layout.old_key(),
+        layout.old_value(),
+        layout.new_key(),
+        layout.new_value(),
+    );
+    let mut sql = Sql::new(b);
+    sql.push(&format!(
+        "SELECT {} AS n FROM {} LEFT JOIN {} ON {nk} = {ok} WHERE ",
+        b.cast_bigint(&format!(
+            "COALESCE(SUM(CASE WHEN {ov} IS NOT NULL AND ({nk} IS NULL OR {}) THEN 1 ELSE 0 END), 0)",
+            layout.values_differ(&ov, &nv)
+        )),
+        layout.old_from(),
+        layout.new_from()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &ok, scope);
+    sql.push(" LOCK IN SHARE MODE");
+    sql
 }
 
 /// New column in the old table: one UPDATE of the rows that differ (row locks included).
@@ -587,8 +641,9 @@ fn null_out(layout: &Layout, scope: Scope<'_>) -> Sql {
     sql.push(&format!(
         " AND {ov} IS NULL{})",
         match b {
-            Backend::Postgres | Backend::Mysql => " FOR SHARE",
-            Backend::Sqlite => "",
+            Backend::Postgres => " FOR SHARE",
+            // Locked beforehand by `mysql_lock_batch`.
+            Backend::Mysql | Backend::Sqlite => "",
         }
     ));
     sql

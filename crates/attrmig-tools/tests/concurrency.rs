@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use attrmig_core::Step;
 use attrmig_db::{AnyConnection, Backend, DbError, is_transient, write_transaction};
-use attrmig_testing::backend_tests;
+use attrmig_testing::{TestDb, backend_tests};
 use attrmig_tools::sql::{Bind, Sql};
 use attrmig_tools::{crosscheck, sync};
 use common::*;
@@ -20,8 +20,8 @@ use rand::Rng;
 
 const KEYS: i64 = 3_000;
 
-fn double_write(conn: &mut AnyConnection, key: i64, value: &str) -> Result<(), DbError> {
-    let b = conn.backend();
+/// The two statements of one double-write: old, then new.
+fn double_write_statements(b: Backend, key: i64, value: &str) -> [Sql; 2] {
     let mut old = Sql::new(b);
     old.push("UPDATE users SET full_name = ")
         .bind(Bind::Text(value.into()))
@@ -39,6 +39,11 @@ fn double_write(conn: &mut AnyConnection, key: i64, value: &str) -> Result<(), D
         }
         Backend::Mysql => " ON DUPLICATE KEY UPDATE full_name = VALUES(full_name)",
     });
+    [old, new]
+}
+
+fn double_write(conn: &mut AnyConnection, key: i64, value: &str) -> Result<(), DbError> {
+    let [old, new] = double_write_statements(conn.backend(), key, value);
     write_transaction(conn, |c| {
         old.execute(c)?;
         new.execute(c)?;
@@ -106,4 +111,99 @@ backend_tests! {
         assert!(report.counts.clean(), "{} writes during the sync; lost: {:?}", during, report.mismatches);
         assert_eq!(report.counts.matching, KEYS as u64);
     }
+}
+
+/// A double-write that has written old and new but not yet committed when a batch reads
+/// its row: the batch must wait for it and then leave its value alone. A batch that read
+/// the old value without a lock (the last committed one) and then wrote new after the
+/// writer committed would put the stale value back: one lost write, every time.
+///
+/// `isolation`: set on the sync's connection. READ COMMITTED matters on MySQL/MariaDB,
+/// where `INSERT ... SELECT` reads its source without locks at that level, so only the
+/// batch's own locking read protects the write.
+fn an_uncommitted_double_write_is_waited_for(db: &TestDb, isolation: Option<&str>) {
+    use diesel::connection::SimpleConnection;
+    db.execute(&format!(
+        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
+        insert(
+            "users",
+            "id, full_name",
+            (1..=100).map(|i| format!("({i}, 'name {i}')"))
+        ),
+        new_table(db, "")
+    ));
+    let plan = plan(COLUMN_PLAN);
+    let (mut conn, layout) = open(db, &plan);
+    let (wrote, written) = std::sync::mpsc::channel();
+    let url = db.url().to_owned();
+    let writer = std::thread::spawn(move || {
+        let url = attrmig_db::DatabaseUrl::parse(&url, std::path::Path::new("/")).unwrap();
+        let mut conn = attrmig_db::connect(&url).unwrap();
+        write_transaction(&mut conn, |c| {
+            double_write_statements(c.backend(), 42, "in flight")
+                .iter()
+                .try_for_each(|s| s.execute(c).map(drop))?;
+            wrote.send(()).unwrap();
+            // The batch starts meanwhile and must wait for this commit.
+            std::thread::sleep(std::time::Duration::from_millis(400));
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+    });
+    written.recv().unwrap();
+    if let Some(level) = isolation {
+        conn.batch_execute(&format!("SET SESSION TRANSACTION ISOLATION LEVEL {level}"))
+            .unwrap();
+    }
+    let opts = sync::Options {
+        batch_size: 1000,
+        max_rows_per_second: None,
+        restart: false,
+        holder: "sync@test:1".into(),
+    };
+    sync::run(
+        &mut shared(&mut conn),
+        &layout,
+        Step::DoubleWrite,
+        &opts,
+        &mut |_| {},
+    )
+    .unwrap();
+    writer.join().unwrap();
+    assert_eq!(
+        text(
+            &mut conn,
+            "SELECT full_name AS t FROM users_pii WHERE user_id = 42"
+        )
+        .as_deref(),
+        Some("in flight"),
+        "the sync overwrote the writer's value with the one it read before the writer committed"
+    );
+    let opts = crosscheck::Options {
+        sample: None,
+        batch_size: 500,
+        max_report: 10,
+    };
+    let report = crosscheck::run(
+        &mut shared(&mut conn),
+        &layout,
+        Step::Sync,
+        "alice",
+        &opts,
+        &mut (),
+    )
+    .unwrap();
+    assert!(report.counts.clean(), "{:?}", report.mismatches);
+}
+
+backend_tests! {
+    fn a_double_write_in_flight_is_not_overwritten(db: &TestDb) {
+        an_uncommitted_double_write_is_waited_for(db, None);
+    }
+}
+
+#[test]
+fn a_double_write_in_flight_is_not_overwritten_on_mysql_read_committed() {
+    let Some(db) = TestDb::mysql() else { return };
+    an_uncommitted_double_write_is_waited_for(&db, Some("READ COMMITTED"));
 }
