@@ -33,3 +33,7 @@ mod snapshots;
 
 /// State written by earlier releases still opens.
 mod compat;
+
+/// MySQL/MariaDB: an open DDL intent blocks changes until resolved; a mysql:// URL on a
+/// build without MySQL says how to rebuild.
+mod mysql;
