@@ -216,7 +216,9 @@ fn prepare_old_stop(layout: &Layout) -> Result<Ddl, ToolError> {
             // MODIFY restates the whole column, and whatever it leaves out is lost: its
             // definition is taken from SHOW CREATE TABLE (type, character set, collation,
             // default, ON UPDATE, comment, as the server itself writes them) with only
-            // NOT NULL turned into NULL.
+            // NOT NULL turned into NULL. LOCK=NONE: the table is rebuilt in place on both
+            // MySQL 8 and MariaDB while writes go on; where the server can't do that it
+            // refuses instead of blocking the application's writes for the whole rebuild.
             let create = layout
                 .old_table_sql()
                 .ok_or_else(|| ToolError::Unexpected(format!("no CREATE statement for {table}")))?;
@@ -227,7 +229,10 @@ fn prepare_old_stop(layout: &Layout) -> Result<Ddl, ToolError> {
             })?;
             vec![sql(
                 layout,
-                format!("ALTER TABLE {} MODIFY COLUMN {definition}", b.quote(table)),
+                format!(
+                    "ALTER TABLE {} MODIFY COLUMN {definition}, LOCK=NONE",
+                    b.quote(table)
+                ),
             )]
         }
         Backend::Sqlite => sqlite_drop_not_null(layout, table.as_str(), column.as_str())?,

@@ -164,7 +164,7 @@ fn mysql_prepare_old_stop_keeps_the_whole_column_definition() {
     assert_eq!(
         statements,
         [
-            "ALTER TABLE `users` MODIFY COLUMN `full_name` varchar(255) CHARACTER SET latin1 COLLATE latin1_bin NULL DEFAULT '' COMMENT 'legal name; may be ''?'''"
+            "ALTER TABLE `users` MODIFY COLUMN `full_name` varchar(255) CHARACTER SET latin1 COLLATE latin1_bin NULL DEFAULT '' COMMENT 'legal name; may be ''?''', LOCK=NONE"
         ]
     );
     ddl::apply(&mut conn, &relax).unwrap();
