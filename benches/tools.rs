@@ -48,7 +48,8 @@ struct Row {
     rows: u64,
     what: &'static str,
     seconds: f64,
-    baseline: Option<f64>,
+    /// (which single statement, its seconds)
+    baselines: Vec<(&'static str, f64)>,
     max_rss_mb: Option<f64>,
 }
 
@@ -71,7 +72,11 @@ fn fill_sql(backend: Backend, rows: u64) -> String {
             rows + 1
         ),
     };
-    let pragma = if backend == Backend::Sqlite { "PRAGMA journal_mode = WAL;" } else { "" };
+    let pragma = if backend == Backend::Sqlite {
+        "PRAGMA journal_mode = WAL;"
+    } else {
+        ""
+    };
     format!("{pragma}{create}\nBEGIN;\n{fill}\nCOMMIT;")
 }
 
@@ -88,13 +93,46 @@ fn single_upsert(backend: Backend) -> &'static str {
     }
 }
 
-fn single_join(backend: Backend) -> String {
-    let differ = match backend {
+/// The same upsert, holding the same row locks as the sync (PostgreSQL only: MySQL and
+/// MariaDB take their locks in a statement of their own, SQLite has no row locks).
+fn single_locked_upsert(backend: Backend) -> Option<&'static str> {
+    (backend == Backend::Postgres).then_some(
+        "INSERT INTO users_pii (user_id, full_name) SELECT id, full_name FROM users WHERE full_name IS NOT NULL \
+         FOR SHARE ON CONFLICT (user_id) DO UPDATE SET full_name = excluded.full_name",
+    )
+}
+
+fn differ(backend: Backend) -> &'static str {
+    match backend {
         Backend::Sqlite => "o.full_name IS NOT n.full_name",
         Backend::Postgres => "o.full_name IS DISTINCT FROM n.full_name",
         Backend::Mysql => "NOT (o.full_name <=> n.full_name)",
-    };
-    format!("SELECT COUNT(*) FROM users o LEFT JOIN users_pii n ON n.user_id = o.id WHERE {differ}")
+    }
+}
+
+/// One join counting mismatches old to new: it can't see new rows without an old row.
+fn single_left_join(backend: Backend) -> String {
+    format!(
+        "SELECT COUNT(*) FROM users o LEFT JOIN users_pii n ON n.user_id = o.id WHERE {}",
+        differ(backend)
+    )
+}
+
+/// One statement doing the cross-check's work: mismatches in both directions (a full
+/// join; MySQL has none, so a left join plus the new rows without an old row).
+fn single_full_join(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite | Backend::Postgres => format!(
+            "SELECT COUNT(*) FROM users o FULL JOIN users_pii n ON n.user_id = o.id WHERE {}",
+            differ(backend)
+        ),
+        Backend::Mysql => format!(
+            "SELECT COUNT(*) FROM (SELECT o.id FROM users o LEFT JOIN users_pii n ON n.user_id = o.id WHERE {} \
+             UNION ALL SELECT n.user_id FROM users_pii n WHERE n.full_name IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM users o WHERE o.id = n.user_id)) t",
+            differ(backend)
+        ),
+    }
 }
 
 fn timed(f: impl FnOnce()) -> f64 {
@@ -106,7 +144,14 @@ fn timed(f: impl FnOnce()) -> f64 {
 /// The kernel's high-water mark of a process's resident memory, in MB.
 fn vm_hwm_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kb / 1024.0)
 }
 
@@ -135,7 +180,10 @@ fn attrmig(dir: &Path, args: &[&str]) -> (f64, f64) {
     let seconds = t.elapsed().as_secs_f64();
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    assert!(matches!(status.code(), Some(0 | 4)), "attrmig {args:?} failed: {stderr}");
+    assert!(
+        matches!(status.code(), Some(0 | 4)),
+        "attrmig {args:?} failed: {stderr}"
+    );
     (seconds, peak)
 }
 
@@ -144,35 +192,83 @@ fn bench(db: &TestDb, name: &'static str, rows: u64, results: &mut Vec<Row>) {
     db.execute(&fill_sql(db.backend(), rows));
     let dir = db.dir().join("project");
     std::fs::create_dir_all(dir.join("plans")).unwrap();
-    std::fs::write(dir.join("attrmig.toml"), format!("[environments.dev]\ndatabase_url = {:?}\n", db.url())).unwrap();
+    std::fs::write(
+        dir.join("attrmig.toml"),
+        format!("[environments.dev]\ndatabase_url = {:?}\n", db.url()),
+    )
+    .unwrap();
     std::fs::write(dir.join(format!("plans/{ID}.toml")), PLAN).unwrap();
     let mut conn = db.connect();
 
-    eprintln!("{name}: single-statement upsert...");
-    let upsert = timed(|| conn.batch_execute(single_upsert(db.backend())).unwrap());
-    conn.batch_execute("DELETE FROM users_pii").unwrap();
-    if db.backend() == Backend::Postgres {
-        conn.batch_execute("VACUUM ANALYZE users_pii").unwrap();
+    let reset = |conn: &mut attrmig_db::AnyConnection| {
+        conn.batch_execute("DELETE FROM users_pii").unwrap();
+        if db.backend() == Backend::Postgres {
+            conn.batch_execute("VACUUM ANALYZE users_pii").unwrap();
+        }
+    };
+    eprintln!("{name}: single-statement upserts...");
+    let mut sync_baselines = vec![(
+        "INSERT ... SELECT ... ON CONFLICT",
+        timed(|| conn.batch_execute(single_upsert(db.backend())).unwrap()),
+    )];
+    reset(&mut conn);
+    if let Some(locked) = single_locked_upsert(db.backend()) {
+        sync_baselines.push((
+            "the same, FOR SHARE",
+            timed(|| conn.batch_execute(locked).unwrap()),
+        ));
+        reset(&mut conn);
     }
 
     // Reach step 3 so that the sync may run (its cross-check is a full run too).
-    for args in [&["advance", ID][..], &["cross-check", ID], &["advance", ID], &["advance", ID, "--note", "bench"]] {
+    for args in [
+        &["advance", ID][..],
+        &["cross-check", ID],
+        &["advance", ID],
+        &["advance", ID, "--note", "bench"],
+    ] {
         attrmig(&dir, args);
     }
     eprintln!("{name}: attrmig sync...");
     let (sync, sync_rss) = attrmig(&dir, &["sync", ID]);
-    results.push(Row { backend: name, rows, what: "sync, batch 10,000", seconds: sync, baseline: Some(upsert), max_rss_mb: Some(sync_rss) });
+    results.push(Row {
+        backend: name,
+        rows,
+        what: "sync, batch 10,000",
+        seconds: sync,
+        baselines: sync_baselines,
+        max_rss_mb: Some(sync_rss),
+    });
 
     if db.backend() == Backend::Postgres {
         conn.batch_execute("VACUUM ANALYZE users_pii").unwrap();
     }
-    eprintln!("{name}: single-statement join...");
-    let join = timed(|| conn.batch_execute(&single_join(db.backend())).unwrap());
+    eprintln!("{name}: single-statement joins...");
+    let left = timed(|| conn.batch_execute(&single_left_join(db.backend())).unwrap());
+    let full = timed(|| conn.batch_execute(&single_full_join(db.backend())).unwrap());
     eprintln!("{name}: attrmig cross-check...");
     let (check, check_rss) = attrmig(&dir, &["cross-check", ID]);
-    results.push(Row { backend: name, rows, what: "full cross-check", seconds: check, baseline: Some(join), max_rss_mb: Some(check_rss) });
+    let check_baselines = vec![
+        ("one LEFT JOIN (old to new only)", left),
+        ("one join both ways (same work)", full),
+    ];
+    results.push(Row {
+        backend: name,
+        rows,
+        what: "full cross-check",
+        seconds: check,
+        baselines: check_baselines,
+        max_rss_mb: Some(check_rss),
+    });
     let (sample, sample_rss) = attrmig(&dir, &["cross-check", ID, "--sample", "10000"]);
-    results.push(Row { backend: name, rows, what: "cross-check --sample 10000", seconds: sample, baseline: None, max_rss_mb: Some(sample_rss) });
+    results.push(Row {
+        backend: name,
+        rows,
+        what: "cross-check --sample 10000",
+        seconds: sample,
+        baselines: Vec::new(),
+        max_rss_mb: Some(sample_rss),
+    });
 }
 
 fn main() {
@@ -183,7 +279,11 @@ fn main() {
     let sizes: Vec<u64> = std::env::var("ATTRMIG_BENCH_ROWS")
         .unwrap_or_else(|_| "1000000,10000000".into())
         .split(',')
-        .map(|s| s.trim().parse().expect("ATTRMIG_BENCH_ROWS: comma-separated row counts"))
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("ATTRMIG_BENCH_ROWS: comma-separated row counts")
+        })
         .collect();
     let mut results = Vec::new();
     for &rows in &sizes {
@@ -195,27 +295,33 @@ fn main() {
             bench(&db, "MariaDB", rows, &mut results);
         }
     }
-    println!("| backend | rows | operation | attrmig rows/s | single statement rows/s | ratio | peak RSS |");
-    println!("|---|---:|---|---:|---:|---:|---:|");
+    println!(
+        "| backend | rows | operation | attrmig | single statement | its rows/s | ratio | peak RSS |"
+    );
+    println!("|---|---:|---|---:|---|---:|---:|---:|");
     for r in &results {
         let rate = r.rows as f64 / r.seconds;
-        let (base, ratio) = match r.baseline {
-            Some(b) => {
-                let base = r.rows as f64 / b;
-                (format!("{base:.0}"), format!("{:.2}", rate / base))
-            }
-            None => ("-".into(), "-".into()),
+        let shown = if r.what.contains("sample") {
+            format!("{:.3} s", r.seconds)
+        } else {
+            format!("{rate:.0} rows/s")
         };
-        let shown = if r.what.contains("sample") { format!("{:.3} s", r.seconds) } else { format!("{rate:.0}") };
-        println!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            r.backend,
-            r.rows,
-            r.what,
-            shown,
-            base,
-            ratio,
-            r.max_rss_mb.map_or("-".into(), |m| format!("{m:.0} MB"))
-        );
+        let rss = r.max_rss_mb.map_or("-".into(), |m| format!("{m:.0} MB"));
+        if r.baselines.is_empty() {
+            println!(
+                "| {} | {} | {} | {shown} | - | - | - | {rss} |",
+                r.backend, r.rows, r.what
+            );
+        }
+        for (which, seconds) in &r.baselines {
+            let base = r.rows as f64 / seconds;
+            println!(
+                "| {} | {} | {} | {shown} | {which} | {base:.0} | {:.2} | {rss} |",
+                r.backend,
+                r.rows,
+                r.what,
+                rate / base
+            );
+        }
     }
 }

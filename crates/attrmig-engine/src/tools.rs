@@ -22,7 +22,7 @@ pub struct CrossCheckRequest {
     pub id: String,
     /// `--sample N`.
     pub sample: Option<u64>,
-    /// `--batch-size`; the plan's `sync.batch_size` otherwise.
+    /// `--batch-size`; [`crosscheck::DEFAULT_BATCH`] otherwise.
     pub batch_size: Option<u32>,
     /// `--max-report`.
     pub max_report: usize,
@@ -95,7 +95,7 @@ impl Engine {
         let layout = Layout::resolve(self.session.app(), &plan)?;
         let opts = crosscheck::Options {
             sample: req.sample,
-            batch_size: req.batch_size.unwrap_or(plan.sync.batch_size),
+            batch_size: req.batch_size.unwrap_or(crosscheck::DEFAULT_BATCH),
             max_report: req.max_report,
         };
         let actor = self.actor.clone();

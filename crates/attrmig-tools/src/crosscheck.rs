@@ -32,6 +32,12 @@ use serde::Serialize;
 use crate::error::ToolError;
 use crate::layout::{KeyType, Layout, Scope};
 use crate::sql::{Bind, Key, Sql};
+use attrmig_db::Backend;
+
+/// Keys per batch unless `--batch-size` says otherwise. The cross-check only reads and
+/// counts in the database, so a batch is bounded work, not memory: larger than the
+/// sync's batches (which hold locks), to spend less on round trips.
+pub const DEFAULT_BATCH: u32 = 100_000;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -217,6 +223,77 @@ fn n(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
+/// Pushes a derived table `p(k, ov, nv)`: every key of `scope` with its old and new
+/// value, absence read as NULL. New rows whose key has no old row are included when they
+/// hold a value (they are `extra_in_new`).
+///
+/// Both sides are bounded by the scope, so each batch reads two index ranges: a full
+/// join where the backend has one (a merge join on PostgreSQL), a left join plus the
+/// orphans elsewhere. Without the bound on the new side PostgreSQL can't push the range
+/// through the outer join and scans the whole new table for every batch.
+fn push_pairs(sql: &mut Sql, layout: &Layout, scope: Scope<'_>) {
+    let (ok, ov, nk, nv) = (
+        layout.old_key(),
+        layout.old_value(),
+        layout.new_key(),
+        layout.new_value(),
+    );
+    if layout.same_table() {
+        sql.push(&format!(
+            "(SELECT {ok} AS k, {ov} AS ov, {nv} AS nv FROM {} WHERE ",
+            layout.old_from()
+        ));
+        layout.push_old_rows(sql);
+        sql.push(" AND ");
+        layout.push_scope(sql, &ok, scope);
+        sql.push(") p");
+        return;
+    }
+    // SQLite runs a FULL JOIN of two subqueries as nested loops: it gets the left join
+    // and the orphans instead, like MySQL, which has no FULL JOIN at all.
+    match layout.backend() {
+        Backend::Postgres => {
+            sql.push(&format!(
+                "(SELECT COALESCE(o.ok, n.nk) AS k, o.ov AS ov, n.nv AS nv FROM \
+                 (SELECT {ok} AS ok, {ov} AS ov FROM {} WHERE ",
+                layout.old_from()
+            ));
+            layout.push_old_rows(sql);
+            sql.push(" AND ");
+            layout.push_scope(sql, &ok, scope);
+            sql.push(&format!(
+                ") o FULL JOIN (SELECT {nk} AS nk, {nv} AS nv FROM {} WHERE ",
+                layout.new_from()
+            ));
+            layout.push_scope(sql, &nk, scope);
+            sql.push(") n ON n.nk = o.ok WHERE o.ok IS NOT NULL OR n.nv IS NOT NULL) p");
+        }
+        Backend::Sqlite | Backend::Mysql => {
+            sql.push(&format!(
+                "(SELECT {ok} AS k, {ov} AS ov, {nv} AS nv FROM {} LEFT JOIN {} ON {nk} = {ok} AND ",
+                layout.old_from(),
+                layout.new_from()
+            ));
+            layout.push_scope(sql, &nk, scope);
+            sql.push(" WHERE ");
+            layout.push_old_rows(sql);
+            sql.push(" AND ");
+            layout.push_scope(sql, &ok, scope);
+            sql.push(&format!(
+                " UNION ALL SELECT {nk}, NULL, {nv} FROM {} WHERE ",
+                layout.new_from()
+            ));
+            layout.push_scope(sql, &nk, scope);
+            sql.push(&format!(
+                " AND {nv} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} WHERE {ok} = {nk} AND ",
+                layout.old_from()
+            ));
+            layout.push_old_rows(sql);
+            sql.push(")) p");
+        }
+    }
+}
+
 /// Counts one scope of keys, and reads its mismatches while the report has room.
 fn compare(
     conn: &mut attrmig_db::AnyConnection,
@@ -224,18 +301,43 @@ fn compare(
     scope: Scope<'_>,
     found: &mut Found,
 ) -> Result<(), ToolError> {
-    let b = layout.backend();
-    let (ok, ov, nv) = (layout.old_key(), layout.old_value(), layout.new_value());
-    let differ = layout.values_differ(&ov, &nv);
-    let join = if layout.same_table() {
-        String::new()
-    } else {
-        format!(
-            " LEFT JOIN {} ON {} = {ok}",
-            layout.new_from(),
-            layout.new_key()
-        )
+    let batch = match layout.backend() {
+        Backend::Postgres => classify(conn, layout, scope)?,
+        Backend::Sqlite | Backend::Mysql => derive(conn, layout, scope)?,
     };
+    if batch.mismatches() > 0 && found.room() > 0 {
+        let mut sql = Sql::new(layout.backend());
+        sql.push(&format!(
+            "SELECT {} AS k, {} AS old_v, {} AS new_v FROM ",
+            layout.text("p.k"),
+            layout.text("p.ov"),
+            layout.text("p.nv")
+        ));
+        push_pairs(&mut sql, layout, scope);
+        sql.push(&format!(
+            " WHERE {} ORDER BY p.k LIMIT ",
+            layout.values_differ("p.ov", "p.nv")
+        ))
+        .bind(Bind::Int(found.room() as i64));
+        let rows: Vec<MismatchRow> = sql
+            .load(conn)
+            .map_err(|e| ToolError::query("read mismatches", e))?;
+        found
+            .mismatches
+            .extend(rows.into_iter().map(|r| mismatch(layout, r)));
+    }
+    found.counts.add(batch);
+    Ok(())
+}
+
+/// PostgreSQL: every pair classified by one CASE over the merge full join.
+fn classify(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    scope: Scope<'_>,
+) -> Result<Counts, ToolError> {
+    let b = layout.backend();
+    let differ = layout.values_differ("p.ov", "p.nv");
     let sum = |class: u8| {
         b.cast_bigint(&format!(
             "COALESCE(SUM(CASE WHEN c = {class} THEN 1 ELSE 0 END), 0)"
@@ -244,18 +346,14 @@ fn compare(
     let mut sql = Sql::new(b);
     sql.push(&format!(
         "SELECT {} AS matching, {} AS missing_in_new, {} AS extra_in_new, {} AS differs FROM (\
-         SELECT CASE WHEN {ov} IS NULL AND {nv} IS NULL THEN 0 WHEN {nv} IS NULL THEN 1 \
-         WHEN {ov} IS NULL THEN 2 WHEN {differ} THEN 3 ELSE 0 END AS c \
-         FROM {}{join} WHERE ",
+         SELECT CASE WHEN p.ov IS NULL AND p.nv IS NULL THEN 0 WHEN p.nv IS NULL THEN 1 \
+         WHEN p.ov IS NULL THEN 2 WHEN {differ} THEN 3 ELSE 0 END AS c FROM ",
         sum(0),
         sum(1),
         sum(2),
         sum(3),
-        layout.old_from()
     ));
-    layout.push_old_rows(&mut sql);
-    sql.push(" AND ");
-    layout.push_scope(&mut sql, &ok, scope);
+    push_pairs(&mut sql, layout, scope);
     sql.push(") t");
     let rows: Vec<BatchCounts> = sql
         .load(conn)
@@ -263,38 +361,109 @@ fn compare(
     let row = rows
         .first()
         .ok_or_else(|| ToolError::Unexpected("a count query returned no row".into()))?;
-    let mut batch = Counts {
+    Ok(Counts {
         matching: n(row.matching),
         missing_in_new: n(row.missing_in_new),
         extra_in_new: n(row.extra_in_new),
         differs: n(row.differs),
-    };
-    if batch.mismatches() > 0 && found.room() > 0 {
-        let mut sql = Sql::new(b);
+    })
+}
+
+#[derive(QueryableByName)]
+struct Tallies {
+    #[diesel(sql_type = BigInt)]
+    old_rows: i64,
+    #[diesel(sql_type = BigInt)]
+    old_values: i64,
+    #[diesel(sql_type = BigInt)]
+    joined_new_values: i64,
+    #[diesel(sql_type = BigInt)]
+    mismatching: i64,
+    #[diesel(sql_type = BigInt)]
+    missing: i64,
+    #[diesel(sql_type = BigInt)]
+    new_values: i64,
+}
+
+/// SQLite and MySQL: plain aggregates over the left join, from which the classes follow,
+/// and a count of the new values in the scope for the rows with no old row. Classifying
+/// every row with a CASE costs SQLite more than the join itself.
+///
+/// With `a` equal pairs, `d` differing, `m` missing in new and `e` extra among old rows:
+/// old values = a + d + m, joined new values = a + d + e, mismatching = d + m + e; so
+/// e = joined − old values + m and d = mismatching − m − e. New values with no old row
+/// are the new values of the scope not met by the join.
+fn derive(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    scope: Scope<'_>,
+) -> Result<Counts, ToolError> {
+    let b = layout.backend();
+    let (ok, ov, nk, nv) = (
+        layout.old_key(),
+        layout.old_value(),
+        layout.new_key(),
+        layout.new_value(),
+    );
+    let big = |e: &str| b.cast_bigint(&format!("COALESCE({e}, 0)"));
+    let mut sql = Sql::new(b);
+    sql.push(&format!(
+        "SELECT {} AS old_rows, {} AS old_values, {} AS joined_new_values, {} AS mismatching, {} AS missing, ",
+        big("COUNT(*)"),
+        big(&format!("COUNT({ov})")),
+        big(&format!("COUNT({nv})")),
+        big(&format!("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", layout.values_differ(&ov, &nv))),
+        big(&format!("SUM(CASE WHEN {ov} IS NOT NULL AND {nv} IS NULL THEN 1 ELSE 0 END)")),
+    ));
+    if layout.same_table() {
         sql.push(&format!(
-            "SELECT {} AS k, {} AS old_v, {} AS new_v FROM {}{join} WHERE ",
-            layout.text(&ok),
-            layout.text(&ov),
-            layout.text(&nv),
+            "0 AS new_values FROM {} WHERE ",
             layout.old_from()
         ));
-        layout.push_old_rows(&mut sql);
-        sql.push(" AND ");
-        layout.push_scope(&mut sql, &ok, scope);
-        sql.push(&format!(" AND {differ} ORDER BY {ok} LIMIT "))
-            .bind(Bind::Int(found.room() as i64));
-        let rows: Vec<MismatchRow> = sql
-            .load(conn)
-            .map_err(|e| ToolError::query("read mismatches", e))?;
-        found
-            .mismatches
-            .extend(rows.into_iter().map(|r| mismatch(layout, r)));
+    } else {
+        // COUNT is a 64-bit integer everywhere; only SUM needs the casts above. The
+        // subquery's alias is its own so it does not see the join's `n`.
+        let new = &layout.plan().new;
+        let (nk2, nv2) = (
+            format!("n2.{}", b.quote(&new.key)),
+            format!("n2.{}", b.quote(&new.column)),
+        );
+        sql.push(&format!(
+            "COALESCE((SELECT COUNT({nv2}) FROM {} n2 WHERE ",
+            b.quote(&new.table)
+        ));
+        layout.push_scope(&mut sql, &nk2, scope);
+        sql.push(&format!(
+            "), 0) AS new_values FROM {} LEFT JOIN {} ON {nk} = {ok} AND ",
+            layout.old_from(),
+            layout.new_from()
+        ));
+        layout.push_scope(&mut sql, &nk, scope);
+        sql.push(" WHERE ");
     }
-    if !layout.same_table() {
-        batch.extra_in_new += orphans(conn, layout, scope, found)?;
-    }
-    found.counts.add(batch);
-    Ok(())
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &ok, scope);
+    let rows: Vec<Tallies> = sql
+        .load(conn)
+        .map_err(|e| ToolError::query("compare old and new", e))?;
+    let t = rows
+        .first()
+        .ok_or_else(|| ToolError::Unexpected("a count query returned no row".into()))?;
+    let missing = t.missing;
+    let extra_old = t.joined_new_values - t.old_values + missing;
+    let differs = t.mismatching - missing - extra_old;
+    let orphans = if layout.same_table() {
+        0
+    } else {
+        t.new_values - t.joined_new_values
+    };
+    Ok(Counts {
+        matching: n(t.old_rows - t.mismatching),
+        missing_in_new: n(missing),
+        extra_in_new: n(extra_old + orphans),
+        differs: n(differs),
+    })
 }
 
 fn mismatch(layout: &Layout, r: MismatchRow) -> Mismatch {
@@ -310,65 +479,6 @@ fn mismatch(layout: &Layout, r: MismatchRow) -> Mismatch {
         old: r.old_v,
         new: r.new_v,
     }
-}
-
-/// New rows with a value whose key has no old row: counted, and reported while there is
-/// room.
-fn orphans(
-    conn: &mut attrmig_db::AnyConnection,
-    layout: &Layout,
-    scope: Scope<'_>,
-    found: &mut Found,
-) -> Result<u64, ToolError> {
-    let b = layout.backend();
-    let (nk, nv) = (layout.new_key(), layout.new_value());
-    let push_where = |sql: &mut Sql| {
-        sql.push(" WHERE ");
-        layout.push_scope(sql, &nk, scope);
-        sql.push(&format!(
-            " AND {nv} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} WHERE {} = {nk} AND ",
-            layout.old_from(),
-            layout.old_key()
-        ));
-        layout.push_old_rows(sql);
-        sql.push(")");
-    };
-    let mut sql = Sql::new(b);
-    sql.push(&format!(
-        "SELECT {} AS n FROM {}",
-        b.cast_bigint("COUNT(*)"),
-        layout.new_from()
-    ));
-    push_where(&mut sql);
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let count: Vec<Count> = sql
-        .load(conn)
-        .map_err(|e| ToolError::query("count new rows without old rows", e))?;
-    let count = count.first().map_or(0, |c| n(c.n));
-    if count > 0 && found.room() > 0 {
-        let mut sql = Sql::new(b);
-        sql.push(&format!(
-            "SELECT {} AS k, {} AS old_v, {} AS new_v FROM {}",
-            layout.text(&nk),
-            layout.text("NULL"),
-            layout.text(&nv),
-            layout.new_from()
-        ));
-        push_where(&mut sql);
-        sql.push(&format!(" ORDER BY {nk} LIMIT "))
-            .bind(Bind::Int(found.room() as i64));
-        let rows: Vec<MismatchRow> = sql
-            .load(conn)
-            .map_err(|e| ToolError::query("read new rows without old rows", e))?;
-        found
-            .mismatches
-            .extend(rows.into_iter().map(|r| mismatch(layout, r)));
-    }
-    Ok(count)
 }
 
 // --- sampling -------------------------------------------------------------------------

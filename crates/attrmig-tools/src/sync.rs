@@ -30,6 +30,7 @@ use attrmig_store::sync_runs::{self, BatchProgress, SyncRun};
 use attrmig_store::{Conns, data_issues, leases};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
+use diesel::connection::SimpleConnection;
 use diesel::result::Error as DieselError;
 use serde::Serialize;
 
@@ -41,6 +42,9 @@ use crate::sql::{Key, Sql};
 pub const LEASE: &str = "sync";
 /// How long a lease lasts unless renewed; renewed after every batch.
 pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(60);
+/// How often a running sync renews its lease: well inside the TTL, and not once per
+/// batch (each renewal is a commit).
+const LEASE_RENEW_EVERY: Duration = Duration::from_secs(10);
 /// Attempts at a batch that keeps deadlocking.
 const RETRIES: u32 = 8;
 
@@ -125,12 +129,62 @@ pub fn run(
     layout.require_new()?;
     let id = layout.plan().id.to_string();
     take_lease(conns.state(), &id, &opts.holder)?;
+    let restore = relax_durability(conns.app())?;
     let result = run_leased(conns, layout, step, opts, on);
+    if let Some(restore) = restore {
+        let _ = conns.app().batch_execute(&restore);
+    }
     // Released on success and on error; on a crash it expires.
     let released = leases::release(conns.state(), &id, LEASE, &opts.holder);
     let summary = result?;
     released?;
     Ok(summary)
+}
+
+/// Lets this connection's batch commits return before they reach the disk, while the
+/// pass runs: `synchronous_commit = off` on PostgreSQL, `synchronous = NORMAL` on SQLite
+/// in WAL mode. Neither can corrupt anything; a crash may lose the latest commits, and a
+/// lost batch takes its checkpoint with it, so the pass redoes it. (SQLite in rollback
+/// journal mode keeps its setting: there NORMAL is not crash-safe.) Returns the statement
+/// that restores the setting.
+fn relax_durability(conn: &mut AnyConnection) -> Result<Option<String>, ToolError> {
+    #[derive(diesel::QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Sync {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        synchronous: i64,
+    }
+    match conn.backend() {
+        Backend::Postgres => {
+            conn.batch_execute("SET synchronous_commit = off")
+                .map_err(|e| ToolError::query("relax synchronous_commit", e))?;
+            return Ok(Some("RESET synchronous_commit".into()));
+        }
+        // A server-wide setting on MySQL (innodb_flush_log_at_trx_commit): left alone.
+        Backend::Mysql => return Ok(None),
+        Backend::Sqlite => {}
+    }
+    let read = |sql: &str| Sql::new(Backend::Sqlite).push(sql).clone();
+    let mode: Vec<Mode> = read("PRAGMA journal_mode")
+        .load(conn)
+        .map_err(|e| ToolError::query("read the journal mode", e))?;
+    if !mode
+        .first()
+        .is_some_and(|m| m.journal_mode.eq_ignore_ascii_case("wal"))
+    {
+        return Ok(None);
+    }
+    let sync: Vec<Sync> = read("PRAGMA synchronous")
+        .load(conn)
+        .map_err(|e| ToolError::query("read the sync setting", e))?;
+    let previous = sync.first().map_or(2, |s| s.synchronous);
+    conn.batch_execute("PRAGMA synchronous = NORMAL")
+        .map_err(|e| ToolError::query("relax the sync setting", e))?;
+    Ok(Some(format!("PRAGMA synchronous = {previous}")))
 }
 
 fn take_lease(state: &mut AnyConnection, id: &str, holder: &str) -> Result<(), ToolError> {
@@ -220,22 +274,32 @@ fn run_leased(
         total,
         done,
     });
-    // Keys with open data issues: resolved when a later batch writes them.
-    let open: std::collections::BTreeSet<String> = data_issues::list(conns.state(), &id, false)?
-        .into_iter()
-        .map(|i| i.key)
-        .collect();
+    // Keys with open data issues: resolved at the end if this pass copied them.
+    let open = data_issues::list(conns.state(), &id, false)?
+        .iter()
+        .map(|i| layout.parse_key(&i.key))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let clock = Instant::now();
+    let mut renewed = Instant::now();
+    let batch_size = opts.batch_size.max(1);
     let (mut scanned, mut written, mut rejected) = (0u64, 0u64, 0u64);
     loop {
-        let keys = layout.next_keys(conns.app(), after.as_ref(), opts.batch_size.max(1))?;
-        let Some(hi) = keys.last().cloned() else {
-            break;
+        // A full batch's end is found by one probe; only the last batch reads its keys
+        // (to know where it ends). Keys are read in full only to split a failing batch.
+        let (hi, count) = match layout.key_at_offset(conns.app(), after.as_ref(), batch_size)? {
+            Some(hi) => (hi, u64::from(batch_size)),
+            None => {
+                let keys = layout.next_keys(conns.app(), after.as_ref(), batch_size)?;
+                match keys.last() {
+                    Some(last) => (last.clone(), keys.len() as u64),
+                    None => break,
+                }
+            }
         };
-        let copied = batch(conns, layout, &pass, after.as_ref(), &hi, &keys, &open)?;
-        scanned += keys.len() as u64;
-        done += keys.len() as u64;
+        let copied = batch(conns, layout, &pass, after.as_ref(), &hi, count)?;
+        scanned += count;
+        done += count;
         written += copied.written;
         rejected += copied.rejected.len() as u64;
         for r in &copied.rejected {
@@ -251,21 +315,21 @@ fn run_leased(
             rejected,
             checkpoint: hi.to_string(),
         });
-        if !leases::renew(
-            conns.state(),
-            &id,
-            LEASE,
-            &opts.holder,
-            LEASE_TTL,
-            attrmig_core::audit::now(),
-        )? {
-            return Err(ToolError::Unexpected(
-                "the sync lease expired and was taken over by another runner; this runner stops (its batches are committed)".into(),
-            ));
+        if renewed.elapsed() >= LEASE_RENEW_EVERY {
+            let now = attrmig_core::audit::now();
+            if !leases::renew(conns.state(), &id, LEASE, &opts.holder, LEASE_TTL, now)? {
+                return Err(ToolError::Unexpected(
+                    "the sync lease expired and was taken over by another runner; this runner stops (its batches are committed)".into(),
+                ));
+            }
+            renewed = Instant::now();
         }
         throttle(opts.max_rows_per_second, scanned, clock.elapsed());
         after = Some(hi);
     }
+    // Data issues whose rows agree now: the data was fixed and this pass copied them.
+    let settled = agreeing(conns.app(), layout, &open)?;
+    data_issues::resolve_keys(conns.state(), &id, &settled, attrmig_core::audit::now())?;
     sync_runs::end(
         conns.state(),
         &id,
@@ -311,16 +375,15 @@ struct Copied {
     rejected: Vec<Rejection>,
 }
 
-/// One batch `(after, hi]`: rows, data issues and checkpoint, committed together where
-/// the state lives in the application database; retried on deadlock.
+/// One batch `(after, hi]` of `count` keys: rows, data issues and checkpoint, committed
+/// together where the state lives in the application database; retried on deadlock.
 fn batch(
     conns: &mut Conns<'_>,
     layout: &Layout,
     pass: &SyncRun,
     after: Option<&Key>,
     hi: &Key,
-    keys: &[Key],
-    open: &std::collections::BTreeSet<String>,
+    count: u64,
 ) -> Result<Copied, ToolError> {
     let id = layout.plan().id.to_string();
     let bookkeeping = |state: &mut AnyConnection, copied: &Copied| -> Result<(), ToolError> {
@@ -335,16 +398,8 @@ fn batch(
             };
             data_issues::record(state, &id, rejected, now)?;
         }
-        let fixed: Vec<String> = keys
-            .iter()
-            .map(Key::to_string)
-            .filter(|k| {
-                open.contains(k) && !copied.rejected.iter().any(|r| r.key.to_string() == *k)
-            })
-            .collect();
-        data_issues::resolve_keys(state, &id, &fixed, now)?;
         let progress = BatchProgress {
-            scanned: keys.len() as i64,
+            scanned: count as i64,
             written: copied.written as i64,
             rejected: copied.rejected.len() as i64,
         };
@@ -353,14 +408,14 @@ fn batch(
     };
     retrying(|| match conns {
         Conns::Shared(conn) => write_transaction(conn, |c| {
-            let copied = copy(c, layout, after, hi, keys)?;
+            let copied = copy(c, layout, after, hi, None)?;
             bookkeeping(c, &copied)?;
             Ok(copied)
         }),
         Conns::Split { app, state } => {
             // Two databases can't commit together: rows first, then the checkpoint. A crash
             // in between re-copies one batch, which writes nothing new.
-            let copied = write_transaction(app, |c| copy(c, layout, after, hi, keys))?;
+            let copied = write_transaction(app, |c| copy(c, layout, after, hi, None))?;
             write_transaction(state, |s| bookkeeping(s, &copied))?;
             Ok(copied)
         }
@@ -381,42 +436,122 @@ fn retrying<T>(mut attempt: impl FnMut() -> Result<T, ToolError>) -> Result<T, T
     attempt()
 }
 
-/// Copies `(lo, hi]`; a row-level failure splits the keys in halves, each in a savepoint,
-/// until single rows are isolated. A transient failure propagates to retry the batch.
+/// Copies `(lo, hi]`; a row-level failure splits the range's keys in halves, each in a
+/// savepoint, until single rows are isolated. `keys` are the range's keys when already
+/// known (they are read at the first split). A transient failure propagates, to retry
+/// the batch.
 fn copy(
     conn: &mut AnyConnection,
     layout: &Layout,
     lo: Option<&Key>,
     hi: &Key,
-    keys: &[Key],
+    keys: Option<&[Key]>,
 ) -> Result<Copied, ToolError> {
-    match conn.transaction(|c| write(c, layout, Scope::Range(lo, Some(hi)))) {
-        Ok(written) => Ok(Copied {
-            written: written as u64,
-            rejected: Vec::new(),
+    let error = match conn.transaction(|c| write(c, layout, Scope::Range(lo, Some(hi)))) {
+        Ok(written) => {
+            return Ok(Copied {
+                written: written as u64,
+                rejected: Vec::new(),
+            });
+        }
+        Err(e) if is_row_level(&e) => e,
+        Err(e) => return Err(ToolError::query("copy a batch", e)),
+    };
+    let read;
+    let keys = match keys {
+        Some(keys) => keys,
+        None => {
+            read = keys_between(conn, layout, lo, hi)?;
+            &read
+        }
+    };
+    match keys {
+        [] => Ok(Copied::default()),
+        [only] => Ok(Copied {
+            written: 0,
+            rejected: vec![Rejection {
+                key: only.clone(),
+                old_value: old_value(conn, layout, only)?,
+                error: describe(&error),
+            }],
         }),
-        Err(e) if is_row_level(&e) => match keys {
-            [] => Ok(Copied::default()),
-            [only] => Ok(Copied {
-                written: 0,
-                rejected: vec![Rejection {
-                    key: only.clone(),
-                    old_value: old_value(conn, layout, only)?,
-                    error: describe(&e),
-                }],
-            }),
-            _ => {
-                let mid = keys.len() / 2;
-                let split = &keys[mid - 1];
-                let mut left = copy(conn, layout, lo, split, &keys[..mid])?;
-                let right = copy(conn, layout, Some(split), hi, &keys[mid..])?;
-                left.written += right.written;
-                left.rejected.extend(right.rejected);
-                Ok(left)
-            }
-        },
-        Err(e) => Err(ToolError::query("copy a batch", e)),
+        _ => {
+            let mid = keys.len() / 2;
+            let split = &keys[mid - 1];
+            let mut left = copy(conn, layout, lo, split, Some(&keys[..mid]))?;
+            let right = copy(conn, layout, Some(split), hi, Some(&keys[mid..]))?;
+            left.written += right.written;
+            left.rejected.extend(right.rejected);
+            Ok(left)
+        }
     }
+}
+
+/// The old keys in `(lo, hi]`, in the database's order.
+fn keys_between(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    lo: Option<&Key>,
+    hi: &Key,
+) -> Result<Vec<Key>, ToolError> {
+    const PAGE: u32 = 10_000;
+    let mut keys: Vec<Key> = Vec::new();
+    loop {
+        let page = layout.next_keys(conn, keys.last().or(lo), PAGE)?;
+        let last_page = page.len() < PAGE as usize;
+        // The database orders the keys (its collation, for text): stop at `hi` itself.
+        for key in page {
+            let end = key == *hi;
+            keys.push(key);
+            if end {
+                return Ok(keys);
+            }
+        }
+        if last_page {
+            return Ok(keys);
+        }
+    }
+}
+
+/// Of `keys`, those whose old and new values agree now.
+fn agreeing(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    keys: &[Key],
+) -> Result<Vec<String>, ToolError> {
+    #[derive(diesel::QueryableByName)]
+    struct Agreeing {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        k: String,
+    }
+    let (ok, ov, nk, nv) = (
+        layout.old_key(),
+        layout.old_value(),
+        layout.new_key(),
+        layout.new_value(),
+    );
+    let mut out = Vec::new();
+    for chunk in keys.chunks(500) {
+        let mut sql = Sql::new(layout.backend());
+        sql.push(&format!(
+            "SELECT {} AS k FROM {}",
+            layout.text(&ok),
+            layout.old_from()
+        ));
+        if !layout.same_table() {
+            sql.push(&format!(" LEFT JOIN {} ON {nk} = {ok}", layout.new_from()));
+        }
+        sql.push(" WHERE ");
+        layout.push_old_rows(&mut sql);
+        sql.push(" AND ");
+        layout.push_in(&mut sql, &ok, chunk);
+        sql.push(&format!(" AND NOT {}", layout.values_differ(&ov, &nv)));
+        let rows: Vec<Agreeing> = sql
+            .load(conn)
+            .map_err(|e| ToolError::query("check data issues against new storage", e))?;
+        out.extend(rows.into_iter().map(|r| r.k));
+    }
+    Ok(out)
 }
 
 fn describe(e: &DieselError) -> String {
@@ -486,7 +621,7 @@ fn old_value(
     Ok(rows.into_iter().next().and_then(|r| r.v))
 }
 
-/// The statements that make new equal old over `scope`; returns rows written.
+/// The statement that makes new equal old over `scope`; returns rows written.
 fn write(
     conn: &mut AnyConnection,
     layout: &Layout,
@@ -506,10 +641,59 @@ fn write(
                 .first()
                 .map_or(0, |c| usize::try_from(c.n).unwrap_or(0))
         }
-        Backend::Sqlite | Backend::Postgres => upsert(layout, scope).execute(conn)?,
+        Backend::Postgres => upsert(layout, scope).execute(conn)?,
+        // The batch holds SQLite's write lock: nothing can change new between reading and
+        // writing, and a conditional upsert writes nothing for an equal row, so the join
+        // that finds the differences first (a second B-tree probe per row) is not needed.
+        Backend::Sqlite => {
+            sqlite_upsert(layout, scope).execute(conn)?
+                + sqlite_null_out(layout, scope).execute(conn)?
+        }
     };
-    let nulled = null_out(layout, scope).execute(conn)?;
-    Ok(upserted + nulled)
+    Ok(upserted)
+}
+
+/// SQLite: insert or update every key with an old value; an equal row is not written
+/// (nor counted in the changes).
+fn sqlite_upsert(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ok, ov) = (layout.old_key(), layout.old_value());
+    let new = &layout.plan().new;
+    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
+    let mut sql = Sql::new(b);
+    sql.push(&format!(
+        "INSERT INTO {table} ({key}, {column}) SELECT {ok}, {} FROM {} WHERE ",
+        layout.old_value_for_new(),
+        layout.old_from()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &ok, scope);
+    sql.push(&format!(
+        " AND {ov} IS NOT NULL ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column} WHERE {}",
+        layout.values_differ(&format!("{table}.{column}"), &format!("excluded.{column}"))
+    ));
+    sql
+}
+
+/// SQLite: where old is NULL, new must not keep a value.
+fn sqlite_null_out(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ok, ov) = (layout.old_key(), layout.old_value());
+    let new = &layout.plan().new;
+    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
+    let mut sql = Sql::new(b);
+    sql.push(&format!("UPDATE {table} SET {column} = NULL WHERE "));
+    layout.push_scope(&mut sql, &key, scope);
+    sql.push(&format!(
+        " AND {column} IS NOT NULL AND {key} IN (SELECT {ok} FROM {} WHERE ",
+        layout.old_from()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &ok, scope);
+    sql.push(&format!(" AND {ov} IS NULL)"));
+    sql
 }
 
 #[derive(diesel::QueryableByName)]
@@ -535,7 +719,7 @@ fn share_lock(layout: &Layout) -> &'static str {
 ///
 /// A statement of its own, because the one spelling of a shared lock that MySQL 8 and
 /// MariaDB both accept is `LOCK IN SHARE MODE` (MariaDB has no `FOR SHARE`), and the
-/// upsert and the NULL-out then read rows nobody else can change before the commit,
+/// upsert then reads rows nobody else can change before the commit,
 /// whatever the isolation level. Locks are held on every row of the range: the filter on
 /// values is in the select list, not the WHERE, so READ COMMITTED releases none.
 fn mysql_lock_batch(layout: &Layout, scope: Scope<'_>) -> Sql {
@@ -548,14 +732,16 @@ fn mysql_lock_batch(layout: &Layout, scope: Scope<'_>) -> Sql {
     );
     let mut sql = Sql::new(b);
     sql.push(&format!(
-        "SELECT {} AS n FROM {} LEFT JOIN {} ON {nk} = {ok} WHERE ",
+        "SELECT {} AS n FROM {} LEFT JOIN {} ON {nk} = {ok} AND ",
         b.cast_bigint(&format!(
-            "COALESCE(SUM(CASE WHEN {ov} IS NOT NULL AND ({nk} IS NULL OR {}) THEN 1 ELSE 0 END), 0)",
+            "COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)",
             layout.values_differ(&ov, &nv)
         )),
         layout.old_from(),
         layout.new_from()
     ));
+    layout.push_scope(&mut sql, &nk, scope);
+    sql.push(" WHERE ");
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
     layout.push_scope(&mut sql, &ok, scope);
@@ -587,7 +773,10 @@ fn same_table(layout: &Layout, scope: Scope<'_>) -> Sql {
     sql
 }
 
-/// Another table: insert or update the keys whose old value is set and differs.
+/// Another table: upsert every key whose old value differs from new (absent reads as
+/// NULL). That covers a value new lacks, a value that differs, and a NULL old value over
+/// a new value (upserted as NULL); a NULL old value with no new row is left alone. Only
+/// the rows that differ are read under lock and written.
 fn upsert(layout: &Layout, scope: Scope<'_>) -> Sql {
     let b = layout.backend();
     let (ok, ov, nk, nv) = (
@@ -599,19 +788,20 @@ fn upsert(layout: &Layout, scope: Scope<'_>) -> Sql {
     let new = &layout.plan().new;
     let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
     let mut sql = Sql::new(b);
+    // The scope is stated on the new side too: PostgreSQL can't carry it through the
+    // outer join and would read the whole new table for every batch.
     sql.push(&format!(
-        "INSERT INTO {table} ({key}, {column}) SELECT {ok}, {} FROM {} LEFT JOIN {} ON {nk} = {ok} WHERE ",
+        "INSERT INTO {table} ({key}, {column}) SELECT {ok}, {} FROM {} LEFT JOIN {} ON {nk} = {ok} AND ",
         layout.old_value_for_new(),
         layout.old_from(),
         layout.new_from()
     ));
+    layout.push_scope(&mut sql, &nk, scope);
+    sql.push(" WHERE ");
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
     layout.push_scope(&mut sql, &ok, scope);
-    sql.push(&format!(
-        " AND {ov} IS NOT NULL AND ({nk} IS NULL OR {})",
-        layout.values_differ(&ov, &nv)
-    ));
+    sql.push(&format!(" AND {}", layout.values_differ(&ov, &nv)));
     sql.push(share_lock(layout));
     match b {
         Backend::Sqlite | Backend::Postgres => sql.push(&format!(
@@ -621,30 +811,5 @@ fn upsert(layout: &Layout, scope: Scope<'_>) -> Sql {
             " ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
         )),
     };
-    sql
-}
-
-/// Another table: where old is NULL, new must not keep a value.
-fn null_out(layout: &Layout, scope: Scope<'_>) -> Sql {
-    let b = layout.backend();
-    let (ok, ov) = (layout.old_key(), layout.old_value());
-    let new = &layout.plan().new;
-    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
-    let mut sql = Sql::new(b);
-    sql.push(&format!(
-        "UPDATE {table} SET {column} = NULL WHERE {column} IS NOT NULL AND {key} IN (SELECT {ok} FROM {} WHERE ",
-        layout.old_from()
-    ));
-    layout.push_old_rows(&mut sql);
-    sql.push(" AND ");
-    layout.push_scope(&mut sql, &ok, scope);
-    sql.push(&format!(
-        " AND {ov} IS NULL{})",
-        match b {
-            Backend::Postgres => " FOR SHARE",
-            // Locked beforehand by `mysql_lock_batch`.
-            Backend::Mysql | Backend::Sqlite => "",
-        }
-    ));
     sql
 }

@@ -23,7 +23,8 @@ pub struct CrossCheckArgs {
     /// Check N keys drawn uniformly at random instead of every key.
     #[arg(long, value_name = "N")]
     pub sample: Option<u64>,
-    /// Keys per batch [default: the plan's sync.batch_size].
+    /// Keys per batch [default: 100000; a cross-check only reads, so its batches are larger
+    /// than the sync's].
     #[arg(long, value_name = "N")]
     pub batch_size: Option<u32>,
     /// Mismatches to list in the report.
