@@ -23,7 +23,7 @@ const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 
 /// An arbitrary but fixed advisory-lock key for schema setup on PostgreSQL.
-const PG_LOCK_KEY: i64 = 0x6174_7472_6d69_67; // "attrmig"
+const PG_LOCK_KEY: i64 = 0x0061_7474_726d_6967; // "attrmig" in ASCII
 
 /// Reads the state schema's version; `None` when the tables don't exist yet.
 pub fn schema_version(conn: &mut AnyConnection) -> Result<Option<i32>, StoreError> {

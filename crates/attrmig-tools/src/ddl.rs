@@ -267,7 +267,7 @@ fn drop_old(layout: &Layout) -> Result<Ddl, ToolError> {
             path,
             ..
         } => {
-            let col = format!("{}", b.quote(column));
+            let col = b.quote(column);
             let removed = b.json_remove(&col, path);
             // PostgreSQL computes in jsonb; write back in the column's own type.
             let removed = match (b, layout.old_table().column(column.as_str())) {
