@@ -635,11 +635,15 @@ fn write(
             // The locking read comes first and counts what the upsert will write: MySQL
             // and MariaDB report 2 affected rows for each row ON DUPLICATE KEY UPDATE
             // changes, so the upsert's own count can't say how many rows it wrote.
-            let to_write = mysql_lock_batch(layout, scope).load::<Count>(conn)?;
-            upsert(layout, scope).execute(conn)?;
-            to_write
+            // Nothing to write (a later pass over synced rows): the locks alone were needed.
+            let to_write = mysql_lock_batch(layout, scope)
+                .load::<Count>(conn)?
                 .first()
-                .map_or(0, |c| usize::try_from(c.n).unwrap_or(0))
+                .map_or(0, |c| usize::try_from(c.n).unwrap_or(0));
+            if to_write > 0 {
+                upsert(layout, scope).execute(conn)?;
+            }
+            to_write
         }
         Backend::Postgres => upsert(layout, scope).execute(conn)?,
         // The batch holds SQLite's write lock: nothing can change new between reading and
