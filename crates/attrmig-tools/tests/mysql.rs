@@ -198,3 +198,37 @@ fn mysql_prepare_old_stop_keeps_the_whole_column_definition() {
         "nothing left to do"
     );
 }
+
+/// Binary values are compared byte for byte: read as utf8mb4 text, 0xFF01 would become
+/// `?\x01` and equal 0x3F01.
+#[test]
+fn mysql_binary_values_are_compared_byte_for_byte() {
+    let Some(db) = TestDb::mysql() else { return };
+    db.execute(
+        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARBINARY(16));
+         CREATE TABLE users_pii (user_id BIGINT NOT NULL PRIMARY KEY, full_name VARBINARY(16));
+         INSERT INTO users (id, full_name) VALUES (1, 0xFF01), (2, 0x4164);
+         INSERT INTO users_pii (user_id, full_name) VALUES (1, 0x3F01), (2, 0x4164);",
+    );
+    let plan = plan(COLUMN_PLAN);
+    let (mut conn, layout) = open(&db, &plan);
+    let report = check(&db, &layout);
+    assert_eq!(
+        report.counts,
+        Counts {
+            matching: 1,
+            differs: 1,
+            ..Counts::default()
+        }
+    );
+    assert_eq!(sync_all(&db, &layout).written, 1);
+    assert!(check(&db, &layout).counts.clean());
+    assert_eq!(
+        text(
+            &mut conn,
+            "SELECT HEX(full_name) AS t FROM users_pii WHERE user_id = 1"
+        )
+        .as_deref(),
+        Some("FF01")
+    );
+}
