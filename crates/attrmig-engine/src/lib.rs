@@ -20,7 +20,7 @@ pub use ddl::DdlOutcome;
 pub use error::EngineError;
 pub use log::{EntryView, LogView, Verification};
 pub use observe::{Intent, STALE_AFTER};
-pub use overview::{LastCheck, ModeView, Rung, RungState, Show, StatusRow};
+pub use overview::{Blocker, LastCheck, ModeView, Rung, RungState, Show, StatusRow};
 pub use project::{Project, ProjectOptions};
 pub use session::Session;
 pub use tools::{CrossCheckRequest, RetryOutcome, SyncOutcome, SyncRequest};
@@ -69,6 +69,20 @@ impl Engine {
             });
         }
         Ok((plan, record))
+    }
+
+    /// A migration's record, for views that don't need its plan: a missing or invalid
+    /// plan must not hide a migration's history. Unknown when there is neither a record
+    /// nor a plan file.
+    pub(crate) fn record(&mut self, id: &str) -> Result<Option<MigrationRecord>, EngineError> {
+        let record = migration::get(self.session.state(), id)?;
+        if record.is_none() && !self.project.plan_path(id).is_file() {
+            return Err(EngineError::UnknownMigration {
+                id: id.to_owned(),
+                plan: self.project.plan_path(id),
+            });
+        }
+        Ok(record)
     }
 
     /// A migration that is about to change: its valid plan, and its record (registered

@@ -71,7 +71,7 @@ pub struct LogView {
 impl Engine {
     /// The audit log of a migration, optionally verified.
     pub fn log(&mut self, id: &str, verify: bool) -> Result<LogView, EngineError> {
-        let (_, record) = self.lookup(id)?;
+        let record = self.record(id)?;
         let (position, version) = record.map_or((Position::At(Step::Planned), 0), |r| {
             (r.position, r.version)
         });

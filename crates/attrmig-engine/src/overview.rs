@@ -344,7 +344,7 @@ impl Engine {
 
     /// What the application must do now.
     pub fn mode(&mut self, id: &str) -> Result<ModeView, EngineError> {
-        let (_, record) = self.lookup(id)?;
+        let record = self.record(id)?;
         let position = record.map_or(Position::At(Step::Planned), |r| r.position);
         Ok(ModeView::new(id, position))
     }

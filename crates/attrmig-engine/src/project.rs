@@ -76,13 +76,21 @@ impl Project {
             .collect())
     }
 
-    /// Loads one plan. `Ok(None)` when its file does not exist.
+    /// Loads one plan. `Ok(None)` when its file does not exist. Problems name the file
+    /// relative to the project root, as people wrote it.
     pub fn load_plan(&self, id: &str) -> Result<Option<Plan>, EngineError> {
         let path = self.plan_path(id);
         if !path.is_file() {
             return Ok(None);
         }
-        Ok(Some(attrmig_plan::load_plan(&path)?))
+        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let shown = Path::new(&self.display_path(&path)).to_path_buf();
+        Ok(Some(
+            attrmig_plan::parse_plan(id, &shown, &text).map_err(LoadError::Invalid)?,
+        ))
     }
 
     /// A path relative to the project root, as shown to users.

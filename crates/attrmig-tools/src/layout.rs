@@ -357,6 +357,32 @@ impl Layout {
         after: Option<&Key>,
         limit: u32,
     ) -> Result<Vec<Key>, ToolError> {
+        self.keys_after(conn, after, limit, 0)
+            .map_err(|e| ToolError::query("read the next batch of keys", e))
+    }
+
+    /// The old key `n` positions after `after` (1 is the next one), if there is one: the
+    /// upper bound of a batch, found without reading the keys in between.
+    pub fn key_at_offset(
+        &self,
+        conn: &mut AnyConnection,
+        after: Option<&Key>,
+        n: u32,
+    ) -> Result<Option<Key>, ToolError> {
+        let keys = self
+            .keys_after(conn, after, 1, n.max(1) - 1)
+            .map_err(|e| ToolError::query("find the end of a batch", e))?;
+        Ok(keys.into_iter().next())
+    }
+
+    /// `limit` old keys after `after`, skipping `offset`, in key order.
+    fn keys_after(
+        &self,
+        conn: &mut AnyConnection,
+        after: Option<&Key>,
+        limit: u32,
+        offset: u32,
+    ) -> diesel::QueryResult<Vec<Key>> {
         #[derive(diesel::QueryableByName)]
         struct K {
             #[diesel(sql_type = diesel::sql_types::Text)]
@@ -374,41 +400,16 @@ impl Layout {
         self.push_range(&mut sql, &key, after, None);
         sql.push(&format!(" ORDER BY {key} LIMIT "))
             .bind(Bind::Int(i64::from(limit)));
-        let rows: Vec<K> = sql
-            .load(conn)
-            .map_err(|e| ToolError::query("read the next batch of keys", e))?;
-        rows.iter().map(|r| self.parse_key(&r.k)).collect()
-    }
-
-    /// The old key `n` positions after `after` (1 is the next one), if there is one: the
-    /// upper bound of a batch, found without reading the keys in between.
-    pub fn key_at_offset(
-        &self,
-        conn: &mut AnyConnection,
-        after: Option<&Key>,
-        n: u32,
-    ) -> Result<Option<Key>, ToolError> {
-        #[derive(diesel::QueryableByName)]
-        struct K {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            k: String,
+        if offset > 0 {
+            sql.push(" OFFSET ").bind(Bind::Int(i64::from(offset)));
         }
-        let key = self.old_key();
-        let mut sql = Sql::new(self.backend);
-        sql.push(&format!(
-            "SELECT {} AS k FROM {} WHERE ",
-            self.text(&key),
-            self.old_from()
-        ));
-        self.push_old_rows(&mut sql);
-        sql.push(" AND ");
-        self.push_range(&mut sql, &key, after, None);
-        sql.push(&format!(" ORDER BY {key} LIMIT 1 OFFSET "))
-            .bind(Bind::Int(i64::from(n.max(1)) - 1));
-        let rows: Vec<K> = sql
-            .load(conn)
-            .map_err(|e| ToolError::query("find the end of a batch", e))?;
-        rows.first().map(|r| self.parse_key(&r.k)).transpose()
+        let rows: Vec<K> = sql.load(conn)?;
+        rows.iter()
+            .map(|r| {
+                self.parse_key(&r.k)
+                    .map_err(|e| diesel::result::Error::DeserializationError(e.to_string().into()))
+            })
+            .collect()
     }
 
     /// How many old keys there are (rows holding the attribute's storage).
