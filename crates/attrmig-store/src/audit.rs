@@ -3,7 +3,7 @@
 
 use attrmig_core::audit::{AuditEntry, GENESIS};
 use attrmig_core::facts::History;
-use attrmig_core::{EntryKind, Position, Step};
+use attrmig_core::{EntryKind, Position};
 use attrmig_db::{AnyConnection, write_transaction};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -214,17 +214,4 @@ pub fn history(entries: &[(AuditEntry, String)]) -> History {
         }
     }
     history
-}
-
-/// The latest entry of `kind` that touched `step`, if any (e.g. the drop-old DDL).
-pub fn latest(
-    entries: &[(AuditEntry, String)],
-    kind: EntryKind,
-    step: Step,
-) -> Option<&AuditEntry> {
-    entries
-        .iter()
-        .rev()
-        .map(|(e, _)| e)
-        .find(|e| e.kind == kind && e.to_step == step)
 }

@@ -14,7 +14,7 @@
 
 #![allow(clippy::print_stderr)] // telling why a backend is skipped is this crate's job
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use attrmig_db::{AnyConnection, Backend, DatabaseUrl, connect, create_sqlite};
@@ -146,13 +146,6 @@ impl TestDb {
         self.connect()
             .batch_execute(sql)
             .unwrap_or_else(|e| panic!("{e}\nin: {sql}"));
-    }
-
-    /// Keeps the SQLite file (or names the server database) after the test, for debugging.
-    pub fn keep(self) -> PathBuf {
-        let path = self.dir.path().to_owned();
-        std::mem::forget(self);
-        path
     }
 }
 
