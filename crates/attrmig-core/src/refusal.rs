@@ -385,7 +385,7 @@ pub enum Refusal {
     },
     /// A side effect was started and not finished (DDL is not transactional everywhere).
     #[error(
-        "an earlier `{what}` started at {} by {actor} did not finish; check the database by hand, then `attrmig ddl {id} --resolve-intent {intent}`",
+        "an earlier `{what}` started at {} by {actor} did not finish; check the database by hand, then `attrmig ddl {id} --resolve-intent {intent} --note \"what you found\"`",
         ts(started_at)
     )]
     UnfinishedIntent {

@@ -95,8 +95,8 @@ backend_tests! {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         let before = writes.load(Ordering::Relaxed);
-        // Throttled so that the pass spans about 1.5 s of traffic on every backend.
-        let opts = sync::Options { batch_size: 25, max_rows_per_second: Some(2_000), restart: false, holder: "sync@test:1".into() };
+        // Throttled so that the pass spans about 3 s of traffic on every backend.
+        let opts = sync::Options { batch_size: 25, max_rows_per_second: Some(1_000), restart: false, holder: "sync@test:1".into() };
         let summary = sync::run(&mut shared(&mut conn), &layout, Step::DoubleWrite, &opts, &mut |_| {}).unwrap();
         let during = writes.load(Ordering::Relaxed) - before;
         stop.store(true, Ordering::Relaxed);
