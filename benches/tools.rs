@@ -1,8 +1,9 @@
 //! Throughput and memory of the tools, against the single statement that does the same
 //! work without batches, on every backend available (`cargo bench` / `just bench`).
 //!
-//! For each backend and size (1 and 10 million rows by default; `ATTRMIG_BENCH_ROWS` =
-//! comma-separated sizes):
+//! For each backend (`ATTRMIG_BENCH_BACKENDS`, default `sqlite,pg,mysql`, each when its
+//! server is configured as for the tests) and size (1 and 10 million rows by default;
+//! `ATTRMIG_BENCH_ROWS` = comma-separated sizes):
 //! - sync: `attrmig sync` at batch 10,000 into an empty new table, vs one
 //!   `INSERT ... SELECT ... ON CONFLICT` (`ON DUPLICATE KEY UPDATE` on MySQL);
 //! - full cross-check: `attrmig cross-check` of a synced table, vs one join counting
@@ -294,13 +295,19 @@ fn main() {
                 .expect("ATTRMIG_BENCH_ROWS: comma-separated row counts")
         })
         .collect();
+    // ATTRMIG_BENCH_BACKENDS=sqlite,pg,mysql (the default: every one available).
+    let wanted =
+        std::env::var("ATTRMIG_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,pg,mysql".into());
+    let wants = |b: &str| wanted.split(',').any(|w| w.trim() == b);
     let mut results = Vec::new();
     for &rows in &sizes {
-        bench(&TestDb::sqlite(), "SQLite", rows, &mut results);
-        if let Some(db) = TestDb::postgres() {
+        if wants("sqlite") {
+            bench(&TestDb::sqlite(), "SQLite", rows, &mut results);
+        }
+        if let Some(db) = wants("pg").then(TestDb::postgres).flatten() {
             bench(&db, "PostgreSQL", rows, &mut results);
         }
-        if let Some(db) = TestDb::mysql() {
+        if let Some(db) = wants("mysql").then(TestDb::mysql).flatten() {
             bench(&db, "MariaDB", rows, &mut results);
         }
     }

@@ -239,6 +239,9 @@ pub enum LateWritesFact {
         /// Keys whose old value changed or appeared since.
         changed: u64,
     },
+    /// Old storage is still there and was not compared: comparing reads every old value,
+    /// which read-only views (`status`, `show`) don't do.
+    NotCompared,
     /// Old storage was dropped by `attrmig ddl ID drop-old --apply`, which compared first.
     VerifiedByDrop,
     /// Old storage is gone and nobody compared: dropped outside attrmig.

@@ -320,6 +320,11 @@ pub enum Refusal {
         /// How many keys changed.
         changed: u64,
     },
+    /// Old storage is still there and was not compared with the step-9 fingerprint.
+    #[error(
+        "not compared yet with the fingerprint taken at 9 stop-writing-old (that reads all of old storage); `attrmig ddl ID drop-old --apply` compares before dropping, `attrmig advance` when entering 10"
+    )]
+    LateWritesNotCompared,
     /// Old storage was dropped without comparing it with the step-9 fingerprint.
     #[error(
         "old storage was dropped outside attrmig, so nothing compared it with the fingerprint taken at 9 stop-writing-old; pass --note \"...\" saying how late writes were ruled out"

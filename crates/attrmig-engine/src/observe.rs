@@ -25,6 +25,16 @@ pub struct Intent {
     pub confirm_point_of_no_return: bool,
 }
 
+/// How much observing may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// For a transition: every fact, even one that reads all of old storage (the
+    /// late-write comparison when entering 10).
+    Thorough,
+    /// For read-only views (`status`, `show`): nothing that scans old storage.
+    View,
+}
+
 /// Whether a drop of old storage was done by `attrmig ddl drop-old --apply`, which checks
 /// the fingerprint first.
 pub(crate) fn dropped_by_attrmig(log: &[(AuditEntry, String)]) -> bool {
@@ -36,7 +46,8 @@ pub(crate) fn dropped_by_attrmig(log: &[(AuditEntry, String)]) -> bool {
 }
 
 impl Engine {
-    /// The facts for entering `entering`, observed now.
+    /// The facts for entering `entering`, observed now, as deep as `depth` allows.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn observe(
         &mut self,
         plan: &Plan,
@@ -45,6 +56,7 @@ impl Engine {
         entering: Step,
         intent: &Intent,
         now: DateTime<Utc>,
+        depth: Depth,
     ) -> Result<Facts, EngineError> {
         let id = plan.id.as_str();
         let need = needs(entering);
@@ -105,7 +117,8 @@ impl Engine {
             facts.approvals = Some(approvals::list(self.session.state(), id)?);
         }
         if need.late_writes {
-            facts.late_writes = Some(self.late_writes(plan, log, facts.old_storage.as_ref())?);
+            facts.late_writes =
+                Some(self.late_writes(plan, log, facts.old_storage.as_ref(), depth)?);
         }
         Ok(facts)
     }
@@ -115,6 +128,7 @@ impl Engine {
         plan: &Plan,
         log: &[(AuditEntry, String)],
         old: Option<&OldStorageFact>,
+        depth: Depth,
     ) -> Result<LateWritesFact, EngineError> {
         let still_there = match old {
             Some(OldStorageFact {
@@ -136,6 +150,9 @@ impl Engine {
                 _ => true,
             },
         };
+        if still_there && depth == Depth::View {
+            return Ok(LateWritesFact::NotCompared);
+        }
         if still_there {
             let layout = Layout::resolve(self.session.app(), plan)?;
             let changed = fingerprint::changed_since(&mut self.session.conns(), &layout)?;

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::Engine;
 use crate::error::EngineError;
-use crate::observe::{Intent, STALE_AFTER};
+use crate::observe::{Depth, Intent, STALE_AFTER};
 
 /// One line of `attrmig status`.
 #[derive(Debug, Clone, Serialize)]
@@ -260,6 +260,7 @@ impl Engine {
             next,
             &Intent::default(),
             attrmig_core::audit::now(),
+            Depth::View,
         )?;
         Ok(guards::evaluate(next, plan, &facts))
     }

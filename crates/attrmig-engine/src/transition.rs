@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::Engine;
 use crate::error::EngineError;
-use crate::observe::Intent;
+use crate::observe::{Depth, Intent};
 
 /// `attrmig advance`.
 #[derive(Debug, Clone)]
@@ -121,7 +121,7 @@ impl Engine {
             .into());
         }
         let transition = decide(record.position, &Command::Advance { to })?;
-        let facts = self.observe(&plan, &record, &log, to, &req.intent, at)?;
+        let facts = self.observe(&plan, &record, &log, to, &req.intent, at, Depth::Thorough)?;
         let checks = guards::evaluate(to, &plan, &facts);
         if checks.iter().any(|c| !c.passed()) {
             return Err(EngineError::Blocked {

@@ -483,18 +483,20 @@ fn mismatch(layout: &Layout, r: MismatchRow) -> Mismatch {
 
 // --- sampling -------------------------------------------------------------------------
 
-/// Keys compared per statement when checking a sample.
+/// Keys looked up per statement when checking a sample.
 const SAMPLE_CHUNK: usize = 500;
 
-/// Checks `n` keys drawn uniformly from the keys of old and new.
+/// Checks `n` old keys drawn uniformly at random.
 ///
-/// Integer keys: draw integers uniformly between the smallest and largest key and keep
-/// those that exist (rejection sampling). Every existing key is equally likely, and only
-/// index lookups are made: no scan, whatever the table's size. Page sampling
+/// Integer keys: draw integers uniformly between the smallest and largest old key and
+/// keep those that exist (rejection sampling). Every existing key is equally likely, and
+/// each candidate costs one index lookup in old and one in new, read together with its
+/// values in one statement per chunk: no scan, whatever the table's size. Page sampling
 /// (`TABLESAMPLE SYSTEM`) would return clusters of neighbouring keys instead.
 ///
 /// Text keys have no such space to draw from: they are drawn by one ordered-by-random
-/// read of the key column, which scans it.
+/// read of the key column, which scans it. A sample is drawn from old keys, the ones
+/// being migrated: new rows without an old row are found by a full cross-check.
 fn sample(
     conn: &mut attrmig_db::AnyConnection,
     layout: &Layout,
@@ -502,24 +504,136 @@ fn sample(
     found: &mut Found,
     progress: &mut dyn Progress,
 ) -> Result<(), ToolError> {
-    let keys = match layout.key_type() {
-        KeyType::Int => draw_int_keys(conn, layout, n)?,
-        KeyType::Text { .. } => draw_by_scan(conn, layout, n)?,
-    };
-    for chunk in keys.chunks(SAMPLE_CHUNK) {
-        compare(conn, layout, Scope::Keys(chunk), found)?;
-        progress.batch(&found.counts);
+    let mut taken = 0u64;
+    match layout.key_type() {
+        KeyType::Int => {
+            let Some((lo, hi)) = int_bounds(conn, layout)? else {
+                return Ok(());
+            };
+            let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(u64::MAX);
+            let mut drawn: std::collections::HashSet<i64> = std::collections::HashSet::new();
+            let mut rng = rand::rng();
+            let mut hits = 0u64;
+            while taken < n && (drawn.len() as u64) < span {
+                let density = if drawn.is_empty() {
+                    1.0
+                } else {
+                    hits.max(1) as f64 / drawn.len() as f64
+                };
+                // Fewer than 1 in 1000 integers is a key: rejection would need too many
+                // lookups; draw by scan instead.
+                if drawn.len() >= 10_000 && density < 0.001 {
+                    let keys = draw_by_scan(conn, layout, n - taken, &drawn)?;
+                    return take(conn, layout, &keys, n, &mut taken, found, progress).map(|_| ());
+                }
+                let want = ((n - taken) as f64 / density * 1.2)
+                    .ceil()
+                    .clamp(1.0, 20_000.0) as u64;
+                let left = span - drawn.len() as u64;
+                let mut candidates = Vec::new();
+                while (candidates.len() as u64) < want.min(left) {
+                    let k = rng.random_range(lo..=hi);
+                    if drawn.insert(k) {
+                        candidates.push(Key::Int(k));
+                    }
+                }
+                hits += take(conn, layout, &candidates, n, &mut taken, found, progress)?;
+            }
+        }
+        KeyType::Text { .. } => {
+            let keys = draw_by_scan(conn, layout, n, &Default::default())?;
+            take(conn, layout, &keys, n, &mut taken, found, progress)?;
+        }
     }
     found.mismatches.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(())
 }
 
 #[derive(QueryableByName)]
-struct Bounds {
-    #[diesel(sql_type = Nullable<BigInt>)]
-    lo: Option<i64>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    hi: Option<i64>,
+struct SampleRow {
+    #[diesel(sql_type = Text)]
+    k: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    old_v: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    new_v: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    d: i64,
+}
+
+/// Looks `candidates` up, in chunks, and counts the ones that exist until `n` are taken.
+/// Returns how many of them exist.
+fn take(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    candidates: &[Key],
+    n: u64,
+    taken: &mut u64,
+    found: &mut Found,
+    progress: &mut dyn Progress,
+) -> Result<u64, ToolError> {
+    let (ok, ov, nk, nv) = (
+        layout.old_key(),
+        layout.old_value(),
+        layout.new_key(),
+        layout.new_value(),
+    );
+    let mut existing = 0;
+    for chunk in candidates.chunks(SAMPLE_CHUNK) {
+        let mut sql = Sql::new(layout.backend());
+        sql.push(&format!(
+            "SELECT {} AS k, {} AS old_v, {} AS new_v, {} AS d FROM {}",
+            layout.text(&ok),
+            layout.text(&ov),
+            layout.text(&nv),
+            layout.backend().cast_bigint(&format!(
+                "CASE WHEN {} THEN 1 ELSE 0 END",
+                layout.values_differ(&ov, &nv)
+            )),
+            layout.old_from()
+        ));
+        if !layout.same_table() {
+            sql.push(&format!(
+                " LEFT JOIN {} ON {nk} = {ok} AND ",
+                layout.new_from()
+            ));
+            layout.push_in(&mut sql, &nk, chunk);
+        }
+        sql.push(" WHERE ");
+        layout.push_old_rows(&mut sql);
+        sql.push(" AND ");
+        layout.push_in(&mut sql, &ok, chunk);
+        let rows: Vec<SampleRow> = sql
+            .load(conn)
+            .map_err(|e| ToolError::query("check sampled keys", e))?;
+        existing += rows.len() as u64;
+        for row in rows {
+            if *taken == n {
+                break;
+            }
+            *taken += 1;
+            let counts = &mut found.counts;
+            match (&row.old_v, &row.new_v, row.d) {
+                (None, None, _) | (Some(_), Some(_), 0) => counts.matching += 1,
+                (Some(_), None, _) => counts.missing_in_new += 1,
+                (None, Some(_), _) => counts.extra_in_new += 1,
+                (Some(_), Some(_), _) => counts.differs += 1,
+            }
+            if row.d == 1 && found.room() > 0 {
+                let m = mismatch(
+                    layout,
+                    MismatchRow {
+                        k: row.k,
+                        old_v: row.old_v,
+                        new_v: row.new_v,
+                    },
+                );
+                found.mismatches.push(m);
+            }
+        }
+        progress.batch(&found.counts);
+    }
+    Ok(existing)
 }
 
 #[derive(QueryableByName)]
@@ -528,134 +642,47 @@ struct KeyRow {
     k: String,
 }
 
+/// The smallest and largest integer old key. Each end is one ordered index read: `MIN`
+/// and `MAX` together, or behind a WHERE, make SQLite scan the table.
 fn int_bounds(
     conn: &mut attrmig_db::AnyConnection,
     layout: &Layout,
 ) -> Result<Option<(i64, i64)>, ToolError> {
-    let b = layout.backend();
-    let mut sql = Sql::new(b);
-    let ok = layout.old_key();
-    sql.push(&format!(
-        "SELECT {} AS lo, {} AS hi FROM {} WHERE ",
-        b.cast_bigint(&format!("MIN({ok})")),
-        b.cast_bigint(&format!("MAX({ok})")),
-        layout.old_from()
-    ));
-    layout.push_old_rows(&mut sql);
-    let old: Vec<Bounds> = sql
-        .load(conn)
-        .map_err(|e| ToolError::query("read the key range", e))?;
-    let nk = layout.new_key();
-    let mut sql = Sql::new(b);
-    sql.push(&format!(
-        "SELECT {} AS lo, {} AS hi FROM {}",
-        b.cast_bigint(&format!("MIN({nk})")),
-        b.cast_bigint(&format!("MAX({nk})")),
-        layout.new_from()
-    ));
-    let new: Vec<Bounds> = sql
-        .load(conn)
-        .map_err(|e| ToolError::query("read the key range", e))?;
-    let los = old.iter().chain(&new).filter_map(|b| b.lo);
-    let his = old.iter().chain(&new).filter_map(|b| b.hi);
-    Ok(los.min().zip(his.max()))
-}
-
-/// Which of `candidates` exist as old or new keys.
-fn existing(
-    conn: &mut attrmig_db::AnyConnection,
-    layout: &Layout,
-    candidates: &[Key],
-) -> Result<Vec<Key>, ToolError> {
-    let mut out = Vec::new();
-    for chunk in candidates.chunks(SAMPLE_CHUNK) {
-        let ok = layout.old_key();
+    let key = layout.old_key();
+    let mut ends = Vec::new();
+    for order in ["ASC", "DESC"] {
         let mut sql = Sql::new(layout.backend());
         sql.push(&format!(
             "SELECT {} AS k FROM {} WHERE ",
-            layout.text(&ok),
+            layout.text(&key),
             layout.old_from()
         ));
         layout.push_old_rows(&mut sql);
-        sql.push(" AND ");
-        layout.push_in(&mut sql, &ok, chunk);
-        if !layout.same_table() {
-            let nk = layout.new_key();
-            sql.push(&format!(
-                " UNION SELECT {} AS k FROM {} WHERE ",
-                layout.text(&nk),
-                layout.new_from()
-            ));
-            layout.push_in(&mut sql, &nk, chunk);
-        }
+        sql.push(&format!(" ORDER BY {key} {order} LIMIT 1"));
         let rows: Vec<KeyRow> = sql
             .load(conn)
-            .map_err(|e| ToolError::query("look up sampled keys", e))?;
-        for r in rows {
-            out.push(layout.parse_key(&r.k)?);
-        }
-    }
-    Ok(out)
-}
-
-fn draw_int_keys(
-    conn: &mut attrmig_db::AnyConnection,
-    layout: &Layout,
-    n: u64,
-) -> Result<Vec<Key>, ToolError> {
-    let Some((lo, hi)) = int_bounds(conn, layout)? else {
-        return Ok(Vec::new());
-    };
-    let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(u64::MAX);
-    let mut chosen = std::collections::BTreeSet::new();
-    let mut rng = rand::rng();
-    let (mut drawn, mut hits) = (0u64, 0u64);
-    // Enough rounds for sparse key spaces; a space where fewer than 1 in 1000 numbers is
-    // a key would need too many lookups, and is sampled by scan instead.
-    for _ in 0..64 {
-        let want = n.saturating_sub(chosen.len() as u64);
-        if want == 0 || chosen.len() as u64 >= span {
-            break;
-        }
-        let density = if drawn == 0 {
-            1.0
-        } else {
-            (hits.max(1) as f64) / (drawn as f64)
-        };
-        if drawn >= 10_000 && density < 0.001 {
-            return draw_by_scan(conn, layout, n);
-        }
-        let batch = ((want as f64 / density) * 1.2).ceil().clamp(1.0, 20_000.0) as u64;
-        let candidates: Vec<Key> = (0..batch.min(span))
-            .map(|_| Key::Int(rng.random_range(lo..=hi)))
-            .filter(|k| !chosen.contains(k))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        drawn += candidates.len() as u64;
-        let present = existing(conn, layout, &candidates)?;
-        hits += present.len() as u64;
-        for k in present {
-            if (chosen.len() as u64) < n {
-                chosen.insert(k);
+            .map_err(|e| ToolError::query("read the key range", e))?;
+        for row in rows {
+            if let Key::Int(k) = layout.parse_key(&row.k)? {
+                ends.push(k);
             }
         }
-        if hits == 0 && drawn >= span {
-            break;
-        }
     }
-    Ok(chosen.into_iter().collect())
+    Ok(ends.iter().min().copied().zip(ends.iter().max().copied()))
 }
 
+/// `n` old keys in random order, by one ordered-by-random read of the key column, leaving
+/// out keys already drawn.
 fn draw_by_scan(
     conn: &mut attrmig_db::AnyConnection,
     layout: &Layout,
     n: u64,
+    drawn: &std::collections::HashSet<i64>,
 ) -> Result<Vec<Key>, ToolError> {
     let b = layout.backend();
     let random = match b {
-        attrmig_db::Backend::Mysql => "RAND()",
-        attrmig_db::Backend::Sqlite | attrmig_db::Backend::Postgres => "random()",
+        Backend::Mysql => "RAND()",
+        Backend::Sqlite | Backend::Postgres => "random()",
     };
     let ok = layout.old_key();
     let mut sql = Sql::new(b);
@@ -665,15 +692,20 @@ fn draw_by_scan(
         layout.old_from()
     ));
     layout.push_old_rows(&mut sql);
+    let limit = i64::try_from(n)
+        .unwrap_or(i64::MAX)
+        .saturating_add(drawn.len() as i64);
     sql.push(&format!(" ORDER BY {random} LIMIT "))
-        .bind(Bind::Int(i64::try_from(n).unwrap_or(i64::MAX)));
+        .bind(Bind::Int(limit));
     let rows: Vec<KeyRow> = sql
         .load(conn)
         .map_err(|e| ToolError::query("draw a sample of keys", e))?;
-    let mut keys: Vec<Key> = rows
-        .iter()
-        .map(|r| layout.parse_key(&r.k))
-        .collect::<Result<_, _>>()?;
-    keys.sort();
+    let mut keys = Vec::new();
+    for row in rows {
+        let key = layout.parse_key(&row.k)?;
+        if !matches!(key, Key::Int(k) if drawn.contains(&k)) && (keys.len() as u64) < n {
+            keys.push(key);
+        }
+    }
     Ok(keys)
 }

@@ -26,6 +26,7 @@ fn no_late_writes(facts: &Facts) -> Result<super::Passed, Refusal> {
             json!({ "late_writes": 0 }),
         ),
         LateWritesFact::Compared { changed } => Err(Refusal::LateWrites { changed }),
+        LateWritesFact::NotCompared => Err(Refusal::LateWritesNotCompared),
         LateWritesFact::VerifiedByDrop => passed(
             "`attrmig ddl drop-old --apply` compared old storage with the step-9 fingerprint before dropping it",
             json!({ "verified_by": "ddl drop-old" }),
@@ -118,6 +119,19 @@ mod tests {
             checks[1].verdict,
             Err(Refusal::OldStorageStillExists { .. })
         ));
+    }
+
+    #[test]
+    fn views_do_not_compare() {
+        let mut f = facts(0);
+        f.old_storage = Some(old_table(true));
+        f.late_writes = Some(LateWritesFact::NotCompared);
+        let err = no_late_writes(&f).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("drop-old --apply` compares before dropping"),
+            "{err}"
+        );
     }
 
     #[test]
