@@ -636,30 +636,34 @@ fn write(
             // and MariaDB report 2 affected rows for each row ON DUPLICATE KEY UPDATE
             // changes, so the upsert's own count can't say how many rows it wrote.
             // Nothing to write (a later pass over synced rows): the locks alone were needed.
-            let to_write = mysql_lock_batch(layout, scope)
-                .load::<Count>(conn)?
-                .first()
-                .map_or(0, |c| usize::try_from(c.n).unwrap_or(0));
-            if to_write > 0 {
-                upsert(layout, scope).execute(conn)?;
+            let counts = mysql_lock_batch(layout, scope).load::<Differing>(conn)?;
+            let (differ, to_null) = counts.first().map_or((0, 0), |c| (c.n, c.nulls));
+            if differ > to_null {
+                upsert_values(layout, scope).execute(conn)?;
             }
-            to_write
+            if to_null > 0 {
+                null_out(layout, scope).execute(conn)?;
+            }
+            usize::try_from(differ).unwrap_or(0)
         }
-        Backend::Postgres => upsert(layout, scope).execute(conn)?,
+        Backend::Postgres => upsert_differences(layout, scope).execute(conn)?,
         // The batch holds SQLite's write lock: nothing can change new between reading and
         // writing, and a conditional upsert writes nothing for an equal row, so the join
         // that finds the differences first (a second B-tree probe per row) is not needed.
         Backend::Sqlite => {
-            sqlite_upsert(layout, scope).execute(conn)?
-                + sqlite_null_out(layout, scope).execute(conn)?
+            upsert_values(layout, scope).execute(conn)? + null_out(layout, scope).execute(conn)?
         }
     };
     Ok(upserted)
 }
 
-/// SQLite: insert or update every key with an old value; an equal row is not written
-/// (nor counted in the changes).
-fn sqlite_upsert(layout: &Layout, scope: Scope<'_>) -> Sql {
+/// SQLite and MySQL: insert or update every key with an old value, without reading new
+/// in the same statement. SQLite's conditional upsert skips an equal row (and does not
+/// count it); InnoDB writes nothing for an update to an equal value (compared byte for
+/// byte, so a change of case counts). On MySQL a SELECT that reads the table it inserts
+/// into is first copied to a temporary table: the join that finds the differences is
+/// what `mysql_lock_batch` does, once, under lock.
+fn upsert_values(layout: &Layout, scope: Scope<'_>) -> Sql {
     let b = layout.backend();
     let (ok, ov) = (layout.old_key(), layout.old_value());
     let new = &layout.plan().new;
@@ -673,15 +677,21 @@ fn sqlite_upsert(layout: &Layout, scope: Scope<'_>) -> Sql {
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
     layout.push_scope(&mut sql, &ok, scope);
-    sql.push(&format!(
-        " AND {ov} IS NOT NULL ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column} WHERE {}",
-        layout.values_differ(&format!("{table}.{column}"), &format!("excluded.{column}"))
-    ));
+    sql.push(&format!(" AND {ov} IS NOT NULL"));
+    match b {
+        Backend::Mysql => sql.push(&format!(
+            " ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
+        )),
+        Backend::Sqlite | Backend::Postgres => sql.push(&format!(
+            " ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column} WHERE {}",
+            layout.values_differ(&format!("{table}.{column}"), &format!("excluded.{column}"))
+        )),
+    };
     sql
 }
 
-/// SQLite: where old is NULL, new must not keep a value.
-fn sqlite_null_out(layout: &Layout, scope: Scope<'_>) -> Sql {
+/// SQLite and MySQL: where old is NULL, new must not keep a value.
+fn null_out(layout: &Layout, scope: Scope<'_>) -> Sql {
     let b = layout.backend();
     let (ok, ov) = (layout.old_key(), layout.old_value());
     let new = &layout.plan().new;
@@ -700,26 +710,19 @@ fn sqlite_null_out(layout: &Layout, scope: Scope<'_>) -> Sql {
     sql
 }
 
+/// What `mysql_lock_batch` counts: rows that differ, and among them the NULL old values
+/// over a new value.
 #[derive(diesel::QueryableByName)]
-struct Count {
+struct Differing {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
-}
-
-/// Locks the old rows read, where the backend has row locks and takes them in the
-/// statement itself.
-fn share_lock(layout: &Layout) -> &'static str {
-    match layout.backend() {
-        Backend::Postgres => " FOR SHARE OF o",
-        // Locked beforehand by `mysql_lock_batch`.
-        Backend::Mysql => "",
-        // The batch's IMMEDIATE transaction holds SQLite's write lock already.
-        Backend::Sqlite => "",
-    }
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    nulls: i64,
 }
 
 /// MySQL/MariaDB: locks every old row of the scope (and the new rows they join) until
-/// the batch commits, and counts the rows the upsert will write.
+/// the batch commits, and counts the rows that differ: what the upsert and the NULL-out
+/// will write.
 ///
 /// A statement of its own, because the one spelling of a shared lock that MySQL 8 and
 /// MariaDB both accept is `LOCK IN SHARE MODE` (MariaDB has no `FOR SHARE`), and the
@@ -736,10 +739,13 @@ fn mysql_lock_batch(layout: &Layout, scope: Scope<'_>) -> Sql {
     );
     let mut sql = Sql::new(b);
     sql.push(&format!(
-        "SELECT {} AS n FROM {} LEFT JOIN {} ON {nk} = {ok} AND ",
+        "SELECT {} AS n, {} AS nulls FROM {} LEFT JOIN {} ON {nk} = {ok} AND ",
         b.cast_bigint(&format!(
             "COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)",
             layout.values_differ(&ov, &nv)
+        )),
+        b.cast_bigint(&format!(
+            "COALESCE(SUM(CASE WHEN {ov} IS NULL AND {nv} IS NOT NULL THEN 1 ELSE 0 END), 0)"
         )),
         layout.old_from(),
         layout.new_from()
@@ -777,11 +783,12 @@ fn same_table(layout: &Layout, scope: Scope<'_>) -> Sql {
     sql
 }
 
-/// Another table: upsert every key whose old value differs from new (absent reads as
-/// NULL). That covers a value new lacks, a value that differs, and a NULL old value over
-/// a new value (upserted as NULL); a NULL old value with no new row is left alone. Only
-/// the rows that differ are read under lock and written.
-fn upsert(layout: &Layout, scope: Scope<'_>) -> Sql {
+/// PostgreSQL: upsert every key whose old value differs from new (absent reads as NULL).
+/// That covers a value new lacks, a value that differs, and a NULL old value over a new
+/// value (upserted as NULL); a NULL old value with no new row is left alone. The rows
+/// that differ are found first and only they are locked (`FOR SHARE OF o`) and written:
+/// a conditional upsert would still lock and log every row.
+fn upsert_differences(layout: &Layout, scope: Scope<'_>) -> Sql {
     let b = layout.backend();
     let (ok, ov, nk, nv) = (
         layout.old_key(),
@@ -805,15 +812,9 @@ fn upsert(layout: &Layout, scope: Scope<'_>) -> Sql {
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
     layout.push_scope(&mut sql, &ok, scope);
-    sql.push(&format!(" AND {}", layout.values_differ(&ov, &nv)));
-    sql.push(share_lock(layout));
-    match b {
-        Backend::Sqlite | Backend::Postgres => sql.push(&format!(
-            " ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column}"
-        )),
-        Backend::Mysql => sql.push(&format!(
-            " ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
-        )),
-    };
+    sql.push(&format!(
+        " AND {} FOR SHARE OF o ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column}",
+        layout.values_differ(&ov, &nv)
+    ));
     sql
 }
