@@ -238,60 +238,41 @@ fn push_pairs(sql: &mut Sql, layout: &Layout, scope: Scope<'_>) {
         layout.new_key(),
         layout.new_value(),
     );
-    if layout.same_table() {
+    // SQLite runs a FULL JOIN of two subqueries as nested loops: it gets the left join
+    // and the orphans instead, like MySQL, which has no FULL JOIN at all.
+    if layout.backend() == Backend::Postgres && !layout.same_table() {
         sql.push(&format!(
-            "(SELECT {ok} AS k, {ov} AS ov, {nv} AS nv FROM {} WHERE ",
+            "(SELECT COALESCE(o.ok, n.nk) AS k, o.ov AS ov, n.nv AS nv FROM \
+             (SELECT {ok} AS ok, {ov} AS ov FROM {} WHERE ",
             layout.old_from()
         ));
         layout.push_old_rows(sql);
         sql.push(" AND ");
         layout.push_scope(sql, &ok, scope);
-        sql.push(") p");
+        sql.push(&format!(
+            ") o FULL JOIN (SELECT {nk} AS nk, {nv} AS nv FROM {} WHERE ",
+            layout.new_from()
+        ));
+        layout.push_scope(sql, &nk, scope);
+        sql.push(") n ON n.nk = o.ok WHERE o.ok IS NOT NULL OR n.nv IS NOT NULL) p");
         return;
     }
-    // SQLite runs a FULL JOIN of two subqueries as nested loops: it gets the left join
-    // and the orphans instead, like MySQL, which has no FULL JOIN at all.
-    match layout.backend() {
-        Backend::Postgres => {
-            sql.push(&format!(
-                "(SELECT COALESCE(o.ok, n.nk) AS k, o.ov AS ov, n.nv AS nv FROM \
-                 (SELECT {ok} AS ok, {ov} AS ov FROM {} WHERE ",
-                layout.old_from()
-            ));
-            layout.push_old_rows(sql);
-            sql.push(" AND ");
-            layout.push_scope(sql, &ok, scope);
-            sql.push(&format!(
-                ") o FULL JOIN (SELECT {nk} AS nk, {nv} AS nv FROM {} WHERE ",
-                layout.new_from()
-            ));
-            layout.push_scope(sql, &nk, scope);
-            sql.push(") n ON n.nk = o.ok WHERE o.ok IS NOT NULL OR n.nv IS NOT NULL) p");
-        }
-        Backend::Sqlite | Backend::Mysql => {
-            sql.push(&format!(
-                "(SELECT {ok} AS k, {ov} AS ov, {nv} AS nv FROM {} LEFT JOIN {} ON {nk} = {ok} AND ",
-                layout.old_from(),
-                layout.new_from()
-            ));
-            layout.push_scope(sql, &nk, scope);
-            sql.push(" WHERE ");
-            layout.push_old_rows(sql);
-            sql.push(" AND ");
-            layout.push_scope(sql, &ok, scope);
-            sql.push(&format!(
-                " UNION ALL SELECT {nk}, NULL, {nv} FROM {} WHERE ",
-                layout.new_from()
-            ));
-            layout.push_scope(sql, &nk, scope);
-            sql.push(&format!(
-                " AND {nv} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} WHERE {ok} = {nk} AND ",
-                layout.old_from()
-            ));
-            layout.push_old_rows(sql);
-            sql.push(")) p");
-        }
+    sql.push(&format!("(SELECT {ok} AS k, {ov} AS ov, {nv} AS nv"));
+    layout.push_old_with_new(sql, scope);
+    if !layout.same_table() {
+        sql.push(&format!(
+            " UNION ALL SELECT {nk}, NULL, {nv} FROM {} WHERE ",
+            layout.new_from()
+        ));
+        layout.push_scope(sql, &nk, scope);
+        sql.push(&format!(
+            " AND {nv} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} WHERE {ok} = {nk} AND ",
+            layout.old_from()
+        ));
+        layout.push_old_rows(sql);
+        sql.push(")");
     }
+    sql.push(") p");
 }
 
 /// Counts one scope of keys, and reads its mismatches while the report has room.
@@ -399,12 +380,7 @@ fn derive(
     scope: Scope<'_>,
 ) -> Result<Counts, ToolError> {
     let b = layout.backend();
-    let (ok, ov, nk, nv) = (
-        layout.old_key(),
-        layout.old_value(),
-        layout.new_key(),
-        layout.new_value(),
-    );
+    let (ov, nv) = (layout.old_value(), layout.new_value());
     let big = |e: &str| b.cast_bigint(&format!("COALESCE({e}, 0)"));
     let mut sql = Sql::new(b);
     sql.push(&format!(
@@ -416,10 +392,7 @@ fn derive(
         big(&format!("SUM(CASE WHEN {ov} IS NOT NULL AND {nv} IS NULL THEN 1 ELSE 0 END)")),
     ));
     if layout.same_table() {
-        sql.push(&format!(
-            "0 AS new_values FROM {} WHERE ",
-            layout.old_from()
-        ));
+        sql.push("0 AS new_values");
     } else {
         // COUNT is a 64-bit integer everywhere; only SUM needs the casts above. The
         // subquery's alias is its own so it does not see the join's `n`.
@@ -433,17 +406,9 @@ fn derive(
             b.quote(&new.table)
         ));
         layout.push_scope(&mut sql, &nk2, scope);
-        sql.push(&format!(
-            "), 0) AS new_values FROM {} LEFT JOIN {} ON {nk} = {ok} AND ",
-            layout.old_from(),
-            layout.new_from()
-        ));
-        layout.push_scope(&mut sql, &nk, scope);
-        sql.push(" WHERE ");
+        sql.push("), 0) AS new_values");
     }
-    layout.push_old_rows(&mut sql);
-    sql.push(" AND ");
-    layout.push_scope(&mut sql, &ok, scope);
+    layout.push_old_with_new(&mut sql, scope);
     let rows: Vec<Tallies> = sql
         .load(conn)
         .map_err(|e| ToolError::query("compare old and new", e))?;
@@ -572,17 +537,12 @@ fn take(
     found: &mut Found,
     progress: &mut dyn Progress,
 ) -> Result<u64, ToolError> {
-    let (ok, ov, nk, nv) = (
-        layout.old_key(),
-        layout.old_value(),
-        layout.new_key(),
-        layout.new_value(),
-    );
+    let (ok, ov, nv) = (layout.old_key(), layout.old_value(), layout.new_value());
     let mut existing = 0;
     for chunk in candidates.chunks(SAMPLE_CHUNK) {
         let mut sql = Sql::new(layout.backend());
         sql.push(&format!(
-            "SELECT {} AS k, {} AS old_v, {} AS new_v, {} AS d FROM {}",
+            "SELECT {} AS k, {} AS old_v, {} AS new_v, {} AS d",
             layout.text(&ok),
             layout.text(&ov),
             layout.text(&nv),
@@ -590,19 +550,8 @@ fn take(
                 "CASE WHEN {} THEN 1 ELSE 0 END",
                 layout.values_differ(&ov, &nv)
             )),
-            layout.old_from()
         ));
-        if !layout.same_table() {
-            sql.push(&format!(
-                " LEFT JOIN {} ON {nk} = {ok} AND ",
-                layout.new_from()
-            ));
-            layout.push_in(&mut sql, &nk, chunk);
-        }
-        sql.push(" WHERE ");
-        layout.push_old_rows(&mut sql);
-        sql.push(" AND ");
-        layout.push_in(&mut sql, &ok, chunk);
+        layout.push_old_with_new(&mut sql, Scope::Keys(chunk));
         let rows: Vec<SampleRow> = sql
             .load(conn)
             .map_err(|e| ToolError::query("check sampled keys", e))?;

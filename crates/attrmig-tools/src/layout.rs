@@ -309,6 +309,28 @@ impl Layout {
         }
     }
 
+    /// Pushes ` FROM old o LEFT JOIN new n ON <new key> = <old key> AND <scope on the new
+    /// key> WHERE <old rows> AND <scope on the old key>`: the old rows of a scope with their
+    /// new values (`new_value()`), absent as NULL. No join when new is in the old table.
+    ///
+    /// The scope is stated on the new side too: PostgreSQL can't carry a range through an
+    /// outer join, and would read the whole new table for every batch.
+    pub fn push_old_with_new(&self, sql: &mut Sql, scope: Scope<'_>) {
+        let (ok, nk) = (self.old_key(), self.new_key());
+        sql.push(&format!(" FROM {}", self.old_from()));
+        if !self.same_table() {
+            sql.push(&format!(
+                " LEFT JOIN {} ON {nk} = {ok} AND ",
+                self.new_from()
+            ));
+            self.push_scope(sql, &nk, scope);
+        }
+        sql.push(" WHERE ");
+        self.push_old_rows(sql);
+        sql.push(" AND ");
+        self.push_scope(sql, &ok, scope);
+    }
+
     /// Pushes the condition that `expr` is in `scope`.
     pub fn push_scope(&self, sql: &mut Sql, expr: &str, scope: Scope<'_>) {
         match scope {

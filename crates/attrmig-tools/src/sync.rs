@@ -524,27 +524,12 @@ fn agreeing(
         #[diesel(sql_type = diesel::sql_types::Text)]
         k: String,
     }
-    let (ok, ov, nk, nv) = (
-        layout.old_key(),
-        layout.old_value(),
-        layout.new_key(),
-        layout.new_value(),
-    );
+    let (ok, ov, nv) = (layout.old_key(), layout.old_value(), layout.new_value());
     let mut out = Vec::new();
     for chunk in keys.chunks(500) {
         let mut sql = Sql::new(layout.backend());
-        sql.push(&format!(
-            "SELECT {} AS k FROM {}",
-            layout.text(&ok),
-            layout.old_from()
-        ));
-        if !layout.same_table() {
-            sql.push(&format!(" LEFT JOIN {} ON {nk} = {ok}", layout.new_from()));
-        }
-        sql.push(" WHERE ");
-        layout.push_old_rows(&mut sql);
-        sql.push(" AND ");
-        layout.push_in(&mut sql, &ok, chunk);
+        sql.push(&format!("SELECT {} AS k", layout.text(&ok)));
+        layout.push_old_with_new(&mut sql, Scope::Keys(chunk));
         sql.push(&format!(" AND NOT {}", layout.values_differ(&ov, &nv)));
         let rows: Vec<Agreeing> = sql
             .load(conn)
@@ -731,15 +716,10 @@ struct Differing {
 /// values is in the select list, not the WHERE, so READ COMMITTED releases none.
 fn mysql_lock_batch(layout: &Layout, scope: Scope<'_>) -> Sql {
     let b = layout.backend();
-    let (ok, ov, nk, nv) = (
-        layout.old_key(),
-        layout.old_value(),
-        layout.new_key(),
-        layout.new_value(),
-    );
+    let (ov, nv) = (layout.old_value(), layout.new_value());
     let mut sql = Sql::new(b);
     sql.push(&format!(
-        "SELECT {} AS n, {} AS nulls FROM {} LEFT JOIN {} ON {nk} = {ok} AND ",
+        "SELECT {} AS n, {} AS nulls",
         b.cast_bigint(&format!(
             "COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)",
             layout.values_differ(&ov, &nv)
@@ -747,14 +727,8 @@ fn mysql_lock_batch(layout: &Layout, scope: Scope<'_>) -> Sql {
         b.cast_bigint(&format!(
             "COALESCE(SUM(CASE WHEN {ov} IS NULL AND {nv} IS NOT NULL THEN 1 ELSE 0 END), 0)"
         )),
-        layout.old_from(),
-        layout.new_from()
     ));
-    layout.push_scope(&mut sql, &nk, scope);
-    sql.push(" WHERE ");
-    layout.push_old_rows(&mut sql);
-    sql.push(" AND ");
-    layout.push_scope(&mut sql, &ok, scope);
+    layout.push_old_with_new(&mut sql, scope);
     sql.push(" LOCK IN SHARE MODE");
     sql
 }
@@ -790,28 +764,15 @@ fn same_table(layout: &Layout, scope: Scope<'_>) -> Sql {
 /// a conditional upsert would still lock and log every row.
 fn upsert_differences(layout: &Layout, scope: Scope<'_>) -> Sql {
     let b = layout.backend();
-    let (ok, ov, nk, nv) = (
-        layout.old_key(),
-        layout.old_value(),
-        layout.new_key(),
-        layout.new_value(),
-    );
+    let (ok, ov, nv) = (layout.old_key(), layout.old_value(), layout.new_value());
     let new = &layout.plan().new;
     let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
     let mut sql = Sql::new(b);
-    // The scope is stated on the new side too: PostgreSQL can't carry it through the
-    // outer join and would read the whole new table for every batch.
     sql.push(&format!(
-        "INSERT INTO {table} ({key}, {column}) SELECT {ok}, {} FROM {} LEFT JOIN {} ON {nk} = {ok} AND ",
-        layout.old_value_for_new(),
-        layout.old_from(),
-        layout.new_from()
+        "INSERT INTO {table} ({key}, {column}) SELECT {ok}, {}",
+        layout.old_value_for_new()
     ));
-    layout.push_scope(&mut sql, &nk, scope);
-    sql.push(" WHERE ");
-    layout.push_old_rows(&mut sql);
-    sql.push(" AND ");
-    layout.push_scope(&mut sql, &ok, scope);
+    layout.push_old_with_new(&mut sql, scope);
     sql.push(&format!(
         " AND {} FOR SHARE OF o ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column}",
         layout.values_differ(&ov, &nv)
