@@ -51,7 +51,7 @@ backend_tests! {
 
         // Closing it takes the right number and a note saying what was checked.
         p.attrmig(["ddl", ID, "--resolve-intent", "2"]).run().code(2).stderr_has("--note");
-        p.attrmig(["ddl", ID, "--resolve-intent", "1", "--note", "checked"]).run().code(1).stderr_has("intent 1 of users-full-name is not the open one (intent 2 is)");
+        p.attrmig(["ddl", ID, "--resolve-intent", "1", "--note", "checked"]).run().code(2).stderr_has("intent 1 of users-full-name is not the open one (intent 2 is)");
         p.attrmig(["ddl", ID, "--resolve-intent", "2", "--note", "checked: full_name is still NOT NULL, the ALTER never ran"])
             .run()
             .ok()
@@ -62,7 +62,7 @@ backend_tests! {
         assert_eq!((last["kind"].as_str(), last["note"].as_str()), (Some("ddl"), Some("checked: full_name is still NOT NULL, the ALTER never ran")), "{last}");
         assert!(last.to_string().contains("resolved_intent"), "{last}");
         assert_eq!(audit_kinds(&p).len(), entries + 1);
-        p.attrmig(["ddl", ID, "--resolve-intent", "2", "--note", "again"]).run().code(1).stderr_has("(none is open)");
+        p.attrmig(["ddl", ID, "--resolve-intent", "2", "--note", "again"]).run().code(2).stderr_has("(none is open)");
 
         // Work goes on: the DDL that was interrupted now runs, and keeps the rows.
         p.attrmig(["ddl", ID, "prepare-old-stop", "--apply"]).run().ok().stdout_has("applied; audit entry");

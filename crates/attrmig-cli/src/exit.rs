@@ -74,7 +74,10 @@ impl From<std::io::Error> for Failure {
 pub fn code(err: &Failure) -> Code {
     match err {
         Failure::Engine(EngineError::Refused(_) | EngineError::Blocked { .. }) => Code::Refused,
-        Failure::Engine(EngineError::UnknownMigration { .. }) | Failure::Usage(_) => Code::Usage,
+        Failure::Engine(
+            EngineError::UnknownMigration { .. } | EngineError::NoSuchIntent { .. },
+        )
+        | Failure::Usage(_) => Code::Usage,
         Failure::Engine(_) | Failure::Other(_) => Code::Error,
         Failure::BrokenPipe => Code::Ok,
     }

@@ -150,13 +150,11 @@ impl Engine {
         })?;
         let open = intents::unfinished(self.session.state(), id)?;
         if open.as_ref().map(|o| o.intent) != Some(intent) {
-            return Err(EngineError::Tool(attrmig_tools::ToolError::Unexpected(
-                format!(
-                    "intent {intent} of {id} is not the open one{}",
-                    open.map(|o| format!(" (intent {} is)", o.intent))
-                        .unwrap_or_else(|| " (none is open)".into())
-                ),
-            )));
+            return Err(EngineError::NoSuchIntent {
+                id: id.to_owned(),
+                intent,
+                open: open.map(|o| o.intent),
+            });
         }
         let entry = NewEntry {
             kind: EntryKind::Ddl,

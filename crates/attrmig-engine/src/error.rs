@@ -35,6 +35,16 @@ pub enum EngineError {
         /// Where its plan would be.
         plan: PathBuf,
     },
+    /// `ddl --resolve-intent N` where N is not the open intent.
+    #[error("intent {intent} of {id} is not the open one{}", open.map(|o| format!(" (intent {o} is)")).unwrap_or_else(|| " (none is open)".into()))]
+    NoSuchIntent {
+        /// Migration id.
+        id: String,
+        /// The intent asked for.
+        intent: i64,
+        /// The open one, if any.
+        open: Option<i64>,
+    },
     /// No database configured.
     #[error("no database: no attrmig.toml in {} or its parents, and no --database-url; create attrmig.toml (see `attrmig demo` for one) or pass --database-url", cwd.display())]
     NoDatabase {

@@ -75,11 +75,13 @@ impl Engine {
         if need.new_storage {
             facts.new_storage = Some(introspect::table(self.session.app(), &plan.new.table)?);
         }
+        // Resolved at most once, for the facts of entering 10 that read old values.
+        let mut layout = None;
         if need.old_storage {
             let table = introspect::table(self.session.app(), plan.old.table())?;
             let attribute_rows_present = if need.old_attribute_rows && table.exists() {
-                let layout = Layout::resolve(self.session.app(), plan)?;
-                Some(layout.old_attribute_present(self.session.app())?)
+                let resolved = layout.insert(Layout::resolve(self.session.app(), plan)?);
+                Some(resolved.old_attribute_present(self.session.app())?)
             } else if need.old_attribute_rows {
                 Some(false)
             } else {
@@ -118,7 +120,7 @@ impl Engine {
         }
         if need.late_writes {
             facts.late_writes =
-                Some(self.late_writes(plan, log, facts.old_storage.as_ref(), depth)?);
+                Some(self.late_writes(plan, log, facts.old_storage.as_ref(), layout, depth)?);
         }
         Ok(facts)
     }
@@ -128,6 +130,7 @@ impl Engine {
         plan: &Plan,
         log: &[(AuditEntry, String)],
         old: Option<&OldStorageFact>,
+        layout: Option<Layout>,
         depth: Depth,
     ) -> Result<LateWritesFact, EngineError> {
         let still_there = match old {
@@ -154,7 +157,10 @@ impl Engine {
             return Ok(LateWritesFact::NotCompared);
         }
         if still_there {
-            let layout = Layout::resolve(self.session.app(), plan)?;
+            let layout = match layout {
+                Some(layout) => layout,
+                None => Layout::resolve(self.session.app(), plan)?,
+            };
             let changed = fingerprint::changed_since(&mut self.session.conns(), &layout)?;
             return Ok(LateWritesFact::Compared { changed });
         }
