@@ -1,0 +1,182 @@
+//! The statements a sync batch runs, per backend: each makes new equal old over a scope
+//! and says how many rows it wrote.
+
+use attrmig_db::{AnyConnection, Backend};
+use diesel::result::Error as DieselError;
+
+use crate::layout::{Layout, Scope};
+use crate::sql::Sql;
+
+/// The statement that makes new equal old over `scope`; returns rows written.
+pub(super) fn write(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    scope: Scope<'_>,
+) -> Result<usize, DieselError> {
+    if layout.same_table() {
+        return same_table(layout, scope).execute(conn);
+    }
+    let upserted = match layout.backend() {
+        Backend::Mysql => {
+            // The locking read comes first and counts what the upsert will write: MySQL
+            // and MariaDB report 2 affected rows for each row ON DUPLICATE KEY UPDATE
+            // changes, so the upsert's own count can't say how many rows it wrote.
+            // Nothing to write (a later pass over synced rows): the locks alone were needed.
+            let counts = mysql_lock_batch(layout, scope).load::<Differing>(conn)?;
+            let (differ, to_null) = counts.first().map_or((0, 0), |c| (c.n, c.nulls));
+            if differ > to_null {
+                upsert_values(layout, scope).execute(conn)?;
+            }
+            if to_null > 0 {
+                null_out(layout, scope).execute(conn)?;
+            }
+            usize::try_from(differ).unwrap_or(0)
+        }
+        Backend::Postgres => upsert_differences(layout, scope).execute(conn)?,
+        // The batch holds SQLite's write lock: nothing can change new between reading and
+        // writing, and a conditional upsert writes nothing for an equal row, so the join
+        // that finds the differences first (a second B-tree probe per row) is not needed.
+        Backend::Sqlite => {
+            upsert_values(layout, scope).execute(conn)? + null_out(layout, scope).execute(conn)?
+        }
+    };
+    Ok(upserted)
+}
+
+/// SQLite and MySQL: insert or update every key with an old value, without reading new
+/// in the same statement. SQLite's conditional upsert skips an equal row (and does not
+/// count it); InnoDB writes nothing for an update to an equal value (compared byte for
+/// byte, so a change of case counts). On MySQL a SELECT that reads the table it inserts
+/// into is first copied to a temporary table: the join that finds the differences is
+/// what `mysql_lock_batch` does, once, under lock.
+fn upsert_values(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ok, ov) = (layout.old_key(), layout.old_value());
+    let new = &layout.plan().new;
+    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
+    let mut sql = Sql::new(b);
+    sql.push(&format!(
+        "INSERT INTO {table} ({key}, {column}) SELECT {ok}, {} FROM {} WHERE ",
+        layout.old_value_for_new(),
+        layout.old_from()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &ok, scope);
+    sql.push(&format!(" AND {ov} IS NOT NULL"));
+    match b {
+        Backend::Mysql => sql.push(&format!(
+            " ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
+        )),
+        Backend::Sqlite | Backend::Postgres => sql.push(&format!(
+            " ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column} WHERE {}",
+            layout.values_differ(&format!("{table}.{column}"), &format!("excluded.{column}"))
+        )),
+    };
+    sql
+}
+
+/// SQLite and MySQL: where old is NULL, new must not keep a value.
+fn null_out(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ok, ov) = (layout.old_key(), layout.old_value());
+    let new = &layout.plan().new;
+    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
+    let mut sql = Sql::new(b);
+    sql.push(&format!("UPDATE {table} SET {column} = NULL WHERE "));
+    layout.push_scope(&mut sql, &key, scope);
+    sql.push(&format!(
+        " AND {column} IS NOT NULL AND {key} IN (SELECT {ok} FROM {} WHERE ",
+        layout.old_from()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &ok, scope);
+    sql.push(&format!(" AND {ov} IS NULL)"));
+    sql
+}
+
+/// What `mysql_lock_batch` counts: rows that differ, and among them the NULL old values
+/// over a new value.
+#[derive(diesel::QueryableByName)]
+struct Differing {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    nulls: i64,
+}
+
+/// MySQL/MariaDB: locks every old row of the scope (and the new rows they join) until
+/// the batch commits, and counts the rows that differ: what the upsert and the NULL-out
+/// will write.
+///
+/// A statement of its own, because the one spelling of a shared lock that MySQL 8 and
+/// MariaDB both accept is `LOCK IN SHARE MODE` (MariaDB has no `FOR SHARE`), and the
+/// upsert then reads rows nobody else can change before the commit,
+/// whatever the isolation level. Locks are held on every row of the range: the filter on
+/// values is in the select list, not the WHERE, so READ COMMITTED releases none.
+fn mysql_lock_batch(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ov, nv) = (layout.old_value(), layout.new_value());
+    let mut sql = Sql::new(b);
+    sql.push(&format!(
+        "SELECT {} AS n, {} AS nulls",
+        b.cast_bigint(&format!(
+            "COALESCE(SUM(CASE WHEN {} THEN 1 ELSE 0 END), 0)",
+            layout.values_differ(&ov, &nv)
+        )),
+        b.cast_bigint(&format!(
+            "COALESCE(SUM(CASE WHEN {ov} IS NULL AND {nv} IS NOT NULL THEN 1 ELSE 0 END), 0)"
+        )),
+    ));
+    layout.push_old_with_new(&mut sql, scope);
+    sql.push(" LOCK IN SHARE MODE");
+    sql
+}
+
+/// New column in the old table: one UPDATE of the rows that differ (row locks included).
+fn same_table(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ok, ov, nv) = (layout.old_key(), layout.old_value(), layout.new_value());
+    let mut sql = Sql::new(b);
+    let target = match b {
+        Backend::Mysql => layout.old_from(),
+        Backend::Sqlite | Backend::Postgres => layout.old_from().replacen(" o", " AS o", 1),
+    };
+    let column = match b {
+        Backend::Mysql => format!("o.{}", layout.new_column()),
+        Backend::Sqlite | Backend::Postgres => layout.new_column(),
+    };
+    sql.push(&format!(
+        "UPDATE {target} SET {column} = {} WHERE ",
+        layout.old_value_for_new()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &ok, scope);
+    sql.push(&format!(" AND {}", layout.values_differ(&ov, &nv)));
+    sql
+}
+
+/// PostgreSQL: upsert every key whose old value differs from new (absent reads as NULL).
+/// That covers a value new lacks, a value that differs, and a NULL old value over a new
+/// value (upserted as NULL); a NULL old value with no new row is left alone. The rows
+/// that differ are found first and only they are locked (`FOR SHARE OF o`) and written:
+/// a conditional upsert would still lock and log every row.
+fn upsert_differences(layout: &Layout, scope: Scope<'_>) -> Sql {
+    let b = layout.backend();
+    let (ok, ov, nv) = (layout.old_key(), layout.old_value(), layout.new_value());
+    let new = &layout.plan().new;
+    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
+    let mut sql = Sql::new(b);
+    sql.push(&format!(
+        "INSERT INTO {table} ({key}, {column}) SELECT {ok}, {}",
+        layout.old_value_for_new()
+    ));
+    layout.push_old_with_new(&mut sql, scope);
+    sql.push(&format!(
+        " AND {} FOR SHARE OF o ON CONFLICT ({key}) DO UPDATE SET {column} = excluded.{column}",
+        layout.values_differ(&ov, &nv)
+    ));
+    sql
+}
