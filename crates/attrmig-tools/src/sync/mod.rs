@@ -39,7 +39,7 @@ use crate::layout::{Layout, Scope};
 use crate::sql::{Key, Sql};
 
 mod statements;
-use statements::write;
+use statements::{NullTally, write};
 
 /// The lease's purpose name.
 pub const LEASE: &str = "sync";
@@ -48,6 +48,8 @@ pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(60);
 /// How often a running sync renews its lease: well inside the TTL, and not once per
 /// batch (each renewal is a commit).
 const LEASE_RENEW_EVERY: Duration = Duration::from_secs(10);
+/// WAL pages between SQLite checkpoints while a pass runs (40 MB at 4 KB pages).
+const SQLITE_WAL_PAGES: u32 = 10_000;
 /// Attempts at a batch that keeps deadlocking.
 const RETRIES: u32 = 8;
 
@@ -133,7 +135,9 @@ pub fn run(
     let id = layout.plan().id.to_string();
     take_lease(conns.state(), &id, &opts.holder)?;
     let restore = relax_durability(conns.app())?;
-    let result = run_leased(conns, layout, step, opts, on);
+    let result = NullTally::register(conns.app())
+        .map_err(|e| ToolError::query("register the sync's NULL tally", e))
+        .and_then(|nulls| run_leased(conns, layout, &nulls, step, opts, on));
     if let Some(restore) = restore {
         let _ = conns.app().batch_execute(&restore);
     }
@@ -148,8 +152,10 @@ pub fn run(
 /// pass runs: `synchronous_commit = off` on PostgreSQL, `synchronous = NORMAL` on SQLite
 /// in WAL mode. Neither can corrupt anything; a crash may lose the latest commits, and a
 /// lost batch takes its checkpoint with it, so the pass redoes it. (SQLite in rollback
-/// journal mode keeps its setting: there NORMAL is not crash-safe.) Returns the statement
-/// that restores the setting.
+/// journal mode keeps its setting: there NORMAL is not crash-safe.) SQLite in WAL mode
+/// also checkpoints the log every [`SQLITE_WAL_PAGES`] pages instead of every 1,000:
+/// each checkpoint syncs the database file, and with 10,000-row batches the default ran
+/// one every few batches. Returns the statement that restores the settings.
 fn relax_durability(conn: &mut AnyConnection) -> Result<Option<String>, ToolError> {
     #[derive(diesel::QueryableByName)]
     struct Mode {
@@ -160,6 +166,11 @@ fn relax_durability(conn: &mut AnyConnection) -> Result<Option<String>, ToolErro
     struct Sync {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         synchronous: i64,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Checkpoints {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        wal_autocheckpoint: i64,
     }
     match conn.backend() {
         Backend::Postgres => {
@@ -185,9 +196,17 @@ fn relax_durability(conn: &mut AnyConnection) -> Result<Option<String>, ToolErro
         .load(conn)
         .map_err(|e| ToolError::query("read the sync setting", e))?;
     let previous = sync.first().map_or(2, |s| s.synchronous);
-    conn.batch_execute("PRAGMA synchronous = NORMAL")
-        .map_err(|e| ToolError::query("relax the sync setting", e))?;
-    Ok(Some(format!("PRAGMA synchronous = {previous}")))
+    let every: Vec<Checkpoints> = read("PRAGMA wal_autocheckpoint")
+        .load(conn)
+        .map_err(|e| ToolError::query("read the WAL checkpoint interval", e))?;
+    let every = every.first().map_or(1000, |c| c.wal_autocheckpoint);
+    conn.batch_execute(&format!(
+        "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = {SQLITE_WAL_PAGES}"
+    ))
+    .map_err(|e| ToolError::query("relax the sync setting", e))?;
+    Ok(Some(format!(
+        "PRAGMA synchronous = {previous}; PRAGMA wal_autocheckpoint = {every}"
+    )))
 }
 
 fn take_lease(state: &mut AnyConnection, id: &str, holder: &str) -> Result<(), ToolError> {
@@ -245,6 +264,7 @@ fn holder_is_dead_here(holder: &str) -> bool {
 fn run_leased(
     conns: &mut Conns<'_>,
     layout: &Layout,
+    nulls: &NullTally,
     step: Step,
     opts: &Options,
     on: &mut dyn FnMut(&Event),
@@ -300,7 +320,7 @@ fn run_leased(
                 }
             }
         };
-        let copied = batch(conns, layout, &pass, after.as_ref(), &hi, count)?;
+        let copied = batch(conns, layout, nulls, &pass, after.as_ref(), &hi, count)?;
         scanned += count;
         done += count;
         written += copied.written;
@@ -383,6 +403,7 @@ struct Copied {
 fn batch(
     conns: &mut Conns<'_>,
     layout: &Layout,
+    nulls: &NullTally,
     pass: &SyncRun,
     after: Option<&Key>,
     hi: &Key,
@@ -411,14 +432,14 @@ fn batch(
     };
     retrying(|| match conns {
         Conns::Shared(conn) => write_transaction(conn, |c| {
-            let copied = copy(c, layout, after, hi, None)?;
+            let copied = copy(c, layout, nulls, after, hi, None)?;
             bookkeeping(c, &copied)?;
             Ok(copied)
         }),
         Conns::Split { app, state } => {
             // Two databases can't commit together: rows first, then the checkpoint. A crash
             // in between re-copies one batch, which writes nothing new.
-            let copied = write_transaction(app, |c| copy(c, layout, after, hi, None))?;
+            let copied = write_transaction(app, |c| copy(c, layout, nulls, after, hi, None))?;
             write_transaction(state, |s| bookkeeping(s, &copied))?;
             Ok(copied)
         }
@@ -446,11 +467,12 @@ fn retrying<T>(mut attempt: impl FnMut() -> Result<T, ToolError>) -> Result<T, T
 fn copy(
     conn: &mut AnyConnection,
     layout: &Layout,
+    nulls: &NullTally,
     lo: Option<&Key>,
     hi: &Key,
     keys: Option<&[Key]>,
 ) -> Result<Copied, ToolError> {
-    let error = match conn.transaction(|c| write(c, layout, Scope::Range(lo, Some(hi)))) {
+    let error = match conn.transaction(|c| write(c, layout, Scope::Range(lo, Some(hi)), nulls)) {
         Ok(written) => {
             return Ok(Copied {
                 written: written as u64,
@@ -481,8 +503,8 @@ fn copy(
         _ => {
             let mid = keys.len() / 2;
             let split = &keys[mid - 1];
-            let mut left = copy(conn, layout, lo, split, Some(&keys[..mid]))?;
-            let right = copy(conn, layout, Some(split), hi, Some(&keys[mid..]))?;
+            let mut left = copy(conn, layout, nulls, lo, split, Some(&keys[..mid]))?;
+            let right = copy(conn, layout, nulls, Some(split), hi, Some(&keys[mid..]))?;
             left.written += right.written;
             left.rejected.extend(right.rejected);
             Ok(left)
@@ -565,7 +587,14 @@ pub fn copy_keys(
     for key in keys {
         let outcome = retrying(|| {
             write_transaction(conn, |c| {
-                match c.transaction(|c| write(c, layout, Scope::Keys(std::slice::from_ref(key)))) {
+                match c.transaction(|c| {
+                    write(
+                        c,
+                        layout,
+                        Scope::Keys(std::slice::from_ref(key)),
+                        &NullTally::default(),
+                    )
+                }) {
                     Ok(_) => Ok(None),
                     Err(e) if is_row_level(&e) => Ok(Some(describe(&e))),
                     Err(e) => Err(ToolError::query("copy a row", e)),

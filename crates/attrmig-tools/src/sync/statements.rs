@@ -1,17 +1,53 @@
 //! The statements a sync batch runs, per backend: each makes new equal old over a scope
 //! and says how many rows it wrote.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use attrmig_db::{AnyConnection, Backend};
 use diesel::result::Error as DieselError;
 
 use crate::layout::{Layout, Scope};
 use crate::sql::Sql;
 
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// Notes one NULL old value the upsert passed over; always false.
+    fn attrmig_null_old() -> diesel::sql_types::Bool;
+}
+
+/// SQLite: counts the NULL old values a batch's upsert passes over, so that the NULL-out,
+/// a second read of the whole range, runs only for a range that has one (most ranges of
+/// a first pass have none). The upsert's filter calls `attrmig_null_old()`, a function
+/// registered on the connection, for exactly the rows whose old value is NULL: `OR`
+/// needs its right side only when the left one is false. Elsewhere the tally is off and
+/// every range is nulled out (PostgreSQL and MySQL don't need it: their statements find
+/// the NULLs with the differences).
+#[derive(Clone, Default)]
+pub(super) struct NullTally(Option<Arc<AtomicU64>>);
+
+impl NullTally {
+    /// Registers the counting function on a SQLite connection; off on other backends.
+    pub(super) fn register(conn: &mut AnyConnection) -> Result<Self, DieselError> {
+        let AnyConnection::Sqlite(sqlite) = conn else {
+            return Ok(Self::default());
+        };
+        let seen = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&seen);
+        attrmig_null_old_utils::register_nondeterministic_impl(sqlite, move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            false
+        })?;
+        Ok(Self(Some(seen)))
+    }
+}
+
 /// The statement that makes new equal old over `scope`; returns rows written.
 pub(super) fn write(
     conn: &mut AnyConnection,
     layout: &Layout,
     scope: Scope<'_>,
+    nulls: &NullTally,
 ) -> Result<usize, DieselError> {
     if layout.same_table() {
         return same_table(layout, scope).execute(conn);
@@ -25,7 +61,7 @@ pub(super) fn write(
             let counts = mysql_lock_batch(layout, scope).load::<Differing>(conn)?;
             let (differ, to_null) = counts.first().map_or((0, 0), |c| (c.n, c.nulls));
             if differ > to_null {
-                upsert_values(layout, scope).execute(conn)?;
+                upsert_values(layout, scope, false).execute(conn)?;
             }
             if to_null > 0 {
                 null_out(layout, scope).execute(conn)?;
@@ -37,7 +73,18 @@ pub(super) fn write(
         // writing, and a conditional upsert writes nothing for an equal row, so the join
         // that finds the differences first (a second B-tree probe per row) is not needed.
         Backend::Sqlite => {
-            upsert_values(layout, scope).execute(conn)? + null_out(layout, scope).execute(conn)?
+            let tally = nulls.0.as_deref();
+            if let Some(seen) = tally {
+                seen.store(0, Ordering::Relaxed);
+            }
+            let upserted = upsert_values(layout, scope, tally.is_some()).execute(conn)?;
+            let any_null = tally.is_none_or(|seen| seen.load(Ordering::Relaxed) > 0);
+            upserted
+                + if any_null {
+                    null_out(layout, scope).execute(conn)?
+                } else {
+                    0
+                }
         }
     };
     Ok(upserted)
@@ -48,8 +95,9 @@ pub(super) fn write(
 /// count it); InnoDB writes nothing for an update to an equal value (compared byte for
 /// byte, so a change of case counts). On MySQL a SELECT that reads the table it inserts
 /// into is first copied to a temporary table: the join that finds the differences is
-/// what `mysql_lock_batch` does, once, under lock.
-fn upsert_values(layout: &Layout, scope: Scope<'_>) -> Sql {
+/// what `mysql_lock_batch` does, once, under lock. `tally_nulls`: the rows with a NULL
+/// old value call `attrmig_null_old()` (see [`NullTally`]).
+fn upsert_values(layout: &Layout, scope: Scope<'_>, tally_nulls: bool) -> Sql {
     let b = layout.backend();
     let (ok, ov) = (layout.old_key(), layout.old_value());
     let new = &layout.plan().new;
@@ -63,7 +111,11 @@ fn upsert_values(layout: &Layout, scope: Scope<'_>) -> Sql {
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
     layout.push_scope(&mut sql, &ok, scope);
-    sql.push(&format!(" AND {ov} IS NOT NULL"));
+    if tally_nulls {
+        sql.push(&format!(" AND ({ov} IS NOT NULL OR attrmig_null_old())"));
+    } else {
+        sql.push(&format!(" AND {ov} IS NOT NULL"));
+    }
     match b {
         Backend::Mysql => sql.push(&format!(
             " ON DUPLICATE KEY UPDATE {column} = VALUES({column})"
