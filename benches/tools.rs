@@ -1,9 +1,10 @@
 //! Throughput and memory of the tools, against the single statement that does the same
 //! work without batches, on every backend available (`cargo bench` / `just bench`).
 //!
-//! For each backend (`ATTRMIG_BENCH_BACKENDS`, default `sqlite,pg,mysql`, each when its
-//! server is configured as for the tests) and size (1 and 10 million rows by default;
-//! `ATTRMIG_BENCH_ROWS` = comma-separated sizes):
+//! For each setup (`ATTRMIG_BENCH_BACKENDS`, default `sqlite,sqlite-bigint,pg,mysql`, each
+//! server one when it is configured as for the tests) and size (1 and 10 million rows by
+//! default; `ATTRMIG_BENCH_ROWS` = comma-separated sizes), `ATTRMIG_BENCH_REPEAT` times
+//! (3 by default), the best run of each kept (this machine's run-to-run noise is ±25 %):
 //! - sync: `attrmig sync` at batch 10,000 into an empty new table, vs one
 //!   `INSERT ... SELECT ... ON CONFLICT` (`ON DUPLICATE KEY UPDATE` on MySQL);
 //! - full cross-check: `attrmig cross-check` of a synced table, vs one join counting
@@ -12,7 +13,9 @@
 //! - peak resident memory of each `attrmig` process (its VmHWM, read from /proc).
 //!
 //! The tools run as the real release binary, so the numbers include what a user pays:
-//! process start, state-store bookkeeping, checkpoints. Results are printed as a
+//! process start, state-store bookkeeping, checkpoints. Every timed run starts from the
+//! same settled database (SQLite's WAL checkpointed; PostgreSQL vacuumed and
+//! checkpointed), whatever ran before it. Results are printed as a
 //! Markdown table for docs/benchmarks.md. Targets: sync and cross-check at least 0.8 of
 //! their single statement's rows/s; the sample under one second on 10 million rows;
 //! under 100 MB resident whatever the size.
@@ -45,18 +48,46 @@ soak = "0s"
 "#;
 
 struct Row {
-    backend: &'static str,
+    setup: &'static str,
     rows: u64,
     what: &'static str,
-    seconds: f64,
-    /// (which single statement, its seconds)
-    baselines: Vec<(&'static str, f64)>,
-    max_rss_mb: Option<f64>,
+    /// attrmig's seconds, one per repetition.
+    seconds: Vec<f64>,
+    /// (which single statement, its seconds per repetition)
+    baselines: Vec<(&'static str, Vec<f64>)>,
+    max_rss_mb: f64,
 }
 
-fn fill_sql(backend: Backend, rows: u64) -> String {
-    let create = "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));
-                  CREATE TABLE users_pii (user_id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));";
+/// What is measured: a backend, and how its tables declare their integer key.
+struct Setup {
+    name: &'static str,
+    key: &'static str,
+}
+
+/// SQLite applications declare `INTEGER PRIMARY KEY`, which is the table's rowid; any
+/// other spelling (`BIGINT PRIMARY KEY`) gets a separate index, read in key order.
+const SQLITE: Setup = Setup {
+    name: "SQLite",
+    key: "INTEGER PRIMARY KEY",
+};
+const SQLITE_BIGINT: Setup = Setup {
+    name: "SQLite, BIGINT key",
+    key: "BIGINT NOT NULL PRIMARY KEY",
+};
+const POSTGRES: Setup = Setup {
+    name: "PostgreSQL",
+    key: "BIGINT NOT NULL PRIMARY KEY",
+};
+const MYSQL: Setup = Setup {
+    name: "MariaDB",
+    key: "BIGINT NOT NULL PRIMARY KEY",
+};
+
+fn fill_sql(backend: Backend, key: &str, rows: u64) -> String {
+    let create = format!(
+        "CREATE TABLE users (id {key}, full_name VARCHAR(255));
+         CREATE TABLE users_pii (user_id {key}, full_name VARCHAR(255));"
+    );
     let fill = match backend {
         Backend::Sqlite => format!(
             "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {rows})
@@ -197,9 +228,23 @@ fn attrmig(dir: &Path, args: &[&str]) -> (f64, f64) {
     (seconds, peak)
 }
 
-fn bench(db: &TestDb, name: &'static str, rows: u64, results: &mut Vec<Row>) {
+/// Brings the database to the same state before every timed run, so that no run pays
+/// for the one before it: SQLite's WAL checkpointed and truncated (a long WAL slows every
+/// read), PostgreSQL's tables vacuumed and a checkpoint taken (dirty buffers and dead
+/// rows from the last run).
+fn settle(conn: &mut attrmig_db::AnyConnection) {
+    let sql = match conn.backend() {
+        Backend::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
+        Backend::Postgres => "VACUUM ANALYZE users; VACUUM ANALYZE users_pii; CHECKPOINT",
+        Backend::Mysql => return,
+    };
+    conn.batch_execute(sql).unwrap();
+}
+
+fn bench(db: &TestDb, setup: &Setup, rows: u64, repeat: usize, results: &mut Vec<Row>) {
+    let name = setup.name;
     eprintln!("{name}: loading {rows} rows...");
-    db.execute(&fill_sql(db.backend(), rows));
+    db.execute(&fill_sql(db.backend(), setup.key, rows));
     let dir = db.dir().join("project");
     std::fs::create_dir_all(dir.join("plans")).unwrap();
     std::fs::write(
@@ -209,26 +254,16 @@ fn bench(db: &TestDb, name: &'static str, rows: u64, results: &mut Vec<Row>) {
     .unwrap();
     std::fs::write(dir.join(format!("plans/{ID}.toml")), PLAN).unwrap();
     let mut conn = db.connect();
-
-    let reset = |conn: &mut attrmig_db::AnyConnection| {
-        conn.batch_execute("DELETE FROM users_pii").unwrap();
-        if db.backend() == Backend::Postgres {
-            conn.batch_execute("VACUUM ANALYZE users_pii").unwrap();
-        }
+    // As after step 1: a new table with no rows and no free pages of its own (SQLite
+    // reuses a deleted table's pages, journaling each one a batch's savepoint touches).
+    let empty_new = |conn: &mut attrmig_db::AnyConnection| {
+        let sql = match conn.backend() {
+            Backend::Sqlite => "DELETE FROM users_pii; VACUUM",
+            Backend::Postgres | Backend::Mysql => "TRUNCATE TABLE users_pii",
+        };
+        conn.batch_execute(sql).unwrap();
+        settle(conn);
     };
-    eprintln!("{name}: single-statement upserts...");
-    let mut sync_baselines = vec![(
-        "INSERT ... SELECT ... ON CONFLICT",
-        timed(|| conn.batch_execute(single_upsert(db.backend())).unwrap()),
-    )];
-    reset(&mut conn);
-    if let Some(locked) = single_locked_upsert(db.backend()) {
-        sync_baselines.push((
-            "the same, FOR SHARE",
-            timed(|| conn.batch_execute(locked).unwrap()),
-        ));
-        reset(&mut conn);
-    }
 
     // Reach step 3 so that the sync may run (its cross-check is a full run too).
     for args in [
@@ -239,46 +274,87 @@ fn bench(db: &TestDb, name: &'static str, rows: u64, results: &mut Vec<Row>) {
     ] {
         attrmig(&dir, args);
     }
-    eprintln!("{name}: attrmig sync...");
-    let (sync, sync_rss) = attrmig(&dir, &["sync", ID]);
+
+    let mut upserts: Vec<(&'static str, Vec<f64>)> =
+        vec![("INSERT ... SELECT ... ON CONFLICT", Vec::new())];
+    let locked = single_locked_upsert(db.backend());
+    if locked.is_some() {
+        upserts.push(("the same, FOR SHARE (the sync's locks)", Vec::new()));
+    }
+    let (mut syncs, mut sync_rss) = (Vec::new(), 0f64);
+    for run in 1..=repeat {
+        eprintln!("{name}: sync, run {run} of {repeat}...");
+        empty_new(&mut conn);
+        let plain = timed(|| conn.batch_execute(single_upsert(db.backend())).unwrap());
+        upserts[0].1.push(plain);
+        if let Some(locked) = locked {
+            empty_new(&mut conn);
+            upserts[1]
+                .1
+                .push(timed(|| conn.batch_execute(locked).unwrap()));
+        }
+        // Each run is a new pass over an empty new table.
+        empty_new(&mut conn);
+        let (seconds, rss) = attrmig(&dir, &["sync", ID]);
+        syncs.push(seconds);
+        sync_rss = sync_rss.max(rss);
+    }
     results.push(Row {
-        backend: name,
+        setup: name,
         rows,
         what: "sync, batch 10,000",
-        seconds: sync,
-        baselines: sync_baselines,
-        max_rss_mb: Some(sync_rss),
+        seconds: syncs,
+        baselines: upserts,
+        max_rss_mb: sync_rss,
     });
 
-    if db.backend() == Backend::Postgres {
-        conn.batch_execute("VACUUM ANALYZE users_pii").unwrap();
-    }
-    eprintln!("{name}: single-statement joins...");
-    let left = timed(|| conn.batch_execute(&single_left_join(db.backend())).unwrap());
-    let full = timed(|| conn.batch_execute(&single_full_join(db.backend())).unwrap());
-    eprintln!("{name}: attrmig cross-check...");
-    let (check, check_rss) = attrmig(&dir, &["cross-check", ID]);
-    let check_baselines = vec![
-        ("one LEFT JOIN (old to new only)", left),
-        ("one join both ways (same work)", full),
+    let mut joins: Vec<(&'static str, Vec<f64>)> = vec![
+        ("one LEFT JOIN (old to new only)", Vec::new()),
+        ("one join both ways (same work)", Vec::new()),
     ];
+    let (mut checks, mut check_rss) = (Vec::new(), 0f64);
+    let (mut samples, mut sample_rss) = (Vec::new(), 0f64);
+    for run in 1..=repeat {
+        eprintln!("{name}: cross-check, run {run} of {repeat}...");
+        settle(&mut conn);
+        let left = single_left_join(db.backend());
+        joins[0]
+            .1
+            .push(timed(|| conn.batch_execute(&left).unwrap()));
+        settle(&mut conn);
+        let full = single_full_join(db.backend());
+        joins[1]
+            .1
+            .push(timed(|| conn.batch_execute(&full).unwrap()));
+        settle(&mut conn);
+        let (seconds, rss) = attrmig(&dir, &["cross-check", ID]);
+        checks.push(seconds);
+        check_rss = check_rss.max(rss);
+        settle(&mut conn);
+        let (seconds, rss) = attrmig(&dir, &["cross-check", ID, "--sample", "10000"]);
+        samples.push(seconds);
+        sample_rss = sample_rss.max(rss);
+    }
     results.push(Row {
-        backend: name,
+        setup: name,
         rows,
         what: "full cross-check",
-        seconds: check,
-        baselines: check_baselines,
-        max_rss_mb: Some(check_rss),
+        seconds: checks,
+        baselines: joins,
+        max_rss_mb: check_rss,
     });
-    let (sample, sample_rss) = attrmig(&dir, &["cross-check", ID, "--sample", "10000"]);
     results.push(Row {
-        backend: name,
+        setup: name,
         rows,
         what: "cross-check --sample 10000",
-        seconds: sample,
+        seconds: samples,
         baselines: Vec::new(),
-        max_rss_mb: Some(sample_rss),
+        max_rss_mb: sample_rss,
     });
+}
+
+fn best(seconds: &[f64]) -> f64 {
+    seconds.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
 fn main() {
@@ -295,48 +371,69 @@ fn main() {
                 .expect("ATTRMIG_BENCH_ROWS: comma-separated row counts")
         })
         .collect();
-    // ATTRMIG_BENCH_BACKENDS=sqlite,pg,mysql (the default: every one available).
-    let wanted =
-        std::env::var("ATTRMIG_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,pg,mysql".into());
+    let repeat: usize = std::env::var("ATTRMIG_BENCH_REPEAT")
+        .map_or(3, |r| {
+            r.parse().expect("ATTRMIG_BENCH_REPEAT: a number of runs")
+        })
+        .max(1);
+    // ATTRMIG_BENCH_BACKENDS=sqlite,sqlite-bigint,pg,mysql (the default: every one available).
+    let wanted = std::env::var("ATTRMIG_BENCH_BACKENDS")
+        .unwrap_or_else(|_| "sqlite,sqlite-bigint,pg,mysql".into());
     let wants = |b: &str| wanted.split(',').any(|w| w.trim() == b);
     let mut results = Vec::new();
     for &rows in &sizes {
         if wants("sqlite") {
-            bench(&TestDb::sqlite(), "SQLite", rows, &mut results);
+            bench(&TestDb::sqlite(), &SQLITE, rows, repeat, &mut results);
+        }
+        if wants("sqlite-bigint") {
+            bench(
+                &TestDb::sqlite(),
+                &SQLITE_BIGINT,
+                rows,
+                repeat,
+                &mut results,
+            );
         }
         if let Some(db) = wants("pg").then(TestDb::postgres).flatten() {
-            bench(&db, "PostgreSQL", rows, &mut results);
+            bench(&db, &POSTGRES, rows, repeat, &mut results);
         }
         if let Some(db) = wants("mysql").then(TestDb::mysql).flatten() {
-            bench(&db, "MariaDB", rows, &mut results);
+            bench(&db, &MYSQL, rows, repeat, &mut results);
         }
     }
     println!(
-        "| backend | rows | operation | attrmig | single statement | its rows/s | ratio | peak RSS |"
+        "| setup | rows | operation | attrmig, best of {repeat} | single statement | its rows/s, best of {repeat} | ratio of bests | ratio per run | peak RSS |"
     );
-    println!("|---|---:|---|---:|---|---:|---:|---:|");
+    println!("|---|---:|---|---:|---|---:|---:|---|---:|");
     for r in &results {
-        let rate = r.rows as f64 / r.seconds;
+        let rate = r.rows as f64 / best(&r.seconds);
         let shown = if r.what.contains("sample") {
-            format!("{:.3} s", r.seconds)
+            format!("{:.3} s", best(&r.seconds))
         } else {
             format!("{rate:.0} rows/s")
         };
-        let rss = r.max_rss_mb.map_or("-".into(), |m| format!("{m:.0} MB"));
+        let rss = format!("{:.0} MB", r.max_rss_mb);
         if r.baselines.is_empty() {
             println!(
-                "| {} | {} | {} | {shown} | - | - | - | {rss} |",
-                r.backend, r.rows, r.what
+                "| {} | {} | {} | {shown} | - | - | - | - | {rss} |",
+                r.setup, r.rows, r.what
             );
         }
         for (which, seconds) in &r.baselines {
-            let base = r.rows as f64 / seconds;
+            let base = r.rows as f64 / best(seconds);
+            // The same run's two timings, side by side.
+            let per_run: Vec<String> = seconds
+                .iter()
+                .zip(&r.seconds)
+                .map(|(single, ours)| format!("{:.2}", single / ours))
+                .collect();
             println!(
-                "| {} | {} | {} | {shown} | {which} | {base:.0} | {:.2} | {rss} |",
-                r.backend,
+                "| {} | {} | {} | {shown} | {which} | {base:.0} | {:.2} | {} | {rss} |",
+                r.setup,
                 r.rows,
                 r.what,
-                rate / base
+                rate / base,
+                per_run.join(", ")
             );
         }
     }
