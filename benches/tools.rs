@@ -233,12 +233,19 @@ fn attrmig(dir: &Path, args: &[&str]) -> (f64, f64) {
 /// read), PostgreSQL's tables vacuumed and a checkpoint taken (dirty buffers and dead
 /// rows from the last run).
 fn settle(conn: &mut attrmig_db::AnyConnection) {
-    let sql = match conn.backend() {
-        Backend::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
-        Backend::Postgres => "VACUUM ANALYZE users; VACUUM ANALYZE users_pii; CHECKPOINT",
-        Backend::Mysql => return,
+    let statements: &[&str] = match conn.backend() {
+        Backend::Sqlite => &["PRAGMA wal_checkpoint(TRUNCATE)"],
+        // One at a time: VACUUM can't run in the transaction a multi-statement query is.
+        Backend::Postgres => &[
+            "VACUUM ANALYZE users",
+            "VACUUM ANALYZE users_pii",
+            "CHECKPOINT",
+        ],
+        Backend::Mysql => &[],
     };
-    conn.batch_execute(sql).unwrap();
+    for sql in statements {
+        conn.batch_execute(sql).unwrap();
+    }
 }
 
 fn bench(db: &TestDb, setup: &Setup, rows: u64, repeat: usize, results: &mut Vec<Row>) {
