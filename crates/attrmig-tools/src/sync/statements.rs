@@ -18,11 +18,12 @@ extern "SQL" {
 
 /// SQLite: counts the NULL old values a batch's upsert passes over, so that the NULL-out,
 /// a second read of the whole range, runs only for a range that has one (most ranges of
-/// a first pass have none). The upsert's filter calls `attrmig_null_old()`, a function
-/// registered on the connection, for exactly the rows whose old value is NULL: `OR`
-/// needs its right side only when the left one is false. Elsewhere the tally is off and
-/// every range is nulled out (PostgreSQL and MySQL don't need it: their statements find
-/// the NULLs with the differences).
+/// a first pass have none). The upsert's filter is `old IS NOT NULL OR
+/// attrmig_null_old()`, the function registered on the connection: an old row of the
+/// range with a NULL value can only be filtered out by calling it, so the count is never
+/// too low. (Too high, it only costs a NULL-out that finds nothing.) Elsewhere the tally
+/// is off and every range is nulled out (PostgreSQL and MySQL don't need it: their
+/// statements find the NULLs with the differences).
 #[derive(Clone, Default)]
 pub(super) struct NullTally(Option<Arc<AtomicU64>>);
 
