@@ -24,7 +24,7 @@ extern "SQL" {
 /// too low. (Too high, it only costs a NULL-out that finds nothing.) Elsewhere the tally
 /// is off and every range is nulled out (PostgreSQL and MySQL don't need it: their
 /// statements find the NULLs with the differences).
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(super) struct NullTally(Option<Arc<AtomicU64>>);
 
 impl NullTally {
