@@ -8,6 +8,7 @@ use crate::error::EngineError;
 
 /// The connections of one command.
 pub struct Session {
+    app_url: DatabaseUrl,
     app: AnyConnection,
     state: Option<AnyConnection>,
 }
@@ -21,7 +22,17 @@ impl Session {
         let mut app = connect(app_url)?;
         let mut state = state_url.map(connect).transpose()?;
         setup::ensure_schema(state.as_mut().unwrap_or(&mut app))?;
-        Ok(Session { app, state })
+        Ok(Session {
+            app_url: app_url.clone(),
+            app,
+            state,
+        })
+    }
+
+    /// Where the application database is: the tools open a second connection to it to
+    /// find their batches' ends while a batch runs.
+    pub fn app_url(&self) -> &DatabaseUrl {
+        &self.app_url
     }
 
     /// The application database.

@@ -97,6 +97,7 @@ impl Engine {
             sample: req.sample,
             batch_size: req.batch_size.unwrap_or(crosscheck::DEFAULT_BATCH),
             max_report: req.max_report,
+            lookahead: Some(self.session.app_url().clone()),
         };
         let actor = self.actor.clone();
         Ok(crosscheck::run(
@@ -138,6 +139,7 @@ impl Engine {
             },
             restart: req.restart,
             holder: sync::holder_name(&self.actor),
+            lookahead: Some(self.session.app_url().clone()),
         };
         let summary = sync::run(&mut self.session.conns(), &layout, step, &opts, on)?;
         let log = attrmig_store::audit::log(self.session.state(), &req.id)?;

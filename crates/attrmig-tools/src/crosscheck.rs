@@ -29,10 +29,11 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use rand::Rng;
 use serde::Serialize;
 
+use crate::batch_ends::{connect_ahead, with_batch_ends};
 use crate::error::ToolError;
 use crate::layout::{KeyType, Layout, Scope};
 use crate::sql::{Bind, Key, Sql};
-use attrmig_db::Backend;
+use attrmig_db::{AnyConnection, Backend, DatabaseUrl};
 
 /// Keys per batch unless `--batch-size` says otherwise. The cross-check only reads and
 /// counts in the database, so a batch is bounded work, not memory: larger than the
@@ -48,6 +49,10 @@ pub struct Options {
     pub batch_size: u32,
     /// Mismatches kept in the report.
     pub max_report: usize,
+    /// The application database again, for a second connection on which a full run
+    /// finds where its next batches end while the current one is compared (server
+    /// databases only; see `batch_ends`). `None`: found inline.
+    pub lookahead: Option<DatabaseUrl>,
 }
 
 /// One run's report.
@@ -106,15 +111,18 @@ pub fn run(
         max: opts.max_report,
     };
     let outcome = match opts.sample {
-        None => full(
-            conns,
-            layout,
-            &id,
-            run,
-            opts.batch_size.max(1),
-            &mut found,
-            progress,
-        ),
+        None => connect_ahead(opts.lookahead.as_ref()).and_then(|mut ahead| {
+            full(
+                conns,
+                layout,
+                ahead.as_mut(),
+                &id,
+                run,
+                opts.batch_size.max(1),
+                &mut found,
+                progress,
+            )
+        }),
         Some(n) => sample(conns.app(), layout, n, &mut found, progress),
     };
     if let Err(e) = outcome {
@@ -159,42 +167,46 @@ impl Found {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn full(
     conns: &mut Conns<'_>,
     layout: &Layout,
+    ahead: Option<&mut AnyConnection>,
     id: &str,
     run: i64,
     batch: u32,
     found: &mut Found,
     progress: &mut dyn Progress,
 ) -> Result<(), ToolError> {
-    let mut after: Option<Key> = None;
-    let mut beat = Instant::now();
-    loop {
-        // The last batch is open-ended, so new keys beyond the last old key are seen.
-        let hi = layout.key_at_offset(conns.app(), after.as_ref(), batch)?;
-        compare(
-            conns.app(),
-            layout,
-            Scope::Range(after.as_ref(), hi.as_ref()),
-            found,
-        )?;
-        progress.batch(&found.counts);
-        if beat.elapsed() >= HEARTBEAT {
-            cross_checks::heartbeat(
-                conns.state(),
-                id,
-                run,
-                found.counts,
-                attrmig_core::audit::now(),
+    with_batch_ends(layout, ahead, None, batch, |ends| {
+        let mut after: Option<Key> = None;
+        let mut beat = Instant::now();
+        loop {
+            // The last batch is open-ended, so new keys beyond the last old key are seen.
+            let hi = ends.next(conns.app())?;
+            compare(
+                conns.app(),
+                layout,
+                Scope::Range(after.as_ref(), hi.as_ref()),
+                found,
             )?;
-            beat = Instant::now();
+            progress.batch(&found.counts);
+            if beat.elapsed() >= HEARTBEAT {
+                cross_checks::heartbeat(
+                    conns.state(),
+                    id,
+                    run,
+                    found.counts,
+                    attrmig_core::audit::now(),
+                )?;
+                beat = Instant::now();
+            }
+            match hi {
+                Some(hi) => after = Some(hi),
+                None => return Ok(()),
+            }
         }
-        match hi {
-            Some(hi) => after = Some(hi),
-            None => return Ok(()),
-        }
-    }
+    })
 }
 
 #[derive(QueryableByName)]
@@ -277,7 +289,7 @@ fn push_pairs(sql: &mut Sql, layout: &Layout, scope: Scope<'_>) {
 
 /// Counts one scope of keys, and reads its mismatches while the report has room.
 fn compare(
-    conn: &mut attrmig_db::AnyConnection,
+    conn: &mut AnyConnection,
     layout: &Layout,
     scope: Scope<'_>,
     found: &mut Found,
@@ -313,7 +325,7 @@ fn compare(
 
 /// PostgreSQL: every pair classified by one CASE over the merge full join.
 fn classify(
-    conn: &mut attrmig_db::AnyConnection,
+    conn: &mut AnyConnection,
     layout: &Layout,
     scope: Scope<'_>,
 ) -> Result<Counts, ToolError> {
@@ -375,7 +387,7 @@ struct Tallies {
 /// e = joined − old values + m and d = mismatching − m − e. New values with no old row
 /// are the new values of the scope not met by the join.
 fn derive(
-    conn: &mut attrmig_db::AnyConnection,
+    conn: &mut AnyConnection,
     layout: &Layout,
     scope: Scope<'_>,
 ) -> Result<Counts, ToolError> {
@@ -463,7 +475,7 @@ const SAMPLE_CHUNK: usize = 500;
 /// read of the key column, which scans it. A sample is drawn from old keys, the ones
 /// being migrated: new rows without an old row are found by a full cross-check.
 fn sample(
-    conn: &mut attrmig_db::AnyConnection,
+    conn: &mut AnyConnection,
     layout: &Layout,
     n: u64,
     found: &mut Found,
@@ -529,7 +541,7 @@ struct SampleRow {
 /// Looks `candidates` up, in chunks, and counts the ones that exist until `n` are taken.
 /// Returns how many of them exist.
 fn take(
-    conn: &mut attrmig_db::AnyConnection,
+    conn: &mut AnyConnection,
     layout: &Layout,
     candidates: &[Key],
     n: u64,
@@ -593,10 +605,7 @@ struct KeyRow {
 
 /// The smallest and largest integer old key. Each end is one ordered index read: `MIN`
 /// and `MAX` together, or behind a WHERE, make SQLite scan the table.
-fn int_bounds(
-    conn: &mut attrmig_db::AnyConnection,
-    layout: &Layout,
-) -> Result<Option<(i64, i64)>, ToolError> {
+fn int_bounds(conn: &mut AnyConnection, layout: &Layout) -> Result<Option<(i64, i64)>, ToolError> {
     let key = layout.old_key();
     let mut ends = Vec::new();
     for order in ["ASC", "DESC"] {
@@ -623,7 +632,7 @@ fn int_bounds(
 /// `n` old keys in random order, by one ordered-by-random read of the key column, leaving
 /// out keys already drawn.
 fn draw_by_scan(
-    conn: &mut attrmig_db::AnyConnection,
+    conn: &mut AnyConnection,
     layout: &Layout,
     n: u64,
     drawn: &std::collections::HashSet<i64>,

@@ -9,6 +9,7 @@
 //! Every statement is built from a [`layout::Layout`]: one definition of what the old
 //! key and value are, for every kind of old storage and every backend.
 
+mod batch_ends;
 pub mod crosscheck;
 pub mod ddl;
 mod error;

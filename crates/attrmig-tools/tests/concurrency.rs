@@ -96,7 +96,7 @@ backend_tests! {
         }
         let before = writes.load(Ordering::Relaxed);
         // Throttled so that the pass spans about 3 s of traffic on every backend.
-        let opts = sync::Options { batch_size: 25, max_rows_per_second: Some(1_000), restart: false, holder: "sync@test:1".into() };
+        let opts = sync::Options { batch_size: 25, max_rows_per_second: Some(1_000), restart: false, holder: "sync@test:1".into(), lookahead: lookahead(db) };
         let summary = sync::run(&mut shared(&mut conn), &layout, Step::DoubleWrite, &opts, &mut |_| {}).unwrap();
         let during = writes.load(Ordering::Relaxed) - before;
         stop.store(true, Ordering::Relaxed);
@@ -106,7 +106,7 @@ backend_tests! {
         assert!(during >= 5, "the writers must have written throughout the sync (only {during} writes)");
         assert_eq!(summary.scanned, KEYS as u64);
 
-        let opts = crosscheck::Options { sample: None, batch_size: 500, max_report: 10 };
+        let opts = crosscheck::Options { sample: None, batch_size: 500, max_report: 10, lookahead: lookahead(db) };
         let report = crosscheck::run(&mut shared(&mut conn), &layout, Step::Sync, "alice", &opts, &mut ()).unwrap();
         assert!(report.counts.clean(), "{} writes during the sync; lost: {:?}", during, report.mismatches);
         assert_eq!(report.counts.matching, KEYS as u64);
@@ -160,6 +160,7 @@ fn an_uncommitted_double_write_is_waited_for(db: &TestDb, isolation: Option<&str
         max_rows_per_second: None,
         restart: false,
         holder: "sync@test:1".into(),
+        lookahead: lookahead(db),
     };
     sync::run(
         &mut shared(&mut conn),
@@ -183,6 +184,7 @@ fn an_uncommitted_double_write_is_waited_for(db: &TestDb, isolation: Option<&str
         sample: None,
         batch_size: 500,
         max_report: 10,
+        lookahead: lookahead(db),
     };
     let report = crosscheck::run(
         &mut shared(&mut conn),

@@ -18,6 +18,7 @@ fn check(db: &TestDb, layout: &Layout) -> crosscheck::Report {
         sample: None,
         batch_size: 2,
         max_report: 50,
+        lookahead: lookahead(db),
     };
     crosscheck::run(
         &mut shared(&mut conn),
@@ -37,6 +38,7 @@ fn sync_all(db: &TestDb, layout: &Layout) -> sync::Summary {
         max_rows_per_second: None,
         restart: false,
         holder: "alice@test:1".into(),
+        lookahead: lookahead(db),
     };
     sync::run(
         &mut shared(&mut conn),
@@ -132,6 +134,7 @@ fn mysql_rows_written_counts_each_row_once() {
         max_rows_per_second: None,
         restart: false,
         holder: "alice@test:1".into(),
+        lookahead: lookahead(&db),
     };
     let summary = sync::run(
         &mut shared(&mut conn),

@@ -14,21 +14,28 @@ use attrmig_tools::sql::Key;
 use attrmig_tools::{Layout, crosscheck, ddl, fingerprint, sync};
 use common::*;
 
-fn check(conns: &mut Conns<'_>, layout: &Layout, sample: Option<u64>) -> crosscheck::Report {
+fn check(
+    db: &TestDb,
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+    sample: Option<u64>,
+) -> crosscheck::Report {
     let opts = crosscheck::Options {
         sample,
         batch_size: 37,
         max_report: 50,
+        lookahead: lookahead(db),
     };
     crosscheck::run(conns, layout, Step::CrossCheck, "alice", &opts, &mut ()).unwrap()
 }
 
-fn sync_all(conns: &mut Conns<'_>, layout: &Layout) -> sync::Summary {
+fn sync_all(db: &TestDb, conns: &mut Conns<'_>, layout: &Layout) -> sync::Summary {
     let opts = sync::Options {
         batch_size: 37,
         max_rows_per_second: None,
         restart: false,
         holder: "alice@test:1".into(),
+        lookahead: lookahead(db),
     };
     sync::run(conns, layout, Step::DoubleWrite, &opts, &mut |_| {}).unwrap()
 }
@@ -39,7 +46,7 @@ const VALUES: u64 = 294;
 /// `keys`: how many keys old storage has (EAV has no row for a NULL value).
 fn copies_and_converges(db: &TestDb, plan: attrmig_core::Plan, keys: u64) {
     let (mut conn, layout) = open(db, &plan);
-    let before = check(&mut shared(&mut conn), &layout, None);
+    let before = check(db, &mut shared(&mut conn), &layout, None);
     assert_eq!(
         before.counts,
         Counts {
@@ -59,7 +66,7 @@ fn copies_and_converges(db: &TestDb, plan: attrmig_core::Plan, keys: u64) {
     assert_eq!(before.mismatches[0].key, "1");
     assert_eq!(before.mismatches[0].old.as_deref(), Some("name 1"));
 
-    let summary = sync_all(&mut shared(&mut conn), &layout);
+    let summary = sync_all(db, &mut shared(&mut conn), &layout);
     assert_eq!(
         (summary.pass, summary.written, summary.rejected),
         (1, VALUES, 0)
@@ -69,12 +76,12 @@ fn copies_and_converges(db: &TestDb, plan: attrmig_core::Plan, keys: u64) {
         VALUES as i64,
         "NULL old values write no row"
     );
-    let after = check(&mut shared(&mut conn), &layout, None);
+    let after = check(db, &mut shared(&mut conn), &layout, None);
     assert!(after.counts.clean(), "{:?}", after.mismatches);
     assert_eq!(after.counts.matching, keys);
 
     // A second pass finds nothing to write.
-    let again = sync_all(&mut shared(&mut conn), &layout);
+    let again = sync_all(db, &mut shared(&mut conn), &layout);
     assert_eq!((again.pass, again.written), (2, 0));
 }
 
@@ -94,14 +101,14 @@ backend_tests! {
     fn planted_mismatches_are_found_with_keys_and_values(db: &TestDb) {
         let plan = column_kind(db);
         let (mut conn, layout) = open(db, &plan);
-        sync_all(&mut shared(&mut conn), &layout);
+        sync_all(db, &mut shared(&mut conn), &layout);
         db.execute(
             "DELETE FROM users_pii WHERE user_id = 5;
              UPDATE users_pii SET full_name = 'Wrong' WHERE user_id = 7;
              UPDATE users SET full_name = NULL WHERE id = 9;
              INSERT INTO users_pii (user_id, full_name) VALUES (100000, 'ghost');",
         );
-        let report = check(&mut shared(&mut conn), &layout, None);
+        let report = check(db, &mut shared(&mut conn), &layout, None);
         assert_eq!(report.counts.missing_in_new, 1);
         assert_eq!(report.counts.differs, 1);
         assert_eq!(report.counts.extra_in_new, 2);
@@ -123,9 +130,9 @@ backend_tests! {
 
         // The sync repairs what old storage decides; it never deletes new rows whose key
         // has no old row: a person must look at those.
-        let repaired = sync_all(&mut shared(&mut conn), &layout);
+        let repaired = sync_all(db, &mut shared(&mut conn), &layout);
         assert_eq!(repaired.written, 3);
-        let report = check(&mut shared(&mut conn), &layout, None);
+        let report = check(db, &mut shared(&mut conn), &layout, None);
         assert_eq!(report.counts, Counts { matching: ROWS as u64, extra_in_new: 1, ..Counts::default() });
         assert_eq!(report.mismatches[0].key, "100000");
     }
@@ -133,10 +140,10 @@ backend_tests! {
     fn a_sample_is_drawn_from_existing_keys(db: &TestDb) {
         let plan = column_kind(db);
         let (mut conn, layout) = open(db, &plan);
-        let report = check(&mut shared(&mut conn), &layout, Some(40));
+        let report = check(db, &mut shared(&mut conn), &layout, Some(40));
         assert!(!report.full);
         assert_eq!(report.counts.matching + report.counts.mismatches(), 40, "{:?}", report.counts);
-        let all = check(&mut shared(&mut conn), &layout, Some(10_000));
+        let all = check(db, &mut shared(&mut conn), &layout, Some(10_000));
         assert_eq!(all.counts.matching + all.counts.mismatches(), ROWS as u64, "a sample larger than the table is the table");
     }
 
@@ -151,7 +158,7 @@ backend_tests! {
         ));
         let plan = plan(COLUMN_PLAN);
         let (mut conn, layout) = open(db, &plan);
-        let summary = sync_all(&mut shared(&mut conn), &layout);
+        let summary = sync_all(db, &mut shared(&mut conn), &layout);
         assert_eq!((summary.written, summary.rejected), (ROWS as u64 - 3, 3));
         let issues = data_issues::list(&mut conn, "users-full-name", false).unwrap();
         let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
@@ -178,7 +185,7 @@ backend_tests! {
         leases::acquire(&mut conn, "users-full-name", sync::LEASE, "bob@ci-runner-7:4242", sync::LEASE_TTL, now)
             .unwrap()
             .unwrap();
-        let opts = sync::Options { batch_size: 37, max_rows_per_second: None, restart: false, holder: "alice@laptop:1".into() };
+        let opts = sync::Options { batch_size: 37, max_rows_per_second: None, restart: false, holder: "alice@laptop:1".into(), lookahead: None };
         let err = sync::run(&mut shared(&mut conn), &layout, Step::DoubleWrite, &opts, &mut |_| {}).unwrap_err();
         let message = err.to_string();
         assert!(message.contains("another sync is running for users-full-name: held by bob@ci-runner-7:4242"), "{message}");
@@ -271,7 +278,7 @@ fn postgres_type_conversion_failures_are_data_issues() {
     );
     let plan = plan(COLUMN_PLAN);
     let (mut conn, layout) = open(&db, &plan);
-    let summary = sync_all(&mut shared(&mut conn), &layout);
+    let summary = sync_all(&db, &mut shared(&mut conn), &layout);
     assert_eq!((summary.written, summary.rejected), (2, 1));
     let issue = &data_issues::list(&mut conn, "users-full-name", false).unwrap()[0];
     assert_eq!(

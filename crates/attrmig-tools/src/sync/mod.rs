@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use attrmig_core::Step;
 use attrmig_core::facts::SyncStatus;
-use attrmig_db::{AnyConnection, Backend, is_row_level, is_transient, write_transaction};
+use attrmig_db::{
+    AnyConnection, Backend, DatabaseUrl, is_row_level, is_transient, write_transaction,
+};
 use attrmig_store::sync_runs::{self, BatchProgress, SyncRun};
 use attrmig_store::{Conns, data_issues, leases};
 use chrono::{DateTime, Utc};
@@ -34,6 +36,7 @@ use diesel::connection::SimpleConnection;
 use diesel::result::Error as DieselError;
 use serde::Serialize;
 
+use crate::batch_ends::{connect_ahead, with_batch_ends};
 use crate::error::ToolError;
 use crate::layout::{Layout, Scope};
 use crate::sql::{Key, Sql};
@@ -64,6 +67,10 @@ pub struct Options {
     pub restart: bool,
     /// Who runs it: `actor@host:pid`, shown to a second runner.
     pub holder: String,
+    /// The application database again, for a second connection on which the pass finds
+    /// where its next batches end while the current one is copied (server databases
+    /// only; see `batch_ends`). `None`: found inline.
+    pub lookahead: Option<DatabaseUrl>,
 }
 
 /// What happened, reported as the pass goes.
@@ -137,7 +144,10 @@ pub fn run(
     let restore = relax_durability(conns.app())?;
     let result = NullTally::register(conns.app())
         .map_err(|e| ToolError::query("register the sync's NULL tally", e))
-        .and_then(|nulls| run_leased(conns, layout, &nulls, step, opts, on));
+        .and_then(|nulls| {
+            let mut ahead = connect_ahead(opts.lookahead.as_ref())?;
+            run_leased(conns, ahead.as_mut(), layout, &nulls, step, opts, on)
+        });
     if let Some(restore) = restore {
         let _ = conns.app().batch_execute(&restore);
     }
@@ -263,6 +273,7 @@ fn holder_is_dead_here(holder: &str) -> bool {
 
 fn run_leased(
     conns: &mut Conns<'_>,
+    ahead: Option<&mut AnyConnection>,
     layout: &Layout,
     nulls: &NullTally,
     step: Step,
@@ -307,49 +318,51 @@ fn run_leased(
     let mut renewed = Instant::now();
     let batch_size = opts.batch_size.max(1);
     let (mut scanned, mut written, mut rejected) = (0u64, 0u64, 0u64);
-    loop {
-        // A full batch's end is found by one probe; only the last batch reads its keys
-        // (to know where it ends). Keys are read in full only to split a failing batch.
-        let (hi, count) = match layout.key_at_offset(conns.app(), after.as_ref(), batch_size)? {
-            Some(hi) => (hi, u64::from(batch_size)),
-            None => {
-                let keys = layout.next_keys(conns.app(), after.as_ref(), batch_size)?;
-                match keys.last() {
-                    Some(last) => (last.clone(), keys.len() as u64),
-                    None => break,
+    with_batch_ends(layout, ahead, after.clone(), batch_size, |ends| {
+        loop {
+            // A full batch's end is found by one probe; only the last batch reads its keys
+            // (to know where it ends). Keys are read in full only to split a failing batch.
+            let (hi, count) = match ends.next(conns.app())? {
+                Some(hi) => (hi, u64::from(batch_size)),
+                None => {
+                    let keys = layout.next_keys(conns.app(), after.as_ref(), batch_size)?;
+                    match keys.last() {
+                        Some(last) => (last.clone(), keys.len() as u64),
+                        None => return Ok(()),
+                    }
                 }
+            };
+            let copied = batch(conns, layout, nulls, &pass, after.as_ref(), &hi, count)?;
+            scanned += count;
+            done += count;
+            written += copied.written;
+            rejected += copied.rejected.len() as u64;
+            for r in &copied.rejected {
+                on(&Event::Rejected {
+                    key: r.key.to_string(),
+                    error: r.error.clone(),
+                });
             }
-        };
-        let copied = batch(conns, layout, nulls, &pass, after.as_ref(), &hi, count)?;
-        scanned += count;
-        done += count;
-        written += copied.written;
-        rejected += copied.rejected.len() as u64;
-        for r in &copied.rejected {
-            on(&Event::Rejected {
-                key: r.key.to_string(),
-                error: r.error.clone(),
+            on(&Event::Batch {
+                done,
+                total,
+                written,
+                rejected,
+                checkpoint: hi.to_string(),
             });
-        }
-        on(&Event::Batch {
-            done,
-            total,
-            written,
-            rejected,
-            checkpoint: hi.to_string(),
-        });
-        if renewed.elapsed() >= LEASE_RENEW_EVERY {
-            let now = attrmig_core::audit::now();
-            if !leases::renew(conns.state(), &id, LEASE, &opts.holder, LEASE_TTL, now)? {
-                return Err(ToolError::Unexpected(
-                    "the sync lease expired and was taken over by another runner; this runner stops (its batches are committed)".into(),
-                ));
+            if renewed.elapsed() >= LEASE_RENEW_EVERY {
+                let now = attrmig_core::audit::now();
+                if !leases::renew(conns.state(), &id, LEASE, &opts.holder, LEASE_TTL, now)? {
+                    return Err(ToolError::Unexpected(
+                        "the sync lease expired and was taken over by another runner; this runner stops (its batches are committed)".into(),
+                    ));
+                }
+                renewed = Instant::now();
             }
-            renewed = Instant::now();
+            throttle(opts.max_rows_per_second, scanned, clock.elapsed());
+            after = Some(hi);
         }
-        throttle(opts.max_rows_per_second, scanned, clock.elapsed());
-        after = Some(hi);
-    }
+    })?;
     // Data issues whose rows agree now: the data was fixed and this pass copied them.
     let settled = agreeing(conns.app(), layout, &open)?;
     data_issues::resolve_keys(conns.state(), &id, &settled, attrmig_core::audit::now())?;

@@ -176,6 +176,11 @@ pub fn text(conn: &mut AnyConnection, sql: &str) -> Option<String> {
         .t
 }
 
+/// The test database's URL, for the tools' second connection (batch ends found ahead).
+pub fn lookahead(db: &TestDb) -> Option<attrmig_db::DatabaseUrl> {
+    Some(attrmig_db::DatabaseUrl::parse(db.url(), std::path::Path::new("/")).unwrap())
+}
+
 pub fn shared(conn: &mut AnyConnection) -> Conns<'_> {
     Conns::Shared(conn)
 }
