@@ -134,6 +134,13 @@ fn single_upsert(backend: Backend) -> &'static str {
     }
 }
 
+fn single_upsert_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite | Backend::Postgres => "INSERT ... SELECT ... ON CONFLICT",
+        Backend::Mysql => "INSERT ... SELECT ... ON DUPLICATE KEY UPDATE",
+    }
+}
+
 /// The same upsert, holding the same row locks as the sync (PostgreSQL only: MySQL and
 /// MariaDB take their locks in a statement of their own, SQLite has no row locks).
 fn single_locked_upsert(backend: Backend) -> Option<&'static str> {
@@ -283,7 +290,7 @@ fn bench(db: &TestDb, setup: &Setup, rows: u64, repeat: usize, results: &mut Vec
     }
 
     let mut upserts: Vec<(&'static str, Vec<f64>)> =
-        vec![("INSERT ... SELECT ... ON CONFLICT", Vec::new())];
+        vec![(single_upsert_name(db.backend()), Vec::new())];
     let locked = single_locked_upsert(db.backend());
     if locked.is_some() {
         upserts.push(("the same, FOR SHARE (the sync's locks)", Vec::new()));
