@@ -117,10 +117,81 @@ pub(crate) fn with_batch_ends<R>(
 }
 
 /// The walker's connection: a second one to `url` when it is given and names a database
-/// server; `None` (probe inline) for SQLite or when no URL is given.
-pub(crate) fn connect_ahead(url: Option<&DatabaseUrl>) -> Result<Option<AnyConnection>, ToolError> {
-    match url {
-        Some(url) if url.backend() != Backend::Sqlite => Ok(Some(attrmig_db::connect(url)?)),
-        _ => Ok(None),
+/// server; `None` (probe inline) for SQLite, when no URL is given, or when the server
+/// refuses a second connection (at its connection limit, say): the walker only saves
+/// time, so the tool runs without it rather than fail.
+pub(crate) fn connect_ahead(url: Option<&DatabaseUrl>) -> Option<AnyConnection> {
+    url.filter(|url| url.backend() != Backend::Sqlite)
+        .and_then(|url| attrmig_db::connect(url).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use attrmig_testing::backend_tests;
+
+    use super::*;
+
+    /// Every end `with_batch_ends` gives after `start`, in batches of 7, and one more
+    /// `next` after the `None`.
+    fn ends(
+        layout: &Layout,
+        conn: &mut AnyConnection,
+        ahead: Option<&mut AnyConnection>,
+        start: Option<Key>,
+    ) -> Vec<Option<Key>> {
+        with_batch_ends(layout, ahead, start, 7, |ends| {
+            let mut out = Vec::new();
+            loop {
+                let end = ends.next(conn).unwrap();
+                out.push(end.clone());
+                if end.is_none() {
+                    out.push(ends.next(conn).unwrap());
+                    return out;
+                }
+            }
+        })
+    }
+
+    backend_tests! {
+        fn the_walker_finds_the_ends_inline_probes_find(db: &TestDb) {
+            // Keys 3, 6, ..., 300: gaps, so an end is a key, not a count.
+            let keys: Vec<String> = (1..=100).map(|i| format!("({}, 'name')", i * 3)).collect();
+            db.execute(&format!(
+                "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));
+                 CREATE TABLE users_pii (user_id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));
+                 INSERT INTO users (id, full_name) VALUES {};",
+                keys.join(", ")
+            ));
+            let plan = attrmig_plan::parse_plan(
+                "users-full-name",
+                Path::new("plans/users-full-name.toml"),
+                "[old]\nkind = \"column\"\ntable = \"users\"\nkey = \"id\"\ncolumn = \"full_name\"\n\
+                 [new]\ntable = \"users_pii\"\nkey = \"user_id\"\ncolumn = \"full_name\"\n",
+            )
+            .unwrap();
+            let mut conn = db.connect();
+            let layout = Layout::resolve(&mut conn, &plan).unwrap();
+            let url = DatabaseUrl::parse(db.url(), Path::new("/")).unwrap();
+            let server = connect_ahead(Some(&url));
+            assert_eq!(
+                server.is_some(),
+                db.backend() != Backend::Sqlite,
+                "a database server gives the walker a connection; SQLite probes inline"
+            );
+            // On SQLite too the walker itself works, on a second connection of its own.
+            let mut second = server.unwrap_or_else(|| db.connect());
+
+            // 100 keys: 14 full batches of 7 (ends at keys 21, 42, ..., 294), then none.
+            let mut expected: Vec<Option<Key>> = (1..=14).map(|b| Some(Key::Int(b * 21))).collect();
+            expected.extend([None, None]);
+            assert_eq!(ends(&layout, &mut conn, None, None), expected);
+            assert_eq!(ends(&layout, &mut conn, Some(&mut second), None), expected);
+            // Resumed after a checkpoint.
+            let resumed = ends(&layout, &mut conn, Some(&mut second), Some(Key::Int(150)));
+            assert_eq!(resumed, ends(&layout, &mut conn, None, Some(Key::Int(150))));
+            assert_eq!(resumed.first(), Some(&Some(Key::Int(171))));
+        }
     }
 }

@@ -112,18 +112,7 @@ pub fn run(
         last_mismatched: false,
     };
     let outcome = match opts.sample {
-        None => connect_ahead(opts.lookahead.as_ref()).and_then(|mut ahead| {
-            full(
-                conns,
-                layout,
-                ahead.as_mut(),
-                &id,
-                run,
-                opts.batch_size.max(1),
-                &mut found,
-                progress,
-            )
-        }),
+        None => full(conns, layout, &id, run, opts, &mut found, progress),
         Some(n) => sample(conns.app(), layout, n, &mut found, progress),
     };
     if let Err(e) = outcome {
@@ -171,18 +160,18 @@ impl Found {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn full(
     conns: &mut Conns<'_>,
     layout: &Layout,
-    ahead: Option<&mut AnyConnection>,
     id: &str,
     run: i64,
-    batch: u32,
+    opts: &Options,
     found: &mut Found,
     progress: &mut dyn Progress,
 ) -> Result<(), ToolError> {
-    with_batch_ends(layout, ahead, None, batch, |ends| {
+    let mut ahead = connect_ahead(opts.lookahead.as_ref());
+    let batch = opts.batch_size.max(1);
+    with_batch_ends(layout, ahead.as_mut(), None, batch, |ends| {
         let mut after: Option<Key> = None;
         let mut beat = Instant::now();
         loop {

@@ -292,3 +292,57 @@ fn postgres_type_conversion_failures_are_data_issues() {
     );
     let _ = Backend::Postgres;
 }
+
+/// The second connection only finds batch ends ahead: when the server refuses it, both
+/// tools probe on their own connection and do the same work.
+#[test]
+fn the_tools_run_without_their_second_connection() {
+    let Some(db) = TestDb::postgres() else { return };
+    db.execute(&format!(
+        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
+        insert(
+            "users",
+            "id, full_name",
+            (1..=100).map(|i| format!("({i}, 'name {i}')"))
+        ),
+        new_table(&db, "")
+    ));
+    let refused = db.url().rsplit_once('/').unwrap().0.to_owned() + "/attrmig_no_such_database";
+    let refused =
+        Some(attrmig_db::DatabaseUrl::parse(&refused, std::path::Path::new("/")).unwrap());
+    let plan = plan(COLUMN_PLAN);
+    let (mut conn, layout) = open(&db, &plan);
+    let opts = sync::Options {
+        batch_size: 7,
+        max_rows_per_second: None,
+        restart: false,
+        holder: "alice@test:1".into(),
+        lookahead: refused.clone(),
+    };
+    let summary = sync::run(
+        &mut shared(&mut conn),
+        &layout,
+        Step::DoubleWrite,
+        &opts,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!((summary.scanned, summary.written), (100, 100));
+    let opts = crosscheck::Options {
+        sample: None,
+        batch_size: 7,
+        max_report: 10,
+        lookahead: refused,
+    };
+    let report = crosscheck::run(
+        &mut shared(&mut conn),
+        &layout,
+        Step::Sync,
+        "alice",
+        &opts,
+        &mut (),
+    )
+    .unwrap();
+    assert!(report.counts.clean(), "{:?}", report.mismatches);
+    assert_eq!(report.counts.matching, 100);
+}

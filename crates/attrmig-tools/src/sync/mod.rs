@@ -145,7 +145,7 @@ pub fn run(
     let result = NullTally::register(conns.app())
         .map_err(|e| ToolError::query("register the sync's NULL tally", e))
         .and_then(|nulls| {
-            let mut ahead = connect_ahead(opts.lookahead.as_ref())?;
+            let mut ahead = connect_ahead(opts.lookahead.as_ref());
             run_leased(conns, ahead.as_mut(), layout, &nulls, step, opts, on)
         });
     if let Some(restore) = restore {
