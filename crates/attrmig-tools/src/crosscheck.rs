@@ -348,12 +348,7 @@ fn count_pairs(
         layout.values_differ("p.ov", "p.nv")
     ));
     push_pairs(&mut sql, layout, scope);
-    let rows: Vec<Pairs> = sql
-        .load(conn)
-        .map_err(|e| ToolError::query("compare old and new", e))?;
-    let row = rows
-        .first()
-        .ok_or_else(|| ToolError::Unexpected("a count query returned no row".into()))?;
+    let row: Pairs = count_row(conn, &sql)?;
     if row.mismatching == 0 {
         return Ok(Counts {
             matching: n(row.pairs),
@@ -361,6 +356,18 @@ fn count_pairs(
         });
     }
     classify(conn, layout, scope)
+}
+
+/// The one row of an aggregate query comparing old and new.
+fn count_row<T>(conn: &mut AnyConnection, sql: &Sql) -> Result<T, ToolError>
+where
+    T: QueryableByName<attrmig_db::AnyBackend> + 'static,
+{
+    sql.load(conn)
+        .map_err(|e| ToolError::query("compare old and new", e))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ToolError::Unexpected("a count query returned no row".into()))
 }
 
 /// PostgreSQL: every pair classified by one CASE over the merge full join.
@@ -388,12 +395,7 @@ fn classify(
     ));
     push_pairs(&mut sql, layout, scope);
     sql.push(") t");
-    let rows: Vec<BatchCounts> = sql
-        .load(conn)
-        .map_err(|e| ToolError::query("compare old and new", e))?;
-    let row = rows
-        .first()
-        .ok_or_else(|| ToolError::Unexpected("a count query returned no row".into()))?;
+    let row: BatchCounts = count_row(conn, &sql)?;
     Ok(Counts {
         matching: n(row.matching),
         missing_in_new: n(row.missing_in_new),
@@ -461,12 +463,7 @@ fn derive(
         sql.push("), 0) AS new_values");
     }
     layout.push_old_with_new(&mut sql, scope);
-    let rows: Vec<Tallies> = sql
-        .load(conn)
-        .map_err(|e| ToolError::query("compare old and new", e))?;
-    let t = rows
-        .first()
-        .ok_or_else(|| ToolError::Unexpected("a count query returned no row".into()))?;
+    let t: Tallies = count_row(conn, &sql)?;
     let missing = t.missing;
     let extra_old = t.joined_new_values - t.old_values + missing;
     let differs = t.mismatching - missing - extra_old;

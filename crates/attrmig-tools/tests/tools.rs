@@ -6,7 +6,7 @@ mod common;
 
 use attrmig_core::Step;
 use attrmig_core::facts::Counts;
-use attrmig_db::Backend;
+use attrmig_db::{Backend, DatabaseUrl};
 use attrmig_store::cross_checks::MismatchClass;
 use attrmig_store::{Conns, data_issues, leases};
 use attrmig_testing::{TestDb, backend_tests};
@@ -20,22 +20,41 @@ fn check(
     layout: &Layout,
     sample: Option<u64>,
 ) -> crosscheck::Report {
+    check_with(lookahead(db), conns, layout, sample)
+}
+
+/// A cross-check whose second connection (batch ends found ahead) goes to `lookahead`.
+fn check_with(
+    lookahead: Option<DatabaseUrl>,
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+    sample: Option<u64>,
+) -> crosscheck::Report {
     let opts = crosscheck::Options {
         sample,
         batch_size: 37,
         max_report: 50,
-        lookahead: lookahead(db),
+        lookahead,
     };
     crosscheck::run(conns, layout, Step::CrossCheck, "alice", &opts, &mut ()).unwrap()
 }
 
 fn sync_all(db: &TestDb, conns: &mut Conns<'_>, layout: &Layout) -> sync::Summary {
+    sync_with(lookahead(db), conns, layout)
+}
+
+/// A sync pass whose second connection (batch ends found ahead) goes to `lookahead`.
+fn sync_with(
+    lookahead: Option<DatabaseUrl>,
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+) -> sync::Summary {
     let opts = sync::Options {
         batch_size: 37,
         max_rows_per_second: None,
         restart: false,
         holder: "alice@test:1".into(),
-        lookahead: lookahead(db),
+        lookahead,
     };
     sync::run(conns, layout, Step::DoubleWrite, &opts, &mut |_| {}).unwrap()
 }
@@ -308,41 +327,12 @@ fn the_tools_run_without_their_second_connection() {
         new_table(&db, "")
     ));
     let refused = db.url().rsplit_once('/').unwrap().0.to_owned() + "/attrmig_no_such_database";
-    let refused =
-        Some(attrmig_db::DatabaseUrl::parse(&refused, std::path::Path::new("/")).unwrap());
+    let refused = Some(DatabaseUrl::parse(&refused, std::path::Path::new("/")).unwrap());
     let plan = plan(COLUMN_PLAN);
     let (mut conn, layout) = open(&db, &plan);
-    let opts = sync::Options {
-        batch_size: 7,
-        max_rows_per_second: None,
-        restart: false,
-        holder: "alice@test:1".into(),
-        lookahead: refused.clone(),
-    };
-    let summary = sync::run(
-        &mut shared(&mut conn),
-        &layout,
-        Step::DoubleWrite,
-        &opts,
-        &mut |_| {},
-    )
-    .unwrap();
+    let summary = sync_with(refused.clone(), &mut shared(&mut conn), &layout);
     assert_eq!((summary.scanned, summary.written), (100, 100));
-    let opts = crosscheck::Options {
-        sample: None,
-        batch_size: 7,
-        max_report: 10,
-        lookahead: refused,
-    };
-    let report = crosscheck::run(
-        &mut shared(&mut conn),
-        &layout,
-        Step::Sync,
-        "alice",
-        &opts,
-        &mut (),
-    )
-    .unwrap();
+    let report = check_with(refused, &mut shared(&mut conn), &layout, None);
     assert!(report.counts.clean(), "{:?}", report.mismatches);
     assert_eq!(report.counts.matching, 100);
 }
