@@ -4,7 +4,9 @@
 //! For each setup (`ATTRMIG_BENCH_BACKENDS`, default `sqlite,sqlite-bigint,pg,mysql`, each
 //! server one when it is configured as for the tests) and size (1 and 10 million rows by
 //! default; `ATTRMIG_BENCH_ROWS` = comma-separated sizes), `ATTRMIG_BENCH_REPEAT` times
-//! (3 by default), the best run of each kept (this machine's run-to-run noise is ±25 %):
+//! (3 by default), the best run of each kept (this machine's run-to-run noise is ±25 %),
+//! and each run's ratio (attrmig and its single statement timed back to back) with their
+//! median, which the machine's drifting speed moves least:
 //! - sync: `attrmig sync` at batch 10,000 into an empty new table, vs one
 //!   `INSERT ... SELECT ... ON CONFLICT` (`ON DUPLICATE KEY UPDATE` on MySQL);
 //! - full cross-check: `attrmig cross-check` of a synced table, vs one join counting
@@ -371,6 +373,18 @@ fn best(seconds: &[f64]) -> f64 {
     seconds.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--list" || a == "--test") {
@@ -416,9 +430,9 @@ fn main() {
         }
     }
     println!(
-        "| setup | rows | operation | attrmig, best of {repeat} | single statement | its rows/s, best of {repeat} | ratio of bests | ratio per run | peak RSS |"
+        "| setup | rows | operation | attrmig, best of {repeat} | single statement | its rows/s, best of {repeat} | ratio of bests | ratio per run | median ratio | peak RSS |"
     );
-    println!("|---|---:|---|---:|---|---:|---:|---|---:|");
+    println!("|---|---:|---|---:|---|---:|---:|---|---:|---:|");
     for r in &results {
         let rate = r.rows as f64 / best(&r.seconds);
         let shown = if r.what.contains("sample") {
@@ -429,25 +443,27 @@ fn main() {
         let rss = format!("{:.0} MB", r.max_rss_mb);
         if r.baselines.is_empty() {
             println!(
-                "| {} | {} | {} | {shown} | - | - | - | - | {rss} |",
+                "| {} | {} | {} | {shown} | - | - | - | - | - | {rss} |",
                 r.setup, r.rows, r.what
             );
         }
         for (which, seconds) in &r.baselines {
             let base = r.rows as f64 / best(seconds);
             // The same run's two timings, side by side.
-            let per_run: Vec<String> = seconds
+            let per_run: Vec<f64> = seconds
                 .iter()
                 .zip(&r.seconds)
-                .map(|(single, ours)| format!("{:.2}", single / ours))
+                .map(|(single, ours)| single / ours)
                 .collect();
+            let shown_runs: Vec<String> = per_run.iter().map(|x| format!("{x:.2}")).collect();
             println!(
-                "| {} | {} | {} | {shown} | {which} | {base:.0} | {:.2} | {} | {rss} |",
+                "| {} | {} | {} | {shown} | {which} | {base:.0} | {:.2} | {} | {:.2} | {rss} |",
                 r.setup,
                 r.rows,
                 r.what,
                 rate / base,
-                per_run.join(", ")
+                shown_runs.join(", "),
+                median(&per_run)
             );
         }
     }
