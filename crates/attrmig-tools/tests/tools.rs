@@ -40,17 +40,18 @@ fn check_with(
 }
 
 fn sync_all(db: &TestDb, conns: &mut Conns<'_>, layout: &Layout) -> sync::Summary {
-    sync_with(lookahead(db), conns, layout)
+    sync_with(lookahead(db), 37, conns, layout)
 }
 
 /// A sync pass whose second connection (batch ends found ahead) goes to `lookahead`.
 fn sync_with(
     lookahead: Option<DatabaseUrl>,
+    batch_size: u32,
     conns: &mut Conns<'_>,
     layout: &Layout,
 ) -> sync::Summary {
     let opts = sync::Options {
-        batch_size: 37,
+        batch_size,
         max_rows_per_second: None,
         restart: false,
         holder: "alice@test:1".into(),
@@ -330,7 +331,7 @@ fn the_tools_run_without_their_second_connection() {
     let refused = Some(DatabaseUrl::parse(&refused, std::path::Path::new("/")).unwrap());
     let plan = plan(COLUMN_PLAN);
     let (mut conn, layout) = open(&db, &plan);
-    let summary = sync_with(refused.clone(), &mut shared(&mut conn), &layout);
+    let summary = sync_with(refused.clone(), 37, &mut shared(&mut conn), &layout);
     assert_eq!((summary.scanned, summary.written), (100, 100));
     let report = check_with(refused, &mut shared(&mut conn), &layout, None);
     assert!(report.counts.clean(), "{:?}", report.mismatches);
@@ -360,21 +361,7 @@ fn a_first_pass_writes_new_in_key_order() {
          SET enable_mergejoin = off; SET enable_nestloop = off",
     )
     .unwrap();
-    let opts = sync::Options {
-        batch_size: 10_000,
-        max_rows_per_second: None,
-        restart: false,
-        holder: "alice@test:1".into(),
-        lookahead: lookahead(&db),
-    };
-    let summary = sync::run(
-        &mut shared(&mut conn),
-        &layout,
-        Step::DoubleWrite,
-        &opts,
-        &mut |_| {},
-    )
-    .unwrap();
+    let summary = sync_with(lookahead(&db), 10_000, &mut shared(&mut conn), &layout);
     assert_eq!(summary.written, 25_000);
     let out_of_order = count(
         &mut conn,

@@ -221,7 +221,7 @@ fn same_table(layout: &Layout, scope: Scope<'_>) -> Sql {
 /// the rows in hash order, so each insert descends new's key index from its root instead
 /// of appending at the index's rightmost page (at 10M rows: 20,000 more buffer reads a
 /// batch of 10,000, 15–20 % of a first pass). Both sides come from their key indexes in
-/// key order, so the planner merges them instead: the order costs no sort of old.
+/// key order, so the planner usually merges them instead, and old's rows need no sort.
 fn upsert_differences(layout: &Layout, scope: Scope<'_>) -> Sql {
     let b = layout.backend();
     let (ok, ov, nv) = (layout.old_key(), layout.old_value(), layout.new_value());
