@@ -123,15 +123,7 @@ backend_tests! {
 /// batch's own locking read protects the write.
 fn an_uncommitted_double_write_is_waited_for(db: &TestDb, isolation: Option<&str>) {
     use diesel::connection::SimpleConnection;
-    db.execute(&format!(
-        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
-        insert(
-            "users",
-            "id, full_name",
-            (1..=100).map(|i| format!("({i}, 'name {i}')"))
-        ),
-        new_table(db, "")
-    ));
+    named_users(db, 100);
     let plan = plan(COLUMN_PLAN);
     let (mut conn, layout) = open(db, &plan);
     let (wrote, written) = std::sync::mpsc::channel();

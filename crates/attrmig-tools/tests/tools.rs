@@ -318,15 +318,7 @@ fn postgres_type_conversion_failures_are_data_issues() {
 #[test]
 fn the_tools_run_without_their_second_connection() {
     let Some(db) = TestDb::postgres() else { return };
-    db.execute(&format!(
-        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
-        insert(
-            "users",
-            "id, full_name",
-            (1..=100).map(|i| format!("({i}, 'name {i}')"))
-        ),
-        new_table(&db, "")
-    ));
+    named_users(&db, 100);
     let refused = db.url().rsplit_once('/').unwrap().0.to_owned() + "/attrmig_no_such_database";
     let refused = Some(DatabaseUrl::parse(&refused, std::path::Path::new("/")).unwrap());
     let plan = plan(COLUMN_PLAN);
@@ -346,17 +338,13 @@ fn the_tools_run_without_their_second_connection() {
 #[test]
 fn a_first_pass_writes_new_in_key_order() {
     let Some(db) = TestDb::postgres() else { return };
-    db.execute(&format!(
-        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));
-         INSERT INTO users SELECT n, 'name ' || n FROM generate_series(1, 25000) n;
-         ANALYZE users;\n{}",
-        new_table(&db, "")
-    ));
+    named_users(&db, 25_000);
     let plan = plan(COLUMN_PLAN);
     let (mut conn, layout) = open(&db, &plan);
     diesel::connection::SimpleConnection::batch_execute(
         &mut conn,
-        "INSERT INTO users_pii VALUES (1000000000, 'far');
+        "ANALYZE users;
+         INSERT INTO users_pii VALUES (1000000000, 'far');
          UPDATE pg_class SET reltuples = 1e7, relpages = 1 WHERE relname = 'users_pii';
          SET enable_mergejoin = off; SET enable_nestloop = off",
     )

@@ -40,6 +40,19 @@ pub fn new_table(db: &TestDb, extra: &str) -> String {
     )
 }
 
+/// users(id, full_name) with `rows` keys named `name <key>`, and an empty users_pii.
+pub fn named_users(db: &TestDb, rows: u64) {
+    db.execute(&format!(
+        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
+        insert(
+            "users",
+            "id, full_name",
+            (1..=rows).map(|i| format!("({i}, 'name {i}')"))
+        ),
+        new_table(db, "")
+    ));
+}
+
 /// users(id, full_name NULL) and an empty users_pii.
 pub fn column_kind(db: &TestDb) -> Plan {
     db.execute(&format!(
