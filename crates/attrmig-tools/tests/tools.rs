@@ -8,7 +8,7 @@ use attrmig_core::Step;
 use attrmig_core::facts::Counts;
 use attrmig_db::{Backend, DatabaseUrl};
 use attrmig_store::cross_checks::MismatchClass;
-use attrmig_store::{Conns, data_issues, leases};
+use attrmig_store::{Conns, data_issues, leases, setup};
 use attrmig_testing::{TestDb, backend_tests};
 use attrmig_tools::sql::Key;
 use attrmig_tools::{Layout, crosscheck, ddl, fingerprint, sync};
@@ -168,14 +168,7 @@ backend_tests! {
     }
 
     fn rejected_rows_become_data_issues_and_are_re_driven(db: &TestDb) {
-        db.execute(&format!(
-            "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
-            insert("users", "id, full_name", (1..=ROWS).map(|i| {
-                let v = if [13, 14, 200].contains(&i) { format!("'a name far too long {i}'") } else { format!("'name {i}'") };
-                format!("({i}, {v})")
-            })),
-            new_table(db, " CHECK (LENGTH(full_name) < 12)")
-        ));
+        three_rows_new_storage_rejects(db);
         let plan = plan(COLUMN_PLAN);
         let (mut conn, layout) = open(db, &plan);
         let summary = sync_all(db, &mut shared(&mut conn), &layout);
@@ -196,6 +189,24 @@ backend_tests! {
         assert_eq!(fixed, [Key::Int(13), Key::Int(14)]);
         assert_eq!(still.len(), 1);
         assert_eq!(text(&mut conn, "SELECT full_name AS t FROM users_pii WHERE user_id = 13").as_deref(), Some("fixed 13"));
+    }
+
+    fn rejected_rows_are_isolated_with_the_state_in_another_database(db: &TestDb) {
+        // The batch's rows and its checkpoint commit apart: the failed whole-batch attempt
+        // must roll back on the application database alone before the batch is split.
+        three_rows_new_storage_rejects(db);
+        let plan = plan(COLUMN_PLAN);
+        let (mut app, layout) = open(db, &plan);
+        let state_db = TestDb::sqlite();
+        let mut state = state_db.connect();
+        setup::ensure_schema(&mut state).unwrap();
+        let summary = sync_all(db, &mut Conns::Split { app: &mut app, state: &mut state }, &layout);
+        assert_eq!((summary.written, summary.rejected), (ROWS as u64 - 3, 3));
+        let issues = data_issues::list(&mut state, "users-full-name", false).unwrap();
+        let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(keys, ["13", "14", "200"]);
+        assert_eq!(count(&mut app, "SELECT COUNT(*) AS n FROM users_pii"), ROWS - 3);
+        assert_eq!(count(&mut app, "SELECT COUNT(*) AS n FROM attrmig_data_issues"), 0, "nothing in the application's store");
     }
 
     fn a_second_sync_is_refused_while_the_lease_is_held(db: &TestDb) {
@@ -268,6 +279,27 @@ backend_tests! {
         assert!(text(&mut conn, "SELECT CAST(attrs AS CHAR(200)) AS t FROM users WHERE id = 1").is_some_and(|t| t.contains("age")),
             "other keys of the document stay");
     }
+}
+
+/// `users` with `ROWS` names, of which keys 13, 14 and 200 are too long for the CHECK on
+/// an empty `users_pii`.
+fn three_rows_new_storage_rejects(db: &TestDb) {
+    db.execute(&format!(
+        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
+        insert(
+            "users",
+            "id, full_name",
+            (1..=ROWS).map(|i| {
+                let v = if [13, 14, 200].contains(&i) {
+                    format!("'a name far too long {i}'")
+                } else {
+                    format!("'name {i}'")
+                };
+                format!("({i}, {v})")
+            })
+        ),
+        new_table(db, " CHECK (LENGTH(full_name) < 12)")
+    ));
 }
 
 #[test]
