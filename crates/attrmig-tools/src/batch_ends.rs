@@ -3,10 +3,16 @@
 //!
 //! On a database server the probe is real work (PostgreSQL reads 100,000 index entries to
 //! find the end of a cross-check batch: about 20 ms, against some 60 ms for comparing
-//! the batch), and it depends only on the end before it, never on what the batch found. So when the tool is given a second connection, a
-//! helper thread walks the ends on it, a few batches ahead, while the tool's own
-//! connection compares or copies: the server runs both at once. Without one (SQLite,
-//! where a probe is an in-process B-tree walk of microseconds), the tool probes inline.
+//! the batch), and it depends only on the end before it, never on what the batch found.
+//! So when the tool is given a second connection, a helper thread walks the ends on it,
+//! a few batches ahead, while the tool's own connection compares or copies: the server
+//! runs both at once. Without one, the tool probes inline.
+//!
+//! SQLite always probes inline. Its probe is an in-process B-tree walk (about 0.2 ms for
+//! 10,000 keys, some 5 % of a sync batch), and a walker on a second connection in WAL
+//! mode measured slower, not faster: a 1M-row sync at 0.78 of the single statement
+//! instead of 0.91, a cross-check with a `BIGINT` key at 0.57 of the join instead of
+//! 1.45 (the two threads contend inside SQLite).
 //!
 //! The two connections see different snapshots, which is harmless: the batches are key
 //! ranges `(previous end, end]` that tile the key space whatever the ends are, and the
