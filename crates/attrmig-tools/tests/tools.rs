@@ -284,22 +284,14 @@ backend_tests! {
 /// `users` with `ROWS` names, of which keys 13, 14 and 200 are too long for the CHECK on
 /// an empty `users_pii`.
 fn three_rows_new_storage_rejects(db: &TestDb) {
-    db.execute(&format!(
-        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
-        insert(
-            "users",
-            "id, full_name",
-            (1..=ROWS).map(|i| {
-                let v = if [13, 14, 200].contains(&i) {
-                    format!("'a name far too long {i}'")
-                } else {
-                    format!("'name {i}'")
-                };
-                format!("({i}, {v})")
-            })
-        ),
-        new_table(db, " CHECK (LENGTH(full_name) < 12)")
-    ));
+    let name = |i: u64| {
+        if [13, 14, 200].contains(&i) {
+            format!("'a name far too long {i}'")
+        } else {
+            format!("'name {i}'")
+        }
+    };
+    users_named_by(db, ROWS as u64, name, " CHECK (LENGTH(full_name) < 12)");
 }
 
 #[test]

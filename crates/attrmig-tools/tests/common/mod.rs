@@ -42,14 +42,20 @@ pub fn new_table(db: &TestDb, extra: &str) -> String {
 
 /// users(id, full_name) with `rows` keys named `name <key>`, and an empty users_pii.
 pub fn named_users(db: &TestDb, rows: u64) {
+    users_named_by(db, rows, |i| format!("'name {i}'"), "");
+}
+
+/// users(id, full_name) with keys `1..=rows`, each named by `name(key)` (an SQL
+/// literal), and an empty users_pii whose column ends in `new_extra` (a CHECK, say).
+pub fn users_named_by(db: &TestDb, rows: u64, name: impl Fn(u64) -> String, new_extra: &str) {
     db.execute(&format!(
         "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
         insert(
             "users",
             "id, full_name",
-            (1..=rows).map(|i| format!("({i}, 'name {i}')"))
+            (1..=rows).map(|i| format!("({i}, {})", name(i)))
         ),
-        new_table(db, "")
+        new_table(db, new_extra)
     ));
 }
 
