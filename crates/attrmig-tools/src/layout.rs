@@ -269,6 +269,12 @@ impl Layout {
         }
     }
 
+    /// Whether some rows of old's table hold no old key (EAV: rows of other names), so
+    /// that [`Layout::push_old_rows`] has a real condition to push.
+    fn old_rows_are_filtered(&self) -> bool {
+        matches!(self.plan.old, OldStorage::Eav { .. })
+    }
+
     /// Pushes the condition that selects old rows at all (`1 = 1`, or the EAV name).
     pub fn push_old_rows(&self, sql: &mut Sql) {
         match &self.plan.old {
@@ -442,12 +448,15 @@ impl Layout {
             n: i64,
         }
         let mut sql = Sql::new(self.backend);
-        sql.push(&format!(
-            "SELECT {} AS n FROM {} WHERE ",
-            self.backend.cast_bigint("COUNT(*)"),
-            self.old_from()
-        ));
-        self.push_old_rows(&mut sql);
+        sql.push(&format!("SELECT COUNT(*) AS n FROM {}", self.old_from()));
+        // The bare `COUNT(*)`, with no `WHERE 1 = 1` when every row counts (and no CAST:
+        // it is a 64-bit integer everywhere): SQLite then counts the entries of the
+        // table's smallest index page by page (a few ms for 1M rows) instead of stepping
+        // through every row (over 20 ms).
+        if self.old_rows_are_filtered() {
+            sql.push(" WHERE ");
+            self.push_old_rows(&mut sql);
+        }
         let rows: Vec<N> = sql
             .load(conn)
             .map_err(|e| ToolError::query("count old rows", e))?;

@@ -50,6 +50,16 @@ fn sync_with(
     conns: &mut Conns<'_>,
     layout: &Layout,
 ) -> sync::Summary {
+    sync_reporting(lookahead, batch_size, conns, layout).0
+}
+
+/// [`sync_with`], with the events the pass reported.
+fn sync_reporting(
+    lookahead: Option<DatabaseUrl>,
+    batch_size: u32,
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+) -> (sync::Summary, Vec<sync::Event>) {
     let opts = sync::Options {
         batch_size,
         max_rows_per_second: None,
@@ -57,7 +67,12 @@ fn sync_with(
         holder: "alice@test:1".into(),
         lookahead,
     };
-    sync::run(conns, layout, Step::DoubleWrite, &opts, &mut |_| {}).unwrap()
+    let mut events = Vec::new();
+    let summary = sync::run(conns, layout, Step::DoubleWrite, &opts, &mut |e| {
+        events.push(e.clone())
+    })
+    .unwrap();
+    (summary, events)
 }
 
 /// Keys 1..=300, NULL for every 50th: 294 values.
@@ -86,10 +101,17 @@ fn copies_and_converges(db: &TestDb, plan: attrmig_core::Plan, keys: u64) {
     assert_eq!(before.mismatches[0].key, "1");
     assert_eq!(before.mismatches[0].old.as_deref(), Some("name 1"));
 
-    let summary = sync_all(db, &mut shared(&mut conn), &layout);
+    let (summary, events) = sync_reporting(lookahead(db), 37, &mut shared(&mut conn), &layout);
     assert_eq!(
         (summary.pass, summary.written, summary.rejected),
         (1, VALUES, 0)
+    );
+    let Some(sync::Event::Started { total, .. }) = events.first() else {
+        panic!("a pass starts by saying so: {events:?}");
+    };
+    assert_eq!(
+        *total, keys,
+        "the progress total counts the old keys (for EAV, only the attribute's rows)"
     );
     assert_eq!(
         count(&mut conn, "SELECT COUNT(*) AS n FROM users_pii"),
