@@ -14,6 +14,10 @@ use attrmig_tools::sql::Key;
 use attrmig_tools::{Layout, crosscheck, ddl, fingerprint, sync};
 use common::*;
 
+/// The tools' batch size here: several batches over a fixture's 100 or 300 keys, the
+/// last one partial.
+const BATCH: u32 = 37;
+
 fn check(
     db: &TestDb,
     conns: &mut Conns<'_>,
@@ -32,7 +36,7 @@ fn check_with(
 ) -> crosscheck::Report {
     let opts = crosscheck::Options {
         sample,
-        batch_size: 37,
+        batch_size: BATCH,
         max_report: 50,
         lookahead,
     };
@@ -40,7 +44,7 @@ fn check_with(
 }
 
 fn sync_all(db: &TestDb, conns: &mut Conns<'_>, layout: &Layout) -> sync::Summary {
-    sync_with(lookahead(db), 37, conns, layout)
+    sync_with(lookahead(db), BATCH, conns, layout)
 }
 
 /// A sync pass whose second connection (batch ends found ahead) goes to `lookahead`.
@@ -101,7 +105,7 @@ fn copies_and_converges(db: &TestDb, plan: attrmig_core::Plan, keys: u64) {
     assert_eq!(before.mismatches[0].key, "1");
     assert_eq!(before.mismatches[0].old.as_deref(), Some("name 1"));
 
-    let (summary, events) = sync_reporting(lookahead(db), 37, &mut shared(&mut conn), &layout);
+    let (summary, events) = sync_reporting(lookahead(db), BATCH, &mut shared(&mut conn), &layout);
     assert_eq!(
         (summary.pass, summary.written, summary.rejected),
         (1, VALUES, 0)
@@ -238,7 +242,7 @@ backend_tests! {
         leases::acquire(&mut conn, "users-full-name", sync::LEASE, "bob@ci-runner-7:4242", sync::LEASE_TTL, now)
             .unwrap()
             .unwrap();
-        let opts = sync::Options { batch_size: 37, max_rows_per_second: None, restart: false, holder: "alice@laptop:1".into(), lookahead: None };
+        let opts = sync::Options { batch_size: BATCH, max_rows_per_second: None, restart: false, holder: "alice@laptop:1".into(), lookahead: None };
         let err = sync::run(&mut shared(&mut conn), &layout, Step::DoubleWrite, &opts, &mut |_| {}).unwrap_err();
         let message = err.to_string();
         assert!(message.contains("another sync is running for users-full-name: held by bob@ci-runner-7:4242"), "{message}");
@@ -369,7 +373,7 @@ fn the_tools_run_without_their_second_connection() {
     let refused = Some(DatabaseUrl::parse(&refused, std::path::Path::new("/")).unwrap());
     let plan = plan(COLUMN_PLAN);
     let (mut conn, layout) = open(&db, &plan);
-    let summary = sync_with(refused.clone(), 37, &mut shared(&mut conn), &layout);
+    let summary = sync_with(refused.clone(), BATCH, &mut shared(&mut conn), &layout);
     assert_eq!((summary.scanned, summary.written), (100, 100));
     let report = check_with(refused, &mut shared(&mut conn), &layout, None);
     assert!(report.counts.clean(), "{:?}", report.mismatches);
