@@ -61,15 +61,7 @@ pub fn users_named_by(db: &TestDb, rows: u64, name: impl Fn(u64) -> String, new_
 
 /// users(id, full_name NULL) and an empty users_pii.
 pub fn column_kind(db: &TestDb) -> Plan {
-    db.execute(&format!(
-        "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
-        insert(
-            "users",
-            "id, full_name",
-            (1..=ROWS).map(|i| format!("({i}, {})", literal(&name(i))))
-        ),
-        new_table(db, "")
-    ));
+    users_named_by(db, ROWS as u64, |i| literal(&name(i as i64)), "");
     plan(COLUMN_PLAN)
 }
 
