@@ -1,9 +1,10 @@
 //! A sync under live double-write traffic must not lose one of its writes.
 //!
-//! Writers update random keys throughout a sync, each write one transaction that writes
-//! old then new, as the double-write contract asks (docs/tools.md). When the sync is done
-//! and the writers have stopped, a full cross-check must be clean: a write the sync
-//! overwrote with the stale old value it had read would show as `differs`.
+//! Writers write and delete random keys throughout a sync, each change one transaction
+//! that changes old then new, as the double-write contract asks (docs/tools.md). When the
+//! sync is done and the writers have stopped, a full cross-check must be clean: a write
+//! the sync overwrote with the stale old value it had read would show as `differs`, a
+//! deleted row the sync copied back into new as `extra_in_new`.
 
 mod common;
 
@@ -20,30 +21,51 @@ use rand::Rng;
 
 const KEYS: i64 = 3_000;
 
-/// The two statements of one double-write: old, then new.
-fn double_write_statements(b: Backend, key: i64, value: &str) -> [Sql; 2] {
-    let mut old = Sql::new(b);
-    old.push("UPDATE users SET full_name = ")
-        .bind(Bind::Text(value.into()))
-        .push(" WHERE id = ")
-        .bind(Bind::Int(key));
-    let mut new = Sql::new(b);
-    new.push("INSERT INTO users_pii (user_id, full_name) VALUES (")
-        .bind(Bind::Int(key))
-        .push(", ")
-        .bind(Bind::Text(value.into()))
-        .push(")");
-    new.push(match b {
-        Backend::Sqlite | Backend::Postgres => {
-            " ON CONFLICT (user_id) DO UPDATE SET full_name = excluded.full_name"
-        }
-        Backend::Mysql => " ON DUPLICATE KEY UPDATE full_name = VALUES(full_name)",
-    });
-    [old, new]
+/// What one double-write does to a key, in old and then in new.
+enum Change<'a> {
+    /// Insert or update the value.
+    Write(&'a str),
+    /// Delete the row (the application deleted its record).
+    Delete,
 }
 
-fn double_write(conn: &mut AnyConnection, key: i64, value: &str) -> Result<(), DbError> {
-    let [old, new] = double_write_statements(conn.backend(), key, value);
+/// `change` to `key` in `table`, whose key column is `key_column`.
+fn statement(b: Backend, (table, key_column): (&str, &str), key: i64, change: &Change<'_>) -> Sql {
+    let mut sql = Sql::new(b);
+    match change {
+        Change::Write(value) => {
+            sql.push(&format!(
+                "INSERT INTO {table} ({key_column}, full_name) VALUES ("
+            ))
+            .bind(Bind::Int(key))
+            .push(", ")
+            .bind(Bind::Text((*value).into()))
+            .push(")")
+            .push(&match b {
+                Backend::Sqlite | Backend::Postgres => format!(
+                    " ON CONFLICT ({key_column}) DO UPDATE SET full_name = excluded.full_name"
+                ),
+                Backend::Mysql => " ON DUPLICATE KEY UPDATE full_name = VALUES(full_name)".into(),
+            });
+        }
+        Change::Delete => {
+            sql.push(&format!("DELETE FROM {table} WHERE {key_column} = "))
+                .bind(Bind::Int(key));
+        }
+    }
+    sql
+}
+
+/// The two statements of one double-write: old, then new.
+fn double_write_statements(b: Backend, key: i64, change: &Change<'_>) -> [Sql; 2] {
+    [
+        statement(b, ("users", "id"), key, change),
+        statement(b, ("users_pii", "user_id"), key, change),
+    ]
+}
+
+fn double_write(conn: &mut AnyConnection, key: i64, change: &Change<'_>) -> Result<(), DbError> {
+    let [old, new] = double_write_statements(conn.backend(), key, change);
     write_transaction(conn, |c| {
         old.execute(c)?;
         new.execute(c)?;
@@ -52,7 +74,16 @@ fn double_write(conn: &mut AnyConnection, key: i64, value: &str) -> Result<(), D
     .map_err(|e| DbError::query("double-write", e))
 }
 
-fn writer(db_url: String, stop: Arc<AtomicBool>, writes: Arc<AtomicU64>, id: usize) {
+/// What the writers have committed: changes, and among them deletes.
+#[derive(Default)]
+struct Written {
+    changes: AtomicU64,
+    deletes: AtomicU64,
+}
+
+/// Writes (three times in four) or deletes (once in four) random keys until `stop`; a
+/// deleted key may be written again later, as an application re-creates a record.
+fn writer(db_url: String, stop: Arc<AtomicBool>, written: Arc<Written>, id: usize) {
     let url = attrmig_db::DatabaseUrl::parse(&db_url, std::path::Path::new("/")).unwrap();
     let mut conn = attrmig_db::connect(&url).unwrap();
     let mut rng = rand::rng();
@@ -61,9 +92,17 @@ fn writer(db_url: String, stop: Arc<AtomicBool>, writes: Arc<AtomicU64>, id: usi
         let key = rng.random_range(1..=KEYS);
         n += 1;
         let value = format!("w{id}-{n}");
-        match double_write(&mut conn, key, &value) {
+        let change = if rng.random_ratio(1, 4) {
+            Change::Delete
+        } else {
+            Change::Write(&value)
+        };
+        match double_write(&mut conn, key, &change) {
             Ok(()) => {
-                writes.fetch_add(1, Ordering::Relaxed);
+                written.changes.fetch_add(1, Ordering::Relaxed);
+                if matches!(change, Change::Delete) {
+                    written.deletes.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Err(e) if e.diesel().is_some_and(is_transient) => {}
             Err(e) => panic!("writer {id}: {e}"),
@@ -84,55 +123,75 @@ backend_tests! {
         let plan = plan(COLUMN_PLAN);
         let (mut conn, layout) = open(db, &plan);
         let stop = Arc::new(AtomicBool::new(false));
-        let writes = Arc::new(AtomicU64::new(0));
+        let written = Arc::new(Written::default());
         let writers: Vec<_> = (0..3)
             .map(|i| {
-                let (url, stop, writes) = (db.url().to_owned(), stop.clone(), writes.clone());
-                std::thread::spawn(move || writer(url, stop, writes, i))
+                let (url, stop, written) = (db.url().to_owned(), stop.clone(), written.clone());
+                std::thread::spawn(move || writer(url, stop, written, i))
             })
             .collect();
-        while writes.load(Ordering::Relaxed) < 20 {
+        let committed = |w: &Written| (w.changes.load(Ordering::Relaxed), w.deletes.load(Ordering::Relaxed));
+        while committed(&written).0 < 20 {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        let before = writes.load(Ordering::Relaxed);
+        let before = committed(&written);
         // Throttled so that the pass spans about 3 s of traffic on every backend.
         let opts = sync::Options { batch_size: 25, max_rows_per_second: Some(1_000), restart: false, holder: "sync@test:1".into(), lookahead: lookahead(db) };
-        let summary = sync::run(&mut shared(&mut conn), &layout, Step::DoubleWrite, &opts, &mut |_| {}).unwrap();
-        let during = writes.load(Ordering::Relaxed) - before;
+        sync::run(&mut shared(&mut conn), &layout, Step::DoubleWrite, &opts, &mut |_| {}).unwrap();
+        let after = committed(&written);
+        let (during, deleted) = (after.0 - before.0, after.1 - before.1);
         stop.store(true, Ordering::Relaxed);
         for w in writers {
             w.join().unwrap();
         }
-        assert!(during >= 5, "the writers must have written throughout the sync (only {during} writes)");
-        assert_eq!(summary.scanned, KEYS as u64);
+        assert!(during >= 5, "the writers must have written throughout the sync (only {during} changes)");
+        assert!(deleted >= 1, "the writers must have deleted during the sync ({during} changes, no delete)");
 
         let opts = crosscheck::Options { sample: None, batch_size: 500, max_report: 10, lookahead: lookahead(db) };
         let report = crosscheck::run(&mut shared(&mut conn), &layout, Step::Sync, "alice", &opts, &mut ()).unwrap();
-        assert!(report.counts.clean(), "{} writes during the sync; lost: {:?}", during, report.mismatches);
-        assert_eq!(report.counts.matching, KEYS as u64);
+        assert!(
+            report.counts.clean(),
+            "{during} changes during the sync, {deleted} of them deletes; lost or brought back: {:?}",
+            report.mismatches
+        );
+        // Every old row was compared: the pass covered the table whatever the writers did.
+        assert_eq!(report.counts.matching as i64, count(&mut conn, "SELECT COUNT(*) AS n FROM users"));
     }
 }
 
-/// A double-write that has written old and new but not yet committed when a batch reads
-/// its row: the batch must wait for it and then leave its value alone. A batch that read
-/// the old value without a lock (the last committed one) and then wrote new after the
-/// writer committed would put the stale value back: one lost write, every time.
+/// A double-write that has changed old and new but not yet committed when a batch reads
+/// its row: the batch must wait for it and then leave new as the writer left it. A batch
+/// that read the old row without a lock (the last committed version) and wrote new after
+/// the writer committed would put the stale value back, or bring a deleted row back to
+/// life: one lost write, every time.
+///
+/// The delete is the stricter case: a batch in a REPEATABLE READ snapshot without the
+/// lock is safe from the write (PostgreSQL refuses to upsert over a row changed since the
+/// snapshot) but copies the deleted row into new, where no row stood in its way.
 ///
 /// `isolation`: set on the sync's connection. READ COMMITTED matters on MySQL/MariaDB,
 /// where `INSERT ... SELECT` reads its source without locks at that level, so only the
 /// batch's own locking read protects the write.
-fn an_uncommitted_double_write_is_waited_for(db: &TestDb, isolation: Option<&str>) {
+fn an_uncommitted_double_write_is_waited_for(
+    db: &TestDb,
+    change: Change<'static>,
+    isolation: Option<&str>,
+) {
     use diesel::connection::SimpleConnection;
     named_users(db, 100);
     let plan = plan(COLUMN_PLAN);
     let (mut conn, layout) = open(db, &plan);
     let (wrote, written) = std::sync::mpsc::channel();
     let url = db.url().to_owned();
+    let expected = match change {
+        Change::Write(value) => Some(value.to_owned()),
+        Change::Delete => None,
+    };
     let writer = std::thread::spawn(move || {
         let url = attrmig_db::DatabaseUrl::parse(&url, std::path::Path::new("/")).unwrap();
         let mut conn = attrmig_db::connect(&url).unwrap();
         write_transaction(&mut conn, |c| {
-            double_write_statements(c.backend(), 42, "in flight")
+            double_write_statements(c.backend(), 42, &change)
                 .iter()
                 .try_for_each(|s| s.execute(c).map(drop))?;
             wrote.send(()).unwrap();
@@ -166,11 +225,10 @@ fn an_uncommitted_double_write_is_waited_for(db: &TestDb, isolation: Option<&str
     assert_eq!(
         text(
             &mut conn,
-            "SELECT full_name AS t FROM users_pii WHERE user_id = 42"
-        )
-        .as_deref(),
-        Some("in flight"),
-        "the sync overwrote the writer's value with the one it read before the writer committed"
+            "SELECT MAX(full_name) AS t FROM users_pii WHERE user_id = 42"
+        ),
+        expected,
+        "the sync put back what it read before the writer committed"
     );
     let opts = crosscheck::Options {
         sample: None,
@@ -192,12 +250,26 @@ fn an_uncommitted_double_write_is_waited_for(db: &TestDb, isolation: Option<&str
 
 backend_tests! {
     fn a_double_write_in_flight_is_not_overwritten(db: &TestDb) {
-        an_uncommitted_double_write_is_waited_for(db, None);
+        an_uncommitted_double_write_is_waited_for(db, Change::Write("in flight"), None);
+    }
+
+    fn a_delete_in_flight_is_not_undone(db: &TestDb) {
+        an_uncommitted_double_write_is_waited_for(db, Change::Delete, None);
     }
 }
 
 #[test]
 fn a_double_write_in_flight_is_not_overwritten_on_mysql_read_committed() {
     let Some(db) = TestDb::mysql() else { return };
-    an_uncommitted_double_write_is_waited_for(&db, Some("READ COMMITTED"));
+    an_uncommitted_double_write_is_waited_for(
+        &db,
+        Change::Write("in flight"),
+        Some("READ COMMITTED"),
+    );
+}
+
+#[test]
+fn a_delete_in_flight_is_not_undone_on_mysql_read_committed() {
+    let Some(db) = TestDb::mysql() else { return };
+    an_uncommitted_double_write_is_waited_for(&db, Change::Delete, Some("READ COMMITTED"));
 }
