@@ -115,11 +115,7 @@ fn writer(db_url: String, stop: Arc<AtomicBool>, written: Arc<Written>, id: usiz
 
 backend_tests! {
     fn no_double_write_is_lost_during_a_sync(db: &TestDb) {
-        db.execute(&format!(
-            "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));\n{}\n{}",
-            insert("users", "id, full_name", (1..=KEYS).map(|i| format!("({i}, 'name {i}')"))),
-            new_table(db, "")
-        ));
+        named_users(db, KEYS as u64);
         let plan = plan(COLUMN_PLAN);
         let (mut conn, layout) = open(db, &plan);
         let stop = Arc::new(AtomicBool::new(false));
