@@ -37,3 +37,7 @@ mod compat;
 /// MySQL/MariaDB: an open DDL intent blocks changes until resolved; a mysql:// URL on a
 /// build without MySQL says how to rebuild.
 mod mysql;
+
+/// Evidence that can't be laundered: a state edited by hand, a forged approval, a sample
+/// of nothing; every transition refuses to extend a broken chain, and the advice works.
+mod evidence;

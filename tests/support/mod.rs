@@ -14,6 +14,9 @@ use std::process::Command;
 use attrmig_db::Backend;
 pub use attrmig_testing::{TestDb, backend_tests};
 
+mod backup;
+pub use backup::Backup;
+
 /// The plan every lifecycle test starts from: DESIGN.md's example, with a soak and a
 /// cross-check age that let a test walk all ten steps in seconds.
 pub const USERS_PLAN: &str = r#"

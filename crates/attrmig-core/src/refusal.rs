@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::audit::ChainBreak;
 use crate::facts::Counts;
 use crate::{Position, Step};
 
@@ -404,6 +405,19 @@ pub enum Refusal {
         actor: String,
         /// When.
         started_at: DateTime<Utc>,
+    },
+
+    // --- evidence ---------------------------------------------------------------------
+    /// The audit log does not verify, so it is no evidence and nothing may extend it.
+    #[error(
+        "the audit log of {id} is broken: {chain}. attrmig adds nothing to a broken log (nothing was written); {}",
+        chain.remedy(id)
+    )]
+    ChainBroken {
+        /// Migration id.
+        id: String,
+        /// Where the chain first goes wrong.
+        chain: ChainBreak,
     },
 }
 

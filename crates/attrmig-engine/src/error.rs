@@ -94,6 +94,9 @@ impl From<StoreError> for EngineError {
             StoreError::LostRace { id, now_at, by } => {
                 EngineError::Refused(Refusal::LostRace { id, now_at, by })
             }
+            StoreError::ChainBroken { id, chain } => {
+                EngineError::Refused(Refusal::ChainBroken { id, chain })
+            }
             e => EngineError::Store(e),
         }
     }

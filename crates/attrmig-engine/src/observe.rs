@@ -1,7 +1,7 @@
 //! Gathering the facts the guards of one step read ([`attrmig_core::guards::needs`]):
 //! introspection, the state store's runs and approvals, the repository's files.
 
-use attrmig_core::audit::AuditEntry;
+use attrmig_core::audit::{AuditEntry, counted_approvals};
 use attrmig_core::facts::{Facts, LateWritesFact, OldStorageFact, PlanFingerprint, TableFact};
 use attrmig_core::guards::needs;
 use attrmig_core::{EntryKind, Plan, Step};
@@ -116,7 +116,9 @@ impl Engine {
             );
         }
         if need.approvals {
-            facts.approvals = Some(approvals::list(self.session.state(), id)?);
+            // A row counts only with its audit entry: anyone can insert a row.
+            let rows = approvals::rows(self.session.state(), id)?;
+            facts.approvals = Some(counted_approvals(log, &rows));
         }
         if need.late_writes {
             facts.late_writes =

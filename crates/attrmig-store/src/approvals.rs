@@ -1,7 +1,8 @@
 //! Approvals of the point of no return. Each is written with its own audit entry, so the
-//! hash chain covers who approved, and read back by guard 9.
+//! hash chain covers who approved; guard 9 counts a row only with that entry
+//! ([`attrmig_core::audit::counted_approvals`]).
 
-use attrmig_core::facts::ApprovalFact;
+use attrmig_core::audit::ApprovalRecord;
 use attrmig_db::AnyConnection;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -31,17 +32,19 @@ pub fn record(
     Ok(())
 }
 
-/// Every approval of a migration, oldest first.
-pub fn list(conn: &mut AnyConnection, id: &str) -> Result<Vec<ApprovalFact>, StoreError> {
-    let rows: Vec<(String, chrono::NaiveDateTime)> = a::table
+/// Every approval row of a migration, oldest first, as stored: whether each is backed by
+/// its audit entry is for the verifier to say.
+pub fn rows(conn: &mut AnyConnection, id: &str) -> Result<Vec<ApprovalRecord>, StoreError> {
+    let rows: Vec<(i64, String, chrono::NaiveDateTime)> = a::table
         .filter(a::migration_id.eq(id))
         .order(a::version)
-        .select((a::approver, a::approved_at))
+        .select((a::version, a::approver, a::approved_at))
         .load(conn)
         .map_err(ctx("read approvals"))?;
     Ok(rows
         .into_iter()
-        .map(|(approver, at)| ApprovalFact {
+        .map(|(version, approver, at)| ApprovalRecord {
+            version,
             approver,
             at: from_db(at),
         })

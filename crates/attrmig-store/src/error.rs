@@ -1,6 +1,7 @@
 //! What can go wrong with the state store.
 
 use attrmig_core::Position;
+use attrmig_core::audit::ChainBreak;
 use attrmig_db::DbError;
 
 /// A state store operation failed.
@@ -32,6 +33,14 @@ pub enum StoreError {
         now_at: Position,
         /// Who moved it.
         by: Option<String>,
+    },
+    /// The audit chain a transition would extend does not verify: nothing was written.
+    #[error("the audit log of {id} is broken: {chain}")]
+    ChainBroken {
+        /// Migration id.
+        id: String,
+        /// Where it first goes wrong.
+        chain: ChainBreak,
     },
     /// A stored value that can't be read back (edited by hand, or a bug).
     #[error(
