@@ -3,6 +3,7 @@
 //! refuses to extend a broken audit chain; `status`, `show`, `check`, `log --verify` and
 //! `report` flag it; each refusal's advice is followed and shown to work.
 
+use attrmig_core::facts::Counts;
 use attrmig_core::{EntryKind, Position, Step};
 
 use crate::recorded::{Store, hours_ago, plan};
@@ -203,5 +204,46 @@ backend_tests! {
             .stderr_has("0 of 1 approval(s)");
         p.attrmig(["approve", ID]).actor("bob@example.com").run().ok();
         p.attrmig(["advance", ID, "--confirm-point-of-no-return"]).run().ok();
+    }
+
+    /// `--sample 0` compared no key, said "old and new agree" and counted as clean.
+    fn a_sample_of_no_key_is_refused(db: &TestDb) {
+        let p = Project::new(db).with_users(40).with_plan(ID, USERS_PLAN);
+        walk_to_sync(&p);
+        p.sql("UPDATE users_pii SET full_name = 'corrupted'");
+        p.attrmig(["cross-check", ID, "--sample", "0"])
+            .run()
+            .code(2)
+            .stderr_has("a sample needs at least one key");
+        let json = p.attrmig(["--json", "cross-check", ID, "--sample", "0"]).run().code(2).json();
+        assert_eq!(json["error"]["kind"], "usage");
+    }
+
+    /// A sample that compared fewer keys than it promised is no evidence, and the guards
+    /// say how many a run compared.
+    fn a_sample_short_of_its_promise_is_no_evidence(db: &TestDb) {
+        let p = Project::new(db).with_users(40).with_plan(ID, USERS_PLAN);
+        walk_to_sync(&p);
+        // A table of 40 keys can't give a sample of 1000: it gave 40.
+        p.attrmig(["cross-check", ID, "--sample", "1000"])
+            .run()
+            .ok()
+            .stdout_has("40 of 1000 keys compared");
+        p.attrmig(["advance", ID])
+            .run()
+            .code(3)
+            .stderr_has("compared 40 of the 1000 keys its sample promised");
+        p.attrmig(["cross-check", ID, "--sample", "25"]).run().ok();
+        p.attrmig(["show", ID]).run().ok().stdout_has("25 keys compared");
+        p.attrmig(["advance", ID]).run().ok().stdout_has("4 sync → 5a double-read-old");
+
+        // Runs recorded by an attrmig that let `--sample 0` through count for nothing.
+        Store::open(db).cross_check_of(ID, Step::DoubleReadOld, Some(0), Counts::default(), hours_ago(0));
+        p.attrmig(["advance", ID])
+            .run()
+            .code(3)
+            .stderr_has("compared 0 of the 0 keys its sample promised; a sample needs at least one key");
+        p.attrmig(["cross-check", ID]).run().ok().stdout_has("40 keys compared");
+        p.attrmig(["show", ID]).run().ok().stdout_has("full, 40 keys compared");
     }
 }

@@ -75,7 +75,9 @@ pub fn code(err: &Failure) -> Code {
     match err {
         Failure::Engine(EngineError::Refused(_) | EngineError::Blocked { .. }) => Code::Refused,
         Failure::Engine(
-            EngineError::UnknownMigration { .. } | EngineError::NoSuchIntent { .. },
+            EngineError::UnknownMigration { .. }
+            | EngineError::NoSuchIntent { .. }
+            | EngineError::EmptySample,
         )
         | Failure::Usage(_) => Code::Usage,
         Failure::Engine(_) | Failure::Other(_) => Code::Error,

@@ -162,6 +162,11 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Every key compared, matching or not.
+    pub fn compared(&self) -> u64 {
+        self.matching + self.mismatches()
+    }
+
     /// Every mismatch of any class.
     pub fn mismatches(&self) -> u64 {
         self.missing_in_new + self.extra_in_new + self.differs
@@ -194,6 +199,30 @@ pub struct CrossCheckFact {
     pub finished_at: DateTime<Utc>,
     /// What it found.
     pub counts: Counts,
+    /// For a sample, the keys it was asked to compare; `None` for a full run.
+    pub sample_size: Option<u64>,
+}
+
+impl CrossCheckFact {
+    /// Whether the run compared what it promised. A full run compares every key there
+    /// is; a sample that compared fewer keys than asked for (old storage had fewer, or
+    /// none was asked for) says nothing about the keys it did not reach.
+    pub fn complete(&self) -> bool {
+        match self.sample_size {
+            None => true,
+            Some(promised) => promised > 0 && self.counts.compared() >= promised,
+        }
+    }
+
+    /// What it covered, for people: `full, 40 keys compared`, `sample of 25 keys, 25 keys
+    /// compared`.
+    pub fn scope(&self) -> String {
+        let compared = self.counts.compared();
+        match self.sample_size {
+            None => format!("full, {compared} keys compared"),
+            Some(n) => format!("sample of {n} keys, {compared} keys compared"),
+        }
+    }
 }
 
 /// Where a sync pass stands.

@@ -419,6 +419,21 @@ pub enum Refusal {
         /// Where the chain first goes wrong.
         chain: ChainBreak,
     },
+    /// A sampled cross-check compared fewer keys than it was asked to.
+    #[error(
+        "cross-check run {run} compared {compared} of the {promised} keys its sample promised{}, so it is no evidence; run `attrmig cross-check {id}` (every key), or a sample no larger than old storage",
+        if *promised == 0 { "; a sample needs at least one key" } else { "" }
+    )]
+    IncompleteCrossCheck {
+        /// Migration id.
+        id: String,
+        /// The run.
+        run: i64,
+        /// Keys it compared.
+        compared: u64,
+        /// Keys its sample was asked for.
+        promised: u64,
+    },
 }
 
 /// `2026-11-21 17:40:03 UTC`.

@@ -94,6 +94,9 @@ impl Engine {
         req: &CrossCheckRequest,
         progress: &mut dyn crosscheck::Progress,
     ) -> Result<crosscheck::Report, EngineError> {
+        if req.sample == Some(0) {
+            return Err(EngineError::EmptySample);
+        }
         let (plan, step) = self.for_tool(&req.id, "cross-check")?;
         let layout = Layout::resolve(self.session.app(), &plan)?;
         let opts = crosscheck::Options {
