@@ -41,3 +41,6 @@ mod mysql;
 /// Evidence that can't be laundered: a state edited by hand, a forged approval, a sample
 /// of nothing; every transition refuses to extend a broken chain, and the advice works.
 mod evidence;
+
+/// No message holds a password, whatever the driver says, on every driver's error paths.
+mod secrets;

@@ -106,9 +106,12 @@ pub fn report(err: &Failure, json: bool) -> ExitCode {
             doc["error"]["to"] = json!(to);
             doc["error"]["guards"] = json!(checks);
         }
-        println!("{doc}");
+        println!("{}", crate::output::clean_json(doc));
     } else {
-        eprintln!("{}", render::failure(&message(err), err));
+        eprintln!(
+            "{}",
+            crate::output::clean(&render::failure(&message(err), err))
+        );
     }
     code.into()
 }

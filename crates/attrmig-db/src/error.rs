@@ -4,12 +4,15 @@ use std::path::PathBuf;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::secret::scrub;
+
 /// A database operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DbError {
-    /// Could not connect.
-    #[error("cannot connect to {url}: {}; is the server running, and are --env / --database-url right?", source.to_string().trim())]
+    /// Could not connect. The driver's text is scrubbed of passwords: libpq quotes what it
+    /// was given.
+    #[error("cannot connect to {url}: {}; is the server running, and are --env / --database-url right?", scrub(source.to_string().trim()))]
     Connect {
         /// The URL, password hidden.
         url: String,
@@ -17,7 +20,7 @@ pub enum DbError {
         source: diesel::ConnectionError,
     },
     /// The SQLite file does not exist.
-    #[error("SQLite database {} does not exist; check the URL (relative paths are relative to attrmig.toml)", path.display())]
+    #[error("SQLite database {} does not exist; check the URL (relative paths are relative to attrmig.toml)", scrub(&path.display().to_string()))]
     SqliteMissing {
         /// The file.
         path: PathBuf,
@@ -27,8 +30,8 @@ pub enum DbError {
         "this attrmig was built without MySQL/MariaDB support; rebuild with `cargo build --release --features mysql` (needs libmariadb-dev or libmysqlclient-dev)"
     )]
     MysqlNotBuilt,
-    /// A statement failed.
-    #[error("could not {context}: {source}")]
+    /// A statement failed. The server's text is scrubbed of passwords.
+    #[error("could not {context}: {}", scrub(&source.to_string()))]
     Query {
         /// What was being done, as a verb phrase.
         context: String,
