@@ -44,3 +44,7 @@ mod evidence;
 
 /// No message holds a password, whatever the driver says, on every driver's error paths.
 mod secrets;
+
+/// Step 1 refuses keys that do not name one row, and EAV entities with two rows of the
+/// attribute.
+mod keys;

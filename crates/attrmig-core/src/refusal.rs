@@ -133,16 +133,6 @@ pub enum Refusal {
         /// What to do.
         todo: String,
     },
-    /// The new key has no unique constraint, so it can't be upserted by.
-    #[error(
-        "new key `{table}.{key}` is neither the primary key nor uniquely indexed; sync upserts by it, so add a primary key or unique index on it"
-    )]
-    KeyNotUnique {
-        /// Table name.
-        table: String,
-        /// Key column.
-        key: String,
-    },
     /// Old and new keys are of types that don't join.
     #[error(
         "old key `{old_key}` is {old_type} but new key `{new_key}` is {new_type}; keys must be of the same family (both integer or both text) to join"
@@ -434,6 +424,70 @@ pub enum Refusal {
         /// Keys its sample was asked for.
         promised: u64,
     },
+
+    // --- keys -------------------------------------------------------------------------
+    /// A key column that does not name one row.
+    #[error(
+        "{role} key `{table}.{key}` is not unique: {}; a key must name one row, or the sync writes one row's value over another's and the cross-check counts a key twice; {todo}",
+        real_key_words(real_key)
+    )]
+    NotUnique {
+        /// `old` or `new`.
+        role: &'static str,
+        /// Table name.
+        table: String,
+        /// The planned key.
+        key: String,
+        /// The table's primary key columns, empty when it has none.
+        real_key: Vec<String>,
+        /// What to do.
+        todo: String,
+    },
+    /// EAV entities with more than one row of the attribute.
+    #[error(
+        "{keys} {} of `{table}` {} more than one `{name}` row (keys {}{}): the sync can't tell which holds the value (on PostgreSQL the batch fails, elsewhere one row wins at random); delete the extra rows, then a unique key on ({key_column}, {name_column}) keeps them out",
+        if *keys == 1 { "entity" } else { "entities" },
+        if *keys == 1 { "has" } else { "have" },
+        first.join(", "),
+        if *keys > first.len() as u64 { ", …" } else { "" }
+    )]
+    DuplicateAttributeRows {
+        /// The EAV table.
+        table: String,
+        /// The attribute's name.
+        name: String,
+        /// Its key column.
+        key_column: String,
+        /// Its name column.
+        name_column: String,
+        /// How many entities.
+        keys: u64,
+        /// The first of them, by key.
+        first: Vec<String>,
+    },
+    /// A view did not count EAV duplicates.
+    #[error(
+        "not counted yet whether an entity has more than one `{name}` row: that reads every `{name}` row of `{table}`, which `status` and `show` don't; `attrmig advance` counts them (a unique key on ({key_column}, {name_column}) would rule them out)"
+    )]
+    DuplicatesNotCounted {
+        /// The EAV table.
+        table: String,
+        /// The attribute's name.
+        name: String,
+        /// Its key column.
+        key_column: String,
+        /// Its name column.
+        name_column: String,
+    },
+}
+
+/// `the table's key is (a, b)`, or that it has none.
+fn real_key_words(real_key: &[String]) -> String {
+    if real_key.is_empty() {
+        "the table has no primary key".to_owned()
+    } else {
+        format!("the table's key is ({})", real_key.join(", "))
+    }
 }
 
 /// `2026-11-21 17:40:03 UTC`.

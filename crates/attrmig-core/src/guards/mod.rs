@@ -111,6 +111,8 @@ pub struct Needs {
     pub old_storage: bool,
     /// For JSON/EAV kinds, whether any row still holds the attribute.
     pub old_attribute_rows: bool,
+    /// For EAV, whether an entity has more than one row of the attribute.
+    pub attribute_duplicates: bool,
     /// Cross-check runs.
     pub cross_checks: bool,
     /// Sync passes.
@@ -133,6 +135,7 @@ pub fn needs(entering: Step) -> Needs {
         Step::PrepareStorage => Needs {
             new_storage: true,
             old_storage: true,
+            attribute_duplicates: true,
             ..none
         },
         Step::CrossCheck => Needs {
