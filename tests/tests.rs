@@ -48,3 +48,7 @@ mod secrets;
 /// Step 1 refuses keys that do not name one row, and EAV entities with two rows of the
 /// attribute.
 mod keys;
+
+/// Messages at the edges: a huge identifier, a SQLite URL naming a directory or a
+/// device, an audit entry edited into something unreadable.
+mod messages;

@@ -173,6 +173,20 @@ pub enum ChainBreak {
         /// Who it says approved.
         approver: String,
     },
+    /// A stored entry or approval that can't be read back at all: a field holds what no
+    /// backend's reader takes (a time of `infinity`, a step attrmig does not know).
+    #[error(
+        "entry {version} in {table} has {} `{field}` attrmig can't read: it was edited outside attrmig",
+        article(field)
+    )]
+    Unreadable {
+        /// `attrmig_transitions` or `attrmig_approvals`.
+        table: String,
+        /// The entry's (or approval's) version.
+        version: i64,
+        /// The field.
+        field: String,
+    },
     /// An approval entry whose row is gone.
     #[error(
         "entry {version} records an approval by {approver} that attrmig_approvals no longer holds: the row was deleted outside attrmig"
@@ -223,8 +237,17 @@ impl ChainBreak {
             | ChainBreak::Illegal { .. }
             | ChainBreak::Truncated { .. }
             | ChainBreak::Overlong { .. }
+            | ChainBreak::Unreadable { .. }
             | ChainBreak::ApprovalRowMissing { .. } => restore,
         }
+    }
+}
+
+/// `a` or `an`, for a field's name.
+pub fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
     }
 }
 

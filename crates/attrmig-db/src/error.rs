@@ -25,6 +25,30 @@ pub enum DbError {
         /// The file.
         path: PathBuf,
     },
+    /// The SQLite URL names something that is not a file: a directory, a device.
+    #[error("SQLite database {} is {what}, not a SQLite database file; {todo}", scrub(&path.display().to_string()))]
+    SqliteNotAFile {
+        /// What the URL names.
+        path: PathBuf,
+        /// What it is, with an article: `a directory`, `a character device`.
+        what: &'static str,
+        /// What to do.
+        todo: String,
+    },
+    /// The SQLite URL names a file that is not a SQLite database.
+    #[error("{} is not a SQLite database (its first bytes are not SQLite's header); check the URL: it must name the application's database file (relative paths are relative to attrmig.toml)", scrub(&path.display().to_string()))]
+    SqliteNotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The SQLite file can't be read.
+    #[error("cannot read SQLite database {}: {source}", scrub(&path.display().to_string()))]
+    SqliteUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// This build has no MySQL driver.
     #[error(
         "this attrmig was built without MySQL/MariaDB support; rebuild with `cargo build --release --features mysql` (needs libmariadb-dev or libmysqlclient-dev)"

@@ -116,11 +116,13 @@ impl Engine {
     pub fn log(&mut self, id: &str, verify: bool) -> Result<LogView, EngineError> {
         let record = self.record(id)?;
         let position = record.map_or(Position::At(Step::Planned), |r| r.position);
-        let entries = audit::log(self.session.state(), id)?;
-        let verification = if verify {
-            Some(self.verify_log(id)?)
+        // Verifying shows the entries that can be read and names the first that can't;
+        // listing alone refuses with that name.
+        let (entries, verification) = if verify {
+            let (entries, _) = audit::readable_log(self.session.state(), id)?;
+            (entries, Some(self.verify_log(id)?))
         } else {
-            None
+            (audit::log(self.session.state(), id)?, None)
         };
         let entries = entries
             .into_iter()

@@ -259,7 +259,8 @@ impl Engine {
         record: &MigrationRecord,
         next: Step,
     ) -> Result<Vec<GuardCheck>, EngineError> {
-        let log = audit::log(self.session.state(), &record.id)?;
+        // A view shows what can be read; `audit_log` says when something can't.
+        let (log, _) = audit::readable_log(self.session.state(), &record.id)?;
         let facts = self.observe(
             plan,
             record,
@@ -286,7 +287,7 @@ impl Engine {
             .into());
         };
         let record = record.unwrap_or_else(|| planned(id));
-        let log = audit::log(self.session.state(), id)?;
+        let (log, _) = audit::readable_log(self.session.state(), id)?;
         let current = record.position.step();
         let next = record.position.next();
         let ladder = Step::ALL

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use crate::approvals;
-use crate::error::{StoreError, ctx};
+use crate::error::{StoreError, ctx, failed_field};
 use crate::migration::{self, FingerprintChange, MigrationRecord, parse_step};
 use crate::schema::attrmig_transitions as t;
 use crate::time::{from_db, to_db};
@@ -51,16 +51,22 @@ struct Row {
 
 impl Row {
     fn into_entry(self) -> Result<(AuditEntry, String), StoreError> {
-        let kind = EntryKind::parse(&self.kind).ok_or_else(|| StoreError::Corrupt {
-            what: format!("an unknown audit entry kind `{}`", self.kind),
-        })?;
+        let unreadable = |field: &str| StoreError::Unreadable {
+            table: "attrmig_transitions",
+            id: self.migration_id.clone(),
+            version: self.version,
+            field: field.to_owned(),
+        };
+        let kind = EntryKind::parse(&self.kind).ok_or_else(|| unreadable("kind"))?;
+        let from_step = parse_step(&self.from_step).map_err(|_| unreadable("from_step"))?;
+        let to_step = parse_step(&self.to_step).map_err(|_| unreadable("to_step"))?;
         Ok((
             AuditEntry {
                 migration_id: self.migration_id,
                 version: self.version,
                 kind,
-                from_step: parse_step(&self.from_step)?,
-                to_step: parse_step(&self.to_step)?,
+                from_step,
+                to_step,
                 actor: self.actor,
                 db_user: self.db_user,
                 at: from_db(self.at),
@@ -169,13 +175,26 @@ where
     }
 }
 
-/// A migration's log and whether it verifies against `record` and its approval rows.
+/// A migration's log and whether it verifies against `record` and its approval rows. An
+/// entry or approval that can't be read is a break of the chain like any other.
 fn read_and_verify(
     conn: &mut AnyConnection,
     record: &MigrationRecord,
 ) -> Result<(Vec<(AuditEntry, String)>, Result<(), ChainBreak>), StoreError> {
-    let log = log(conn, &record.id)?;
-    let approvals = approvals::rows(conn, &record.id)?;
+    let (log, unreadable) = readable_log(conn, &record.id)?;
+    if let Some(e) = unreadable {
+        return match e.as_chain_break() {
+            Some(chain) => Ok((log, Err(chain))),
+            None => Err(e),
+        };
+    }
+    let approvals = match approvals::rows(conn, &record.id) {
+        Ok(rows) => rows,
+        Err(e) => match e.as_chain_break() {
+            Some(chain) => return Ok((log, Err(chain))),
+            None => return Err(e),
+        },
+    };
     let verdict = verify_chain(&log, record.version, record.position)
         .and_then(|()| verify_approvals(&log, &approvals));
     Ok((log, verdict))
@@ -234,17 +253,78 @@ fn lost_race(
     })
 }
 
-/// A migration's audit log, oldest first, each entry with its stored hash.
+/// A migration's audit log, oldest first, each entry with its stored hash. An entry that
+/// can't be read back (edited outside attrmig) is [`StoreError::Unreadable`], naming it.
 pub fn log(conn: &mut AnyConnection, id: &str) -> Result<Vec<(AuditEntry, String)>, StoreError> {
-    t::table
+    let (entries, unreadable) = readable_log(conn, id)?;
+    match unreadable {
+        Some(e) => Err(e),
+        None => Ok(entries),
+    }
+}
+
+/// The entries that can be read, oldest first, up to the first that can't, and the error
+/// naming that one: for views, which show what there is.
+pub fn readable_log(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<(Vec<(AuditEntry, String)>, Option<StoreError>), StoreError> {
+    let all = t::table
         .filter(t::migration_id.eq(id))
         .order(t::version)
         .select(Row::as_select())
+        .load(conn);
+    let rows = match all {
+        Ok(rows) => rows,
+        Err(e) if failed_field(&e).is_some() => return readable_one_by_one(conn, id),
+        Err(e) => return Err(ctx("read the audit log")(e)),
+    };
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        match row.into_entry() {
+            Ok(entry) => entries.push(entry),
+            Err(e) => return Ok((entries, Some(e))),
+        }
+    }
+    Ok((entries, None))
+}
+
+/// After a load of the whole log failed on a field: the entries one by one, to name the
+/// one that does not read (a log is short, and this is the rare path).
+fn readable_one_by_one(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<(Vec<(AuditEntry, String)>, Option<StoreError>), StoreError> {
+    let versions: Vec<i64> = t::table
+        .filter(t::migration_id.eq(id))
+        .order(t::version)
+        .select(t::version)
         .load(conn)
-        .map_err(ctx("read the audit log"))?
-        .into_iter()
-        .map(Row::into_entry)
-        .collect()
+        .map_err(ctx("read the audit log"))?;
+    let mut entries = Vec::new();
+    for version in versions {
+        let row = t::table
+            .find((id, version))
+            .select(Row::as_select())
+            .first(conn);
+        let entry = match row {
+            Ok(row) => row.into_entry(),
+            Err(e) => Err(match failed_field(&e) {
+                Some(field) => StoreError::Unreadable {
+                    table: "attrmig_transitions",
+                    id: id.to_owned(),
+                    version,
+                    field,
+                },
+                None => ctx("read the audit log")(e),
+            }),
+        };
+        match entry {
+            Ok(entry) => entries.push(entry),
+            Err(e) => return Ok((entries, Some(e))),
+        }
+    }
+    Ok((entries, None))
 }
 
 /// When each step was last reached by an advance, and the last rollback, from the log.
