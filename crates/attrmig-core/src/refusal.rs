@@ -445,7 +445,7 @@ pub enum Refusal {
     },
     /// EAV entities with more than one row of the attribute.
     #[error(
-        "{keys} {} of `{table}` {} more than one `{name}` row (keys {}{}): the sync can't tell which holds the value (on PostgreSQL the batch fails, elsewhere one row wins at random); delete the extra rows, then a unique key on ({key_column}, {name_column}) keeps them out",
+        "{keys} {} of `{table}` {} more than one `{name}` row (keys {}{}): the sync can't tell which holds the value (on PostgreSQL the batch fails, elsewhere one row wins at random); delete the extra rows, then a unique key on ({columns}) keeps them out",
         if *keys == 1 { "entity" } else { "entities" },
         if *keys == 1 { "has" } else { "have" },
         first.join(", "),
@@ -456,10 +456,8 @@ pub enum Refusal {
         table: String,
         /// The attribute's name.
         name: String,
-        /// Its key column.
-        key_column: String,
-        /// Its name column.
-        name_column: String,
+        /// Its key and name columns: `user_id, name`.
+        columns: String,
         /// How many entities.
         keys: u64,
         /// The first of them, by key.
@@ -467,17 +465,15 @@ pub enum Refusal {
     },
     /// A view did not count EAV duplicates.
     #[error(
-        "not counted yet whether an entity has more than one `{name}` row: that reads every `{name}` row of `{table}`, which `status` and `show` don't; `attrmig advance` counts them (a unique key on ({key_column}, {name_column}) would rule them out)"
+        "not counted yet whether an entity has more than one `{name}` row: that reads every `{name}` row of `{table}`, which `status` and `show` don't; `attrmig advance` counts them (a unique key on ({columns}) would rule them out)"
     )]
     DuplicatesNotCounted {
         /// The EAV table.
         table: String,
         /// The attribute's name.
         name: String,
-        /// Its key column.
-        key_column: String,
-        /// Its name column.
-        name_column: String,
+        /// Its key and name columns: `user_id, name`.
+        columns: String,
     },
 }
 

@@ -15,6 +15,9 @@ use crate::migration::{self, FingerprintChange, MigrationRecord, parse_step};
 use crate::schema::attrmig_transitions as t;
 use crate::time::{from_db, to_db};
 
+/// A migration's entries, oldest first, each with its stored hash.
+pub type Log = Vec<(AuditEntry, String)>;
+
 /// An entry to append.
 #[derive(Debug, Clone)]
 pub struct NewEntry {
@@ -180,7 +183,7 @@ where
 fn read_and_verify(
     conn: &mut AnyConnection,
     record: &MigrationRecord,
-) -> Result<(Vec<(AuditEntry, String)>, Result<(), ChainBreak>), StoreError> {
+) -> Result<(Log, Result<(), ChainBreak>), StoreError> {
     let (log, unreadable) = readable_log(conn, &record.id)?;
     if let Some(e) = unreadable {
         return match e.as_chain_break() {
@@ -255,7 +258,7 @@ fn lost_race(
 
 /// A migration's audit log, oldest first, each entry with its stored hash. An entry that
 /// can't be read back (edited outside attrmig) is [`StoreError::Unreadable`], naming it.
-pub fn log(conn: &mut AnyConnection, id: &str) -> Result<Vec<(AuditEntry, String)>, StoreError> {
+pub fn log(conn: &mut AnyConnection, id: &str) -> Result<Log, StoreError> {
     let (entries, unreadable) = readable_log(conn, id)?;
     match unreadable {
         Some(e) => Err(e),
@@ -268,7 +271,7 @@ pub fn log(conn: &mut AnyConnection, id: &str) -> Result<Vec<(AuditEntry, String
 pub fn readable_log(
     conn: &mut AnyConnection,
     id: &str,
-) -> Result<(Vec<(AuditEntry, String)>, Option<StoreError>), StoreError> {
+) -> Result<(Log, Option<StoreError>), StoreError> {
     let all = t::table
         .filter(t::migration_id.eq(id))
         .order(t::version)
@@ -294,7 +297,7 @@ pub fn readable_log(
 fn readable_one_by_one(
     conn: &mut AnyConnection,
     id: &str,
-) -> Result<(Vec<(AuditEntry, String)>, Option<StoreError>), StoreError> {
+) -> Result<(Log, Option<StoreError>), StoreError> {
     let versions: Vec<i64> = t::table
         .filter(t::migration_id.eq(id))
         .order(t::version)

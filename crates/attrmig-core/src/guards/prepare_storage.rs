@@ -255,16 +255,14 @@ fn one_row_per_entity(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refus
         DuplicatesFact::Counted { keys, first } => Err(Refusal::DuplicateAttributeRows {
             table: table.to_string(),
             name: name.clone(),
-            key_column: key.to_string(),
-            name_column: name_column.to_string(),
+            columns: format!("{key}, {name_column}"),
             keys: *keys,
             first: first.clone(),
         }),
         DuplicatesFact::NotCounted => Err(Refusal::DuplicatesNotCounted {
             table: table.to_string(),
             name: name.clone(),
-            key_column: key.to_string(),
-            name_column: name_column.to_string(),
+            columns: format!("{key}, {name_column}"),
         }),
     }
 }
