@@ -8,23 +8,9 @@ use attrmig_core::{EntryKind, Position, Step};
 
 use crate::recorded::{Store, hours_ago, plan};
 use crate::support::*;
+use crate::walk::walk_to_sync;
 
 const ID: &str = "users-full-name";
-
-/// Steps 0 to 4 by the real binary, with the guards: a sync after double-write and a
-/// clean full cross-check after it.
-fn walk_to_sync(p: &Project<'_>) {
-    p.attrmig(["ddl", ID, "prepare-storage", "--apply"])
-        .run()
-        .ok();
-    p.attrmig(["advance", ID]).run().ok();
-    p.attrmig(["cross-check", ID]).run();
-    p.attrmig(["advance", ID]).run().ok();
-    p.attrmig(["advance", ID, "--note", "release 1"]).run().ok();
-    p.attrmig(["sync", ID]).run().ok();
-    p.attrmig(["cross-check", ID]).run().ok();
-    p.attrmig(["advance", ID]).run().ok();
-}
 
 fn entries(p: &Project<'_>) -> usize {
     let log = p.attrmig(["--json", "log", ID]).run().ok().json();
@@ -112,12 +98,7 @@ fn flagged_everywhere(p: &Project<'_>, problem: &str) {
 }
 
 fn intact(p: &Project<'_>) {
-    let log = p
-        .attrmig(["--json", "log", ID, "--verify"])
-        .run()
-        .ok()
-        .json();
-    assert_eq!(log["verification"]["result"], "intact", "{log}");
+    p.intact_log(ID);
     let status = p.attrmig(["--json", "status"]).run().ok().json();
     assert_eq!(status["migrations"][0]["audit_log"]["result"], "intact");
 }

@@ -20,6 +20,22 @@ key = "KEY"
 column = "last_update"
 "#;
 
+/// `user_attributes(user_id, name, value)` rows of `full_name` to `users_pii`.
+const EAV: &str = r#"
+[old]
+kind = "eav"
+table = "user_attributes"
+key = "user_id"
+name_column = "name"
+name = "full_name"
+value_column = "value"
+
+[new]
+table = "users_pii"
+key = "user_id"
+column = "full_name"
+"#;
+
 fn plan(table: &str, key: &str, new: &str) -> String {
     PLAN.replace("TABLE", table)
         .replace("KEY", key)
@@ -92,21 +108,7 @@ backend_tests! {
 
     /// Two rows with the same key and name: the sync can't tell which holds the value.
     fn eav_entities_with_two_rows_of_the_attribute_are_refused_by_key(db: &TestDb) {
-        let eav = r#"
-[old]
-kind = "eav"
-table = "user_attributes"
-key = "user_id"
-name_column = "name"
-name = "full_name"
-value_column = "value"
-
-[new]
-table = "users_pii"
-key = "user_id"
-column = "full_name"
-"#;
-        let p = Project::new(db).with_plan("eav", eav);
+        let p = Project::new(db).with_plan("eav", EAV);
         p.sql(
             "CREATE TABLE user_attributes (id INT NOT NULL PRIMARY KEY, user_id BIGINT NOT NULL, name VARCHAR(40) NOT NULL, value VARCHAR(40));
              INSERT INTO user_attributes VALUES (1, 1, 'full_name', 'Ada'), (2, 1, 'full_name', 'Ada L.'), (3, 2, 'full_name', 'Bob'),
@@ -129,21 +131,7 @@ column = "full_name"
 
     /// A unique key on (key, name) rules duplicates out: nothing is counted, in views too.
     fn eav_with_a_unique_key_on_key_and_name_needs_no_count(db: &TestDb) {
-        let eav = r#"
-[old]
-kind = "eav"
-table = "user_attributes"
-key = "user_id"
-name_column = "name"
-name = "full_name"
-value_column = "value"
-
-[new]
-table = "users_pii"
-key = "user_id"
-column = "full_name"
-"#;
-        let p = Project::new(db).with_plan("eav", eav);
+        let p = Project::new(db).with_plan("eav", EAV);
         p.sql(
             "CREATE TABLE user_attributes (user_id BIGINT NOT NULL, name VARCHAR(40) NOT NULL, value VARCHAR(40), PRIMARY KEY (user_id, name));
              INSERT INTO user_attributes VALUES (1, 'full_name', 'Ada'), (1, 'nickname', 'a');

@@ -7,6 +7,12 @@ use crate::support::*;
 
 const ID: &str = "users-full-name";
 
+/// Asserts that `text` is a message's length, not a file's.
+#[track_caller]
+fn short(text: &str) {
+    assert!(text.len() < 2_000, "{} bytes printed", text.len());
+}
+
 #[test]
 fn a_huge_identifier_is_not_echoed_whole() {
     let db = TestDb::sqlite();
@@ -16,36 +22,20 @@ fn a_huge_identifier_is_not_echoed_whole() {
         &USERS_PLAN.replace("table = \"users\"", &format!("table = \"{huge}\"")),
     );
     let out = p.attrmig(["validate"]).run().code(4);
-    assert!(
-        out.stdout.len() < 2_000,
-        "{} bytes printed",
-        out.stdout.len()
-    );
+    short(&out.stdout);
     assert!(out.stdout.contains("20971520 bytes"), "{}", out.stdout);
     assert!(out.stdout.contains("not shown"), "{}", out.stdout);
     assert!(out.stdout.contains("old.table"), "{}", out.stdout);
     let json = p.attrmig(["--json", "validate"]).run().code(4);
-    assert!(
-        json.stdout.len() < 2_000,
-        "{} bytes printed",
-        json.stdout.len()
-    );
+    short(&json.stdout);
     let refused = p.attrmig(["advance", ID]).run().code(3);
-    assert!(
-        refused.stderr.len() < 2_000,
-        "{} bytes printed",
-        refused.stderr.len()
-    );
+    short(&refused.stderr);
     assert!(refused.stderr.contains("not shown"), "{}", refused.stderr);
 
     // A key the parser does not know is named back by it, whole.
     p.write(&format!("plans/{ID}.toml"), &format!("[old]\n{huge} = 1\n"));
     let out = p.attrmig(["validate"]).run().code(4);
-    assert!(
-        out.stdout.len() < 2_000,
-        "{} bytes printed",
-        out.stdout.len()
-    );
+    short(&out.stdout);
     assert!(out.stdout.contains("not shown"), "{}", out.stdout);
 }
 

@@ -130,6 +130,18 @@ impl<'a> Project<'a> {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
     }
+
+    /// `log ID --verify --json`, asserted intact.
+    #[track_caller]
+    pub fn intact_log(&self, id: &str) -> serde_json::Value {
+        let log = self
+            .attrmig(["--json", "log", id, "--verify"])
+            .run()
+            .ok()
+            .json();
+        assert_eq!(log["verification"]["result"], "intact", "{log:#}");
+        log
+    }
 }
 
 /// The SQL that creates and fills `users` on a backend.

@@ -405,20 +405,25 @@ mod tests {
         assert!(err.contains("the table has no primary key"), "{err}");
         // An EAV key repeats by design: one-row-per-entity judges its rows.
         let eav = eav_plan();
-        f.old_storage.as_mut().unwrap().table = TableFact::present(
-            "users",
-            vec![
-                col("id", "bigint", false),
-                col("name", "text", false),
-                col("value", "text", false),
-            ],
-        );
+        f.old_storage.as_mut().unwrap().table = eav_table();
         f.old_storage.as_mut().unwrap().duplicates = Some(DuplicatesFact::Counted {
             keys: 0,
             first: vec![],
         });
         let checks = guards(&eav, &f);
         assert!(checks.iter().all(GuardCheck::passed), "{checks:?}");
+    }
+
+    /// `users(id, name, value)` with no key: an EAV table whose duplicates must be counted.
+    fn eav_table() -> TableFact {
+        TableFact::present(
+            "users",
+            vec![
+                col("id", "bigint", false),
+                col("name", "text", false),
+                col("value", "text", false),
+            ],
+        )
     }
 
     fn eav_plan() -> Plan {
@@ -454,14 +459,7 @@ mod tests {
             matches!(verdict(&f), Err(Refusal::ColumnMissing { .. })),
             "the fixture has no `name` column"
         );
-        f.old_storage.as_mut().unwrap().table = TableFact::present(
-            "users",
-            vec![
-                col("id", "bigint", false),
-                col("name", "text", false),
-                col("value", "text", false),
-            ],
-        );
+        f.old_storage.as_mut().unwrap().table = eav_table();
         assert!(matches!(verdict(&f), Err(Refusal::NotObserved { .. })));
         let set = |f: &mut Facts, d| f.old_storage.as_mut().unwrap().duplicates = Some(d);
         set(
