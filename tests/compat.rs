@@ -18,12 +18,7 @@ fn schema_v1_state_still_opens() {
         "[environments.dev]\ndatabase_url = \"sqlite://app.db\"\n",
     );
 
-    let log = p
-        .attrmig(["--json", "log", ID, "--verify"])
-        .run()
-        .ok()
-        .json();
-    assert_eq!(log["verification"]["result"], "intact", "{log:#}");
+    let log = p.intact_log(ID);
     assert_eq!(log["entries"].as_array().unwrap().len(), 4);
     assert_eq!(log["position"], "2 cross-check");
     p.attrmig(["show", ID])

@@ -9,13 +9,7 @@ use crate::support::*;
 const ID: &str = "users-full-name";
 
 fn audit_kinds(p: &Project<'_>) -> Vec<String> {
-    let log = p
-        .attrmig(["--json", "log", ID, "--verify"])
-        .run()
-        .ok()
-        .json();
-    assert_eq!(log["verification"]["result"], "intact", "{log}");
-    log["entries"]
+    p.intact_log(ID)["entries"]
         .as_array()
         .unwrap()
         .iter()

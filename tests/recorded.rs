@@ -131,11 +131,94 @@ impl Store {
         .expect("record an approval");
     }
 
+    /// What an attrmig that did not check its chain appended after someone edited the
+    /// migrations table: an entry from wherever the table says the migration is, hashed and
+    /// linked to the last entry, and the table moved to `to`. Written with plain SQL,
+    /// because the store's own append now refuses to extend a broken chain.
+    pub fn append_unchecked(&mut self, id: &str, kind: EntryKind, to: Position, at: DateTime<Utc>) {
+        use diesel::RunQueryDsl;
+        use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
+        let record = self.record(id);
+        let log = audit::log(&mut self.conn, id).expect("read the log");
+        let entry = attrmig_core::audit::AuditEntry {
+            migration_id: id.to_owned(),
+            version: record.version + 1,
+            kind,
+            from_step: record.position.step(),
+            to_step: to.step(),
+            actor: "alice@example.com".into(),
+            db_user: None,
+            at,
+            note: Some("walked on by an older attrmig".into()),
+            evidence: "{}".into(),
+            prev_hash: log
+                .last()
+                .map_or(attrmig_core::audit::GENESIS.to_owned(), |(_, h)| h.clone()),
+        };
+        let b = self.conn.backend();
+        let p = |n| b.placeholder(n);
+        let insert = format!(
+            "INSERT INTO attrmig_transitions (migration_id, version, kind, from_step, to_step, actor, at, note, evidence, prev_hash, hash) \
+             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(9),
+            p(10),
+            p(11)
+        );
+        diesel::sql_query(insert)
+            .bind::<Text, _>(id)
+            .bind::<BigInt, _>(entry.version)
+            .bind::<Text, _>(kind.as_str())
+            .bind::<Text, _>(entry.from_step.id())
+            .bind::<Text, _>(entry.to_step.id())
+            .bind::<Text, _>(&entry.actor)
+            .bind::<Timestamp, _>(at.naive_utc())
+            .bind::<diesel::sql_types::Nullable<Text>, _>(entry.note.clone())
+            .bind::<Text, _>(&entry.evidence)
+            .bind::<Text, _>(&entry.prev_hash)
+            .bind::<Text, _>(entry.compute_hash())
+            .execute(&mut self.conn)
+            .expect("insert an audit entry");
+        let update = format!(
+            "UPDATE attrmig_migrations SET step = {}, abandoned = {}, version = {} WHERE id = {}",
+            p(1),
+            p(2),
+            p(3),
+            p(4)
+        );
+        diesel::sql_query(update)
+            .bind::<Text, _>(to.step().id())
+            .bind::<Bool, _>(matches!(to, Position::Abandoned { .. }))
+            .bind::<BigInt, _>(entry.version)
+            .bind::<Text, _>(id)
+            .execute(&mut self.conn)
+            .expect("move the migration");
+    }
+
     /// A finished cross-check run with these counts.
     pub fn cross_check(&mut self, id: &str, step: Step, counts: Counts, started: DateTime<Utc>) {
+        self.cross_check_of(id, step, None, counts, started);
+    }
+
+    /// A finished cross-check run, full (`sample` None) or of a sample of that size.
+    pub fn cross_check_of(
+        &mut self,
+        id: &str,
+        step: Step,
+        sample: Option<u64>,
+        counts: Counts,
+        started: DateTime<Utc>,
+    ) {
         let new = cross_checks::NewRun {
             migration_id: id,
-            sample: None,
+            sample,
             step,
             actor: "ci@example.com",
         };

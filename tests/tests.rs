@@ -37,3 +37,18 @@ mod compat;
 /// MySQL/MariaDB: an open DDL intent blocks changes until resolved; a mysql:// URL on a
 /// build without MySQL says how to rebuild.
 mod mysql;
+
+/// Evidence that can't be laundered: a state edited by hand, a forged approval, a sample
+/// of nothing; every transition refuses to extend a broken chain, and the advice works.
+mod evidence;
+
+/// No message holds a password, whatever the driver says, on every driver's error paths.
+mod secrets;
+
+/// Step 1 refuses keys that do not name one row, and EAV entities with two rows of the
+/// attribute.
+mod keys;
+
+/// Messages at the edges: a huge identifier, a SQLite URL naming a directory or a
+/// device, an audit entry edited into something unreadable.
+mod messages;

@@ -104,8 +104,9 @@ backend_tests! {
     }
 }
 
-/// Steps 1 to 9 without detours, for tests about what comes after.
-pub fn walk_to_nine(p: &Project<'_>) {
+/// Steps 0 to 4 by the real binary, with the guards: a sync after double-write and a
+/// clean full cross-check after it.
+pub fn walk_to_sync(p: &Project<'_>) {
     p.attrmig(["ddl", ID, "prepare-storage", "--apply"])
         .run()
         .ok();
@@ -115,7 +116,13 @@ pub fn walk_to_nine(p: &Project<'_>) {
     p.attrmig(["advance", ID, "--note", "release 1"]).run().ok();
     p.attrmig(["sync", ID]).run().ok();
     p.attrmig(["cross-check", ID]).run().ok();
-    for _ in 0..4 {
+    p.attrmig(["advance", ID]).run().ok();
+}
+
+/// Steps 1 to 9 without detours, for tests about what comes after.
+pub fn walk_to_nine(p: &Project<'_>) {
+    walk_to_sync(p);
+    for _ in 0..3 {
         p.attrmig(["advance", ID]).run().ok();
     }
     p.attrmig(["ddl", ID, "prepare-old-stop", "--apply"])

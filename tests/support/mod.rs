@@ -14,6 +14,9 @@ use std::process::Command;
 use attrmig_db::Backend;
 pub use attrmig_testing::{TestDb, backend_tests};
 
+mod backup;
+pub use backup::Backup;
+
 /// The plan every lifecycle test starts from: DESIGN.md's example, with a soak and a
 /// cross-check age that let a test walk all ten steps in seconds.
 pub const USERS_PLAN: &str = r#"
@@ -126,6 +129,18 @@ impl<'a> Project<'a> {
     /// The project root.
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
+    }
+
+    /// `log ID --verify --json`, asserted intact.
+    #[track_caller]
+    pub fn intact_log(&self, id: &str) -> serde_json::Value {
+        let log = self
+            .attrmig(["--json", "log", id, "--verify"])
+            .run()
+            .ok()
+            .json();
+        assert_eq!(log["verification"]["result"], "intact", "{log:#}");
+        log
     }
 }
 

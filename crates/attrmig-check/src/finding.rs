@@ -26,6 +26,8 @@ pub enum Rule {
     DropOldTooEarly,
     /// A schema migration drops new storage while the migration is under way.
     DropNewUnderWay,
+    /// A migration's audit log does not verify: it was edited outside attrmig.
+    AuditLogBroken,
 }
 
 impl Rule {
@@ -40,6 +42,7 @@ impl Rule {
             Rule::OldReference => "old-reference",
             Rule::DropOldTooEarly => "drop-old-too-early",
             Rule::DropNewUnderWay => "drop-new-under-way",
+            Rule::AuditLogBroken => "audit-log-broken",
         }
     }
 }

@@ -12,9 +12,11 @@
 //! - `code`: after 9 stop-writing-old, a line of source naming the old attribute.
 //! - `schema`: a SQL migration that drops old storage below 9, or new storage while the
 //!   migration is under way.
+//! - a migration whose audit log does not verify ([`Recorded::broken_chain`]).
 //!
 //! An abandoned migration is out of attrmig's hands: no rule applies to it, and its plan
-//! may be deleted. Nothing here prints; [`format`] renders findings for the CLI.
+//! may be deleted; only its audit log is still checked, because it is the evidence of
+//! what happened. Nothing here prints; [`format`] renders findings for the CLI.
 
 mod base;
 mod code;
@@ -31,7 +33,8 @@ mod tree;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use attrmig_core::Position;
+use attrmig_core::audit::ChainBreak;
+use attrmig_core::{Position, Refusal};
 use serde::Serialize;
 
 pub use error::CheckError;
@@ -47,6 +50,9 @@ pub struct Recorded {
     pub position: Position,
     /// The plan's storage fingerprint recorded when step 1 was reached.
     pub storage_fingerprint: Option<String>,
+    /// Where its audit chain first goes wrong, if it does (the caller verifies it: that
+    /// reads the store, and nothing here does).
+    pub broken_chain: Option<ChainBreak>,
 }
 
 /// What to check.
@@ -102,6 +108,7 @@ pub fn check(inputs: &Inputs<'_>) -> Result<Outcome, CheckError> {
     findings.extend(since_base);
     findings.extend(plans::changed(&plans, recorded, &explained));
     findings.extend(tools::returned(root, &plans, recorded));
+    findings.extend(broken_chains(root, plans_dir, recorded));
 
     let position = |id: &str| recorded.iter().find(|r| r.id == id).map(|r| r.position);
     let needs_tree = plans
@@ -141,6 +148,28 @@ pub fn check(inputs: &Inputs<'_>) -> Result<Outcome, CheckError> {
         migrations: recorded.len(),
         files_scanned: scanned.len(),
     })
+}
+
+/// One finding per migration whose audit log does not verify, on its plan file (which
+/// may be gone: the finding still names where it belongs).
+fn broken_chains(root: &Path, plans_dir: &Path, recorded: &[Recorded]) -> Vec<Finding> {
+    recorded
+        .iter()
+        .filter_map(|r| {
+            let chain = r.broken_chain.clone()?;
+            Some(Finding {
+                rule: Rule::AuditLogBroken,
+                migration: Some(r.id.clone()),
+                path: tree::relative(root, &plans_dir.join(format!("{}.toml", r.id))),
+                line: None,
+                message: Refusal::ChainBroken {
+                    id: r.id.clone(),
+                    chain,
+                }
+                .to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -186,6 +215,7 @@ schema_paths = ["db/*.sql"]
             id: id.into(),
             position,
             storage_fingerprint,
+            broken_chain: None,
         }
     }
 
@@ -271,6 +301,19 @@ schema_paths = ["db/*.sql"]
         assert_eq!(rules(root, &abandoned), []);
         std::fs::remove_file(root.join("plans/users-full-name.toml")).unwrap();
         assert_eq!(rules(root, &abandoned), []);
+        // Except the audit log, the evidence of what happened.
+        let tampered = [Recorded {
+            broken_chain: Some(ChainBreak::Altered { version: 2 }),
+            ..abandoned[0].clone()
+        }];
+        assert_eq!(
+            rules(root, &tampered),
+            [(
+                Rule::AuditLogBroken,
+                "plans/users-full-name.toml".into(),
+                None
+            )]
+        );
         assert_eq!(
             rules(root, &at(Step::Sync)),
             [(Rule::PlanMissing, "plans/users-full-name.toml".into(), None)]

@@ -75,7 +75,9 @@ pub fn code(err: &Failure) -> Code {
     match err {
         Failure::Engine(EngineError::Refused(_) | EngineError::Blocked { .. }) => Code::Refused,
         Failure::Engine(
-            EngineError::UnknownMigration { .. } | EngineError::NoSuchIntent { .. },
+            EngineError::UnknownMigration { .. }
+            | EngineError::NoSuchIntent { .. }
+            | EngineError::EmptySample,
         )
         | Failure::Usage(_) => Code::Usage,
         Failure::Engine(_) | Failure::Other(_) => Code::Error,
@@ -104,18 +106,37 @@ pub fn report(err: &Failure, json: bool) -> ExitCode {
             doc["error"]["to"] = json!(to);
             doc["error"]["guards"] = json!(checks);
         }
-        println!("{doc}");
+        println!("{}", crate::output::clean_json(bounded_json(doc)));
     } else {
-        eprintln!("{}", render::failure(&message(err), err));
+        let text = render::failure(&message(err), err);
+        eprintln!(
+            "{}",
+            crate::output::clean(&attrmig_core::echo::bounded(&text))
+        );
     }
     code.into()
 }
 
+/// Every string of an error document bounded: guard details quote plans too.
+fn bounded_json(doc: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match doc {
+        Value::String(s) => Value::String(attrmig_core::echo::bounded(&s).into_owned()),
+        Value::Array(items) => Value::Array(items.into_iter().map(bounded_json).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, bounded_json(v))).collect())
+        }
+        other => other,
+    }
+}
+
+/// The error in words, with whatever it quotes of the user's input bounded.
 fn message(err: &Failure) -> String {
-    match err {
+    let message = match err {
         Failure::Engine(e) => e.to_string(),
         Failure::Other(e) => format!("{e:#}"),
         Failure::Usage(m) => m.clone(),
         Failure::BrokenPipe => String::new(),
-    }
+    };
+    attrmig_core::echo::bounded(&message).into_owned()
 }

@@ -69,6 +69,9 @@ pub fn status(rows: &[StatusRow]) -> String {
     ]);
     for r in rows {
         let blocked = match (&r.problem, r.next) {
+            _ if !r.audit_log.intact() => {
+                format!("audit log broken (`attrmig log {} --verify`)", r.id)
+            }
             (Some(p), _) => p.clone(),
             (None, None) if matches!(r.position, Position::Abandoned { .. }) => "abandoned".into(),
             (None, None) => "complete".into(),
@@ -120,9 +123,18 @@ pub fn show(s: &Show) -> String {
         out.push_str(&format!("   owners: {}", s.owners.join(", ")));
     }
     out.push_str(&format!(
-        "\n  at {} (version {}); the application {}\n\n",
+        "\n  at {} (version {}); the application {}\n",
         s.position, s.version, s.mode.summary
     ));
+    if let Verification::Broken {
+        message, advice, ..
+    } = &s.audit_log
+    {
+        out.push_str(&format!(
+            "\n  audit log BROKEN: {message}\n  nothing can move this migration until it verifies: {advice}\n"
+        ));
+    }
+    out.push('\n');
     for rung in &s.ladder {
         let (mark, label) = match rung.state {
             RungState::Reached => ("✓", ""),
@@ -222,9 +234,11 @@ pub fn log(view: &LogView) -> String {
                 view.position
             ));
         }
-        Some(Verification::Broken { message, .. }) => {
-            out.push_str(&format!("\nhash chain BROKEN: {message}"))
-        }
+        Some(Verification::Broken {
+            message, advice, ..
+        }) => out.push_str(&format!(
+            "\nhash chain BROKEN: {message}\nto repair: {advice}"
+        )),
         None => {}
     }
     out

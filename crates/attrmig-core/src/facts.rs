@@ -120,15 +120,67 @@ pub enum TableFact {
         table: String,
         /// Its columns.
         columns: Vec<ColumnFact>,
+        /// The primary key's columns, in key order; empty when the table has none.
+        primary_key: Vec<String>,
+        /// Every unique constraint or index without a predicate or an expression (the
+        /// primary key among them), each as its columns in order.
+        unique_keys: Vec<Vec<String>>,
     },
 }
 
 impl TableFact {
+    /// A present table whose only keys are its columns marked `unique`, each alone, none
+    /// of them primary: what a caller knows that has no introspection (tests, fixtures).
+    pub fn present(table: impl Into<String>, columns: Vec<ColumnFact>) -> TableFact {
+        let unique_keys = columns
+            .iter()
+            .filter(|c| c.unique)
+            .map(|c| vec![c.name.clone()])
+            .collect();
+        TableFact::Present {
+            table: table.into(),
+            columns,
+            primary_key: Vec::new(),
+            unique_keys,
+        }
+    }
+
     /// The named column, if the table and column exist.
     pub fn column(&self, name: &str) -> Option<&ColumnFact> {
         match self {
             TableFact::Missing { .. } => None,
             TableFact::Present { columns, .. } => columns.iter().find(|c| c.name == name),
+        }
+    }
+
+    /// The table's primary key columns (its real key), empty when it has none or is
+    /// missing.
+    pub fn primary_key(&self) -> &[String] {
+        match self {
+            TableFact::Missing { .. } => &[],
+            TableFact::Present { primary_key, .. } => primary_key,
+        }
+    }
+
+    /// Whether `columns` together name at most one row: some unique key (the primary key
+    /// included) uses only these columns.
+    pub fn unique_by(&self, columns: &[&str]) -> bool {
+        self.key_within(columns).is_some()
+    }
+
+    /// A unique key (the primary key first) that uses only `columns`, if there is one.
+    pub fn key_within(&self, columns: &[&str]) -> Option<&[String]> {
+        match self {
+            TableFact::Missing { .. } => None,
+            TableFact::Present {
+                primary_key,
+                unique_keys,
+                ..
+            } => std::iter::once(primary_key)
+                .chain(unique_keys)
+                .filter(|key| !key.is_empty())
+                .find(|key| key.iter().all(|c| columns.contains(&c.as_str())))
+                .map(Vec::as_slice),
         }
     }
 
@@ -146,6 +198,32 @@ pub struct OldStorageFact {
     /// For JSON and EAV kinds, whether any row still holds the attribute (only observed
     /// when entering 10). Column kinds answer from `table`.
     pub attribute_rows_present: Option<bool>,
+    /// For EAV, whether an entity has more than one row of the attribute (only observed
+    /// when entering 1).
+    pub duplicates: Option<DuplicatesFact>,
+}
+
+/// For EAV old storage: whether some entity has more than one row of the attribute (the
+/// same key and name twice), which leaves the sync no way to tell which row holds the
+/// value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum DuplicatesFact {
+    /// A unique key on these columns (within key and name column) allows one row per
+    /// entity and name: nothing to count.
+    RuledOutBy {
+        /// The key's columns.
+        key: Vec<String>,
+    },
+    /// Counted in the data.
+    Counted {
+        /// Entities with more than one row of the attribute.
+        keys: u64,
+        /// The first of them, by key, as text.
+        first: Vec<String>,
+    },
+    /// Not counted: that reads every row of the attribute, which views don't do.
+    NotCounted,
 }
 
 /// The four counts of a cross-check.
@@ -162,6 +240,11 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Every key compared, matching or not.
+    pub fn compared(&self) -> u64 {
+        self.matching + self.mismatches()
+    }
+
     /// Every mismatch of any class.
     pub fn mismatches(&self) -> u64 {
         self.missing_in_new + self.extra_in_new + self.differs
@@ -194,6 +277,30 @@ pub struct CrossCheckFact {
     pub finished_at: DateTime<Utc>,
     /// What it found.
     pub counts: Counts,
+    /// For a sample, the keys it was asked to compare; `None` for a full run.
+    pub sample_size: Option<u64>,
+}
+
+impl CrossCheckFact {
+    /// Whether the run compared what it promised. A full run compares every key there
+    /// is; a sample that compared fewer keys than asked for (old storage had fewer, or
+    /// none was asked for) says nothing about the keys it did not reach.
+    pub fn complete(&self) -> bool {
+        match self.sample_size {
+            None => true,
+            Some(promised) => promised > 0 && self.counts.compared() >= promised,
+        }
+    }
+
+    /// What it covered, for people: `full, 40 keys compared`, `sample of 25 keys, 25 keys
+    /// compared`.
+    pub fn scope(&self) -> String {
+        let compared = self.counts.compared();
+        match self.sample_size {
+            None => format!("full, {compared} keys compared"),
+            Some(n) => format!("sample of {n} keys, {compared} keys compared"),
+        }
+    }
 }
 
 /// Where a sync pass stands.

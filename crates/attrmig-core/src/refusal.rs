@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::audit::ChainBreak;
 use crate::facts::Counts;
 use crate::{Position, Step};
 
@@ -131,16 +132,6 @@ pub enum Refusal {
         column: String,
         /// What to do.
         todo: String,
-    },
-    /// The new key has no unique constraint, so it can't be upserted by.
-    #[error(
-        "new key `{table}.{key}` is neither the primary key nor uniquely indexed; sync upserts by it, so add a primary key or unique index on it"
-    )]
-    KeyNotUnique {
-        /// Table name.
-        table: String,
-        /// Key column.
-        key: String,
     },
     /// Old and new keys are of types that don't join.
     #[error(
@@ -405,6 +396,94 @@ pub enum Refusal {
         /// When.
         started_at: DateTime<Utc>,
     },
+
+    // --- evidence ---------------------------------------------------------------------
+    /// The audit log does not verify, so it is no evidence and nothing may extend it.
+    #[error(
+        "the audit log of {id} is broken: {chain}. attrmig adds nothing to a broken log (nothing was written); {}",
+        chain.remedy(id)
+    )]
+    ChainBroken {
+        /// Migration id.
+        id: String,
+        /// Where the chain first goes wrong.
+        chain: ChainBreak,
+    },
+    /// A sampled cross-check compared fewer keys than it was asked to.
+    #[error(
+        "cross-check run {run} compared {compared} of the {promised} keys its sample promised{}, so it is no evidence; run `attrmig cross-check {id}` (every key), or a sample no larger than old storage",
+        if *promised == 0 { "; a sample needs at least one key" } else { "" }
+    )]
+    IncompleteCrossCheck {
+        /// Migration id.
+        id: String,
+        /// The run.
+        run: i64,
+        /// Keys it compared.
+        compared: u64,
+        /// Keys its sample was asked for.
+        promised: u64,
+    },
+
+    // --- keys -------------------------------------------------------------------------
+    /// A key column that does not name one row.
+    #[error(
+        "{role} key `{table}.{key}` is not unique: {}; a key must name one row, or the sync writes one row's value over another's and the cross-check counts a key twice; {todo}",
+        real_key_words(real_key)
+    )]
+    NotUnique {
+        /// `old` or `new`.
+        role: &'static str,
+        /// Table name.
+        table: String,
+        /// The planned key.
+        key: String,
+        /// The table's primary key columns, empty when it has none.
+        real_key: Vec<String>,
+        /// What to do.
+        todo: String,
+    },
+    /// EAV entities with more than one row of the attribute.
+    #[error(
+        "{keys} {} of `{table}` {} more than one `{name}` row (keys {}{}): the sync can't tell which holds the value (on PostgreSQL the batch fails, elsewhere one row wins at random); delete the extra rows, then a unique key on ({columns}) keeps them out",
+        if *keys == 1 { "entity" } else { "entities" },
+        if *keys == 1 { "has" } else { "have" },
+        first.join(", "),
+        if *keys > first.len() as u64 { ", …" } else { "" }
+    )]
+    DuplicateAttributeRows {
+        /// The EAV table.
+        table: String,
+        /// The attribute's name.
+        name: String,
+        /// Its key and name columns: `user_id, name`.
+        columns: String,
+        /// How many entities.
+        keys: u64,
+        /// The first of them, by key.
+        first: Vec<String>,
+    },
+    /// A view did not count EAV duplicates.
+    #[error(
+        "not counted yet whether an entity has more than one `{name}` row: that reads every `{name}` row of `{table}`, which `status` and `show` don't; `attrmig advance` counts them (a unique key on ({columns}) would rule them out)"
+    )]
+    DuplicatesNotCounted {
+        /// The EAV table.
+        table: String,
+        /// The attribute's name.
+        name: String,
+        /// Its key and name columns: `user_id, name`.
+        columns: String,
+    },
+}
+
+/// `the table's key is (a, b)`, or that it has none.
+fn real_key_words(real_key: &[String]) -> String {
+    if real_key.is_empty() {
+        "the table has no primary key".to_owned()
+    } else {
+        format!("the table's key is ({})", real_key.join(", "))
+    }
 }
 
 /// `2026-11-21 17:40:03 UTC`.

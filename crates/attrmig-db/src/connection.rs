@@ -30,12 +30,8 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
     };
     match url.backend() {
         Backend::Sqlite => {
-            if let Some(path) = url.sqlite_path().filter(|p| p.as_os_str() != ":memory:")
-                && !path.is_file()
-            {
-                return Err(DbError::SqliteMissing {
-                    path: path.to_owned(),
-                });
+            if let Some(path) = url.sqlite_path().filter(|p| p.as_os_str() != ":memory:") {
+                check_sqlite_file(path)?;
             }
             let mut conn =
                 diesel::SqliteConnection::establish(url.target()).map_err(connect_err)?;
@@ -57,6 +53,91 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
         #[cfg(not(feature = "mysql"))]
         Backend::Mysql => Err(DbError::MysqlNotBuilt),
     }
+}
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Refuses a SQLite path that is not a database file, saying what it is instead: SQLite
+/// would create a missing file, open a directory or `/dev/null` as an empty database, or
+/// fail on a text file with "file is not a database" at the first query.
+fn check_sqlite_file(path: &std::path::Path) -> Result<(), DbError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(DbError::SqliteMissing {
+                path: path.to_owned(),
+            });
+        }
+        Err(source) => {
+            return Err(DbError::SqliteUnreadable {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let not_a_file = |what: &'static str, todo: String| {
+        Err(DbError::SqliteNotAFile {
+            path: path.to_owned(),
+            what,
+            todo,
+        })
+    };
+    if meta.is_dir() {
+        return not_a_file(
+            "a directory",
+            format!(
+                "name the database file in it, e.g. sqlite://{}",
+                path.join("app.db").display()
+            ),
+        );
+    }
+    if !meta.is_file() {
+        return not_a_file(
+            special_file(&meta),
+            "point the URL at the application's database file (relative paths are relative to attrmig.toml)".to_owned(),
+        );
+    }
+    // An empty file is an empty database to SQLite; anything else starts with its header.
+    if meta.len() > 0 {
+        use std::io::Read;
+        let mut header = [0u8; 16];
+        let read = std::fs::File::open(path)
+            .and_then(|mut f| f.read(&mut header))
+            .map_err(|source| DbError::SqliteUnreadable {
+                path: path.to_owned(),
+                source,
+            })?;
+        if read < header.len() || &header != SQLITE_HEADER {
+            return Err(DbError::SqliteNotADatabase {
+                path: path.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What a path that is neither a file nor a directory is, with an article.
+#[cfg(unix)]
+fn special_file(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_file(_: &std::fs::Metadata) -> &'static str {
+    "not a regular file"
 }
 
 /// Creates an empty SQLite database file (for the demo and tests).

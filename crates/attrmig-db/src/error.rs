@@ -4,12 +4,15 @@ use std::path::PathBuf;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::secret::scrub;
+
 /// A database operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DbError {
-    /// Could not connect.
-    #[error("cannot connect to {url}: {}; is the server running, and are --env / --database-url right?", source.to_string().trim())]
+    /// Could not connect. The driver's text is scrubbed of passwords: libpq quotes what it
+    /// was given.
+    #[error("cannot connect to {url}: {}; is the server running, and are --env / --database-url right?", scrub(source.to_string().trim()))]
     Connect {
         /// The URL, password hidden.
         url: String,
@@ -17,18 +20,42 @@ pub enum DbError {
         source: diesel::ConnectionError,
     },
     /// The SQLite file does not exist.
-    #[error("SQLite database {} does not exist; check the URL (relative paths are relative to attrmig.toml)", path.display())]
+    #[error("SQLite database {} does not exist; check the URL (relative paths are relative to attrmig.toml)", scrub(&path.display().to_string()))]
     SqliteMissing {
         /// The file.
         path: PathBuf,
+    },
+    /// The SQLite URL names something that is not a file: a directory, a device.
+    #[error("SQLite database {} is {what}, not a SQLite database file; {todo}", scrub(&path.display().to_string()))]
+    SqliteNotAFile {
+        /// What the URL names.
+        path: PathBuf,
+        /// What it is, with an article: `a directory`, `a character device`.
+        what: &'static str,
+        /// What to do.
+        todo: String,
+    },
+    /// The SQLite URL names a file that is not a SQLite database.
+    #[error("{} is not a SQLite database (its first bytes are not SQLite's header); check the URL: it must name the application's database file (relative paths are relative to attrmig.toml)", scrub(&path.display().to_string()))]
+    SqliteNotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The SQLite file can't be read.
+    #[error("cannot read SQLite database {}: {source}", scrub(&path.display().to_string()))]
+    SqliteUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
     },
     /// This build has no MySQL driver.
     #[error(
         "this attrmig was built without MySQL/MariaDB support; rebuild with `cargo build --release --features mysql` (needs libmariadb-dev or libmysqlclient-dev)"
     )]
     MysqlNotBuilt,
-    /// A statement failed.
-    #[error("could not {context}: {source}")]
+    /// A statement failed. The server's text is scrubbed of passwords.
+    #[error("could not {context}: {}", scrub(&source.to_string()))]
     Query {
         /// What was being done, as a verb phrase.
         context: String,

@@ -1,6 +1,7 @@
 //! Database access shared by attrmig's store and tools.
 //!
-//! - [`DatabaseUrl`]: which backend a URL names, and how to print it without a password.
+//! - [`DatabaseUrl`]: which backend a URL names, and how to print it without a password;
+//!   [`secret::scrub`]: no password in any text attrmig prints, whatever a driver echoes.
 //! - [`AnyConnection`] and [`connect`]: one connection type for SQLite, PostgreSQL and
 //!   (with the `mysql` feature) MySQL/MariaDB.
 //! - [`Backend`]'s dialect methods: quoting, placeholders, casts, JSON access.
@@ -12,6 +13,7 @@ mod connection;
 mod dialect;
 mod error;
 pub mod introspect;
+pub mod secret;
 mod url;
 
 pub use connection::{AnyConnection, connect, create_sqlite, write_transaction};

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::secret;
+
 /// The database products attrmig speaks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
@@ -51,6 +53,14 @@ pub enum UrlError {
         /// The URL, password hidden.
         shown: String,
     },
+    /// A server URL whose user name, password or host a driver would misread.
+    #[error("`{shown}` is not a valid database URL: {problem}")]
+    Malformed {
+        /// The URL, password hidden.
+        shown: String,
+        /// What is wrong, naming no part of the password.
+        problem: String,
+    },
     /// Empty SQLite path.
     #[error(
         "`{shown}` names no SQLite file; use sqlite://PATH (relative to attrmig.toml) or sqlite:///ABSOLUTE/PATH"
@@ -63,8 +73,13 @@ pub enum UrlError {
 
 impl DatabaseUrl {
     /// Parses `url`; relative SQLite paths are resolved against `base` (the project root).
+    ///
+    /// Its password is remembered, so that no message printed later shows it
+    /// ([`crate::secret`]); a server URL whose credentials or host a driver would misread
+    /// (and quote back, password and all) is refused before any driver sees it.
     pub fn parse(url: &str, base: &Path) -> Result<DatabaseUrl, UrlError> {
         let url = url.trim();
+        secret::remember(url);
         let lower = url.to_ascii_lowercase();
         if let Some(rest) = strip_any(url, &lower, &["sqlite://", "sqlite:"]) {
             if rest.is_empty() {
@@ -83,25 +98,31 @@ impl DatabaseUrl {
                 target: path.to_string_lossy().into_owned(),
             });
         }
-        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            return Ok(DatabaseUrl {
+        let server = if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            DatabaseUrl {
                 backend: Backend::Postgres,
                 target: url.to_owned(),
-            });
-        }
-        if lower.starts_with("mysql://") {
-            return Ok(DatabaseUrl {
+            }
+        } else if lower.starts_with("mysql://") {
+            DatabaseUrl {
                 backend: Backend::Mysql,
                 target: url.to_owned(),
-            });
-        }
-        if let Some(rest) = strip_any(url, &lower, &["mariadb://"]) {
-            return Ok(DatabaseUrl {
+            }
+        } else if let Some(rest) = strip_any(url, &lower, &["mariadb://"]) {
+            DatabaseUrl {
                 backend: Backend::Mysql,
                 target: format!("mysql://{rest}"),
-            });
+            }
+        } else {
+            return Err(UrlError::UnknownScheme { shown: redact(url) });
+        };
+        match secret::check_credentials(&server.target) {
+            Some(problem) => Err(UrlError::Malformed {
+                shown: server.to_string(),
+                problem,
+            }),
+            None => Ok(server),
         }
-        Err(UrlError::UnknownScheme { shown: redact(url) })
     }
 
     /// Which backend.
@@ -143,23 +164,10 @@ fn strip_any<'a>(url: &'a str, lower: &str, prefixes: &[&str]) -> Option<&'a str
         .map(|p| &url[p.len()..])
 }
 
-/// Hides the password in `scheme://user:password@host/...`.
+/// Hides the password in `scheme://user:password@host/...` and in `password=` parameters
+/// (of a URL's query or a libpq keyword string).
 pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}://{}:***{}",
-            &url[..scheme_end],
-            &authority[..colon],
-            &rest[at..]
-        ),
-        _ => url.to_owned(),
-    }
+    secret::mask_url(url)
 }
 
 #[cfg(test)]
@@ -207,5 +215,17 @@ mod tests {
         assert!(!err.contains("pw"), "{err}");
         let u = DatabaseUrl::parse("mysql://root:pw@h/db", Path::new("/")).unwrap();
         assert_eq!(u.to_string(), "mysql://root:***@h/db");
+        let err = DatabaseUrl::parse("host=h password=Kq2", Path::new("/"))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("Kq2"), "{err}");
+        let err = DatabaseUrl::parse("postgres://a:Kq%3@[::1/db", Path::new("/"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`postgres://a:***@[::1/db` is not a valid database URL"),
+            "{err}"
+        );
+        assert!(!err.contains("Kq"), "{err}");
     }
 }

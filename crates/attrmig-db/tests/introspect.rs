@@ -35,6 +35,32 @@ backend_tests! {
         );
     }
 
+    fn primary_and_unique_keys_as_lists_of_columns(db: &TestDb) {
+        db.execute(
+            "CREATE TABLE film_actor (actor_id INT NOT NULL, film_id INT NOT NULL, note VARCHAR(10), code VARCHAR(10), \
+               PRIMARY KEY (film_id, actor_id));
+             CREATE UNIQUE INDEX film_actor_code ON film_actor (code, note);
+             CREATE TABLE heap (id INT NOT NULL, note VARCHAR(10));",
+        );
+        let mut conn = db.connect();
+        let fact = introspect::table(&mut conn, &ident("film_actor")).unwrap();
+        assert_eq!(fact.primary_key(), ["film_id", "actor_id"], "in key order: {fact:?}");
+        assert!(!fact.column("actor_id").unwrap().unique, "part of a key is no key");
+        assert!(fact.unique_by(&["actor_id", "film_id"]));
+        assert!(fact.unique_by(&["actor_id", "film_id", "note"]), "a superset of a key is unique too");
+        assert!(!fact.unique_by(&["actor_id"]));
+        assert!(fact.unique_by(&["note", "code"]), "{fact:?}");
+        let heap = introspect::table(&mut conn, &ident("heap")).unwrap();
+        assert_eq!(heap.primary_key(), [] as [&str; 0]);
+        assert!(!heap.unique_by(&["id", "note"]));
+        if db.backend() != attrmig_db::Backend::Mysql {
+            // An expression says nothing about the columns (MariaDB has no such index).
+            db.execute("CREATE UNIQUE INDEX heap_lower ON heap ((id + 1))");
+            let heap = introspect::table(&mut conn, &ident("heap")).unwrap();
+            assert!(!heap.unique_by(&["id"]), "{heap:?}");
+        }
+    }
+
     fn database_user_where_there_is_one(db: &TestDb) {
         let user = db.connect().db_user().unwrap();
         match db.backend() {
@@ -52,6 +78,11 @@ fn sqlite_integer_primary_key_is_unique_and_not_null() {
     let fact = introspect::table(&mut conn, &ident("users")).unwrap();
     let id = fact.column("id").unwrap();
     assert!(id.unique && !id.nullable, "{id:?}");
+    assert_eq!(
+        fact.primary_key(),
+        ["id"],
+        "a rowid primary key has no index to read it from"
+    );
 }
 
 #[test]

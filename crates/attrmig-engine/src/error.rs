@@ -45,6 +45,11 @@ pub enum EngineError {
         /// The open one, if any.
         open: Option<i64>,
     },
+    /// `--sample 0`: a sample of no key compares nothing, and would read as clean.
+    #[error(
+        "a sample needs at least one key: pass --sample N with N of 1 or more, or leave --sample out to check every key"
+    )]
+    EmptySample,
     /// No database configured.
     #[error("no database: no attrmig.toml in {} or its parents, and no --database-url; create attrmig.toml (see `attrmig demo` for one) or pass --database-url", cwd.display())]
     NoDatabase {
@@ -93,6 +98,9 @@ impl From<StoreError> for EngineError {
         match e {
             StoreError::LostRace { id, now_at, by } => {
                 EngineError::Refused(Refusal::LostRace { id, now_at, by })
+            }
+            StoreError::ChainBroken { id, chain } => {
+                EngineError::Refused(Refusal::ChainBroken { id, chain })
             }
             e => EngineError::Store(e),
         }

@@ -102,6 +102,7 @@ impl Engine {
         // Not registered yet: the first audit entry registers it, in its own transaction.
         let record =
             record.unwrap_or_else(|| migration::unregistered(id, attrmig_core::audit::now()));
+        self.refuse_broken_log(id)?;
         self.refuse_open_intent(id)?;
         Ok((plan, record))
     }

@@ -1,7 +1,7 @@
 //! `attrmig log`: a migration's audit entries, and the verification of their hash chain.
 
-use attrmig_core::audit::{ChainBreak, verify_chain};
-use attrmig_core::{EntryKind, Position, Step};
+use attrmig_core::audit::ChainBreak;
+use attrmig_core::{EntryKind, Position, Refusal, Step};
 use attrmig_store::audit;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -52,7 +52,27 @@ pub enum Verification {
         problem: ChainBreak,
         /// In words.
         message: String,
+        /// What a person can do about it.
+        advice: String,
     },
+}
+
+impl Verification {
+    fn of(id: &str, verdict: Result<usize, ChainBreak>) -> Verification {
+        match verdict {
+            Ok(entries) => Verification::Intact { entries },
+            Err(problem) => Verification::Broken {
+                message: problem.to_string(),
+                advice: problem.remedy(id),
+                problem,
+            },
+        }
+    }
+
+    /// Whether the chain verified.
+    pub fn intact(&self) -> bool {
+        matches!(self, Verification::Intact { .. })
+    }
 }
 
 /// `attrmig log ID`.
@@ -69,22 +89,41 @@ pub struct LogView {
 }
 
 impl Engine {
+    /// Whether a migration's audit chain verifies against its row and its approvals.
+    pub fn verify_log(&mut self, id: &str) -> Result<Verification, EngineError> {
+        Ok(Verification::of(
+            id,
+            audit::verify(self.session.state(), id)?,
+        ))
+    }
+
+    /// Refuses when a migration's audit chain is broken: what the migrations table says
+    /// is then no evidence of where it stands, and nothing may build on it. Every
+    /// transition checks again inside its own transaction; this check refuses before
+    /// guards are evaluated or a tool or DDL runs.
+    pub(crate) fn refuse_broken_log(&mut self, id: &str) -> Result<(), EngineError> {
+        match audit::verify(self.session.state(), id)? {
+            Ok(_) => Ok(()),
+            Err(chain) => Err(Refusal::ChainBroken {
+                id: id.to_owned(),
+                chain,
+            }
+            .into()),
+        }
+    }
+
     /// The audit log of a migration, optionally verified.
     pub fn log(&mut self, id: &str, verify: bool) -> Result<LogView, EngineError> {
         let record = self.record(id)?;
-        let (position, version) = record.map_or((Position::At(Step::Planned), 0), |r| {
-            (r.position, r.version)
-        });
-        let entries = audit::log(self.session.state(), id)?;
-        let verification = verify.then(|| match verify_chain(&entries, version, position) {
-            Ok(()) => Verification::Intact {
-                entries: entries.len(),
-            },
-            Err(problem) => Verification::Broken {
-                message: problem.to_string(),
-                problem,
-            },
-        });
+        let position = record.map_or(Position::At(Step::Planned), |r| r.position);
+        // Verifying shows the entries that can be read and names the first that can't;
+        // listing alone refuses with that name.
+        let (entries, verification) = if verify {
+            let (entries, _) = audit::readable_log(self.session.state(), id)?;
+            (entries, Some(self.verify_log(id)?))
+        } else {
+            (audit::log(self.session.state(), id)?, None)
+        };
         let entries = entries
             .into_iter()
             .map(|(e, hash)| EntryView {

@@ -1,13 +1,15 @@
 //! Gathering the facts the guards of one step read ([`attrmig_core::guards::needs`]):
 //! introspection, the state store's runs and approvals, the repository's files.
 
-use attrmig_core::audit::AuditEntry;
-use attrmig_core::facts::{Facts, LateWritesFact, OldStorageFact, PlanFingerprint, TableFact};
+use attrmig_core::audit::{AuditEntry, counted_approvals};
+use attrmig_core::facts::{
+    DuplicatesFact, Facts, LateWritesFact, OldStorageFact, PlanFingerprint, TableFact,
+};
 use attrmig_core::guards::needs;
 use attrmig_core::{EntryKind, Plan, Step};
 use attrmig_db::introspect;
 use attrmig_store::{MigrationRecord, approvals, audit, cross_checks, data_issues, sync_runs};
-use attrmig_tools::{Layout, fingerprint};
+use attrmig_tools::{Layout, duplicates, fingerprint};
 use chrono::{DateTime, Utc};
 
 use crate::Engine;
@@ -87,9 +89,15 @@ impl Engine {
             } else {
                 None
             };
+            let duplicates = if need.attribute_duplicates {
+                self.duplicates(plan, &table, &mut layout, depth)?
+            } else {
+                None
+            };
             facts.old_storage = Some(OldStorageFact {
                 table,
                 attribute_rows_present,
+                duplicates,
             });
         }
         let stale_before = now - STALE_AFTER;
@@ -116,13 +124,52 @@ impl Engine {
             );
         }
         if need.approvals {
-            facts.approvals = Some(approvals::list(self.session.state(), id)?);
+            // A row counts only with its audit entry: anyone can insert a row.
+            let rows = approvals::rows(self.session.state(), id)?;
+            facts.approvals = Some(counted_approvals(log, &rows));
         }
         if need.late_writes {
             facts.late_writes =
                 Some(self.late_writes(plan, log, facts.old_storage.as_ref(), layout, depth)?);
         }
         Ok(facts)
+    }
+
+    /// For EAV old storage: whether an entity has more than one row of the attribute.
+    /// A unique key on (key, name column) rules it out without reading anything; else the
+    /// rows are counted, which read-only views don't do. `None` when there is nothing to
+    /// count (another kind, or the table or its columns are missing).
+    fn duplicates(
+        &mut self,
+        plan: &Plan,
+        table: &TableFact,
+        layout: &mut Option<Layout>,
+        depth: Depth,
+    ) -> Result<Option<DuplicatesFact>, EngineError> {
+        let attrmig_core::plan::OldStorage::Eav {
+            key, name_column, ..
+        } = &plan.old
+        else {
+            return Ok(None);
+        };
+        let columns = [key.as_str(), name_column.as_str()];
+        if columns.iter().any(|c| table.column(c).is_none()) {
+            return Ok(None);
+        }
+        if let Some(unique) = table.key_within(&columns) {
+            return Ok(Some(DuplicatesFact::RuledOutBy {
+                key: unique.to_vec(),
+            }));
+        }
+        if depth == Depth::View {
+            return Ok(Some(DuplicatesFact::NotCounted));
+        }
+        let layout = match layout {
+            Some(layout) => layout,
+            None => layout.insert(Layout::resolve(self.session.app(), plan)?),
+        };
+        let (keys, first) = duplicates::attribute_rows(self.session.app(), layout)?;
+        Ok(Some(DuplicatesFact::Counted { keys, first }))
     }
 
     fn late_writes(
@@ -146,6 +193,7 @@ impl Engine {
             Some(OldStorageFact {
                 table,
                 attribute_rows_present: None,
+                ..
             }) => match &plan.old {
                 attrmig_core::plan::OldStorage::Column { column, .. } => {
                     table.column(column.as_str()).is_some()

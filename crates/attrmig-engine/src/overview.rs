@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use attrmig_core::audit::counted_approvals;
 use attrmig_core::facts::{ApprovalFact, Counts};
 use attrmig_core::guards::{self, GuardCheck};
 use attrmig_core::{EntryKind, Mode, Plan, Position, Read, Step};
@@ -11,9 +12,9 @@ use attrmig_store::{MigrationRecord, approvals, audit, migration};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::Engine;
 use crate::error::EngineError;
 use crate::observe::{Depth, Intent, STALE_AFTER};
+use crate::{Engine, Verification};
 
 /// One line of `attrmig status`.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +33,8 @@ pub struct StatusRow {
     pub owners: Vec<String>,
     /// Plan missing or invalid.
     pub problem: Option<String>,
+    /// Whether the audit chain verifies: a broken one blocks every change.
+    pub audit_log: Verification,
 }
 
 /// A failing guard.
@@ -118,6 +121,8 @@ pub struct Show {
     pub guards: Vec<GuardCheck>,
     /// Approvals of the point of no return that count now.
     pub approvals: Vec<ApprovalFact>,
+    /// Whether the audit chain verifies: a broken one blocks every change.
+    pub audit_log: Verification,
 }
 
 /// `attrmig mode ID`: what the application must do at the current step.
@@ -188,6 +193,7 @@ impl Engine {
     fn status_row(&mut self, id: &str) -> Result<StatusRow, EngineError> {
         let record = migration::get(self.session.state(), id)?.unwrap_or_else(|| planned(id));
         let last_cross_check = self.last_check(id)?;
+        let audit_log = self.verify_log(id)?;
         let mut row = StatusRow {
             id: id.to_owned(),
             position: record.position,
@@ -196,6 +202,7 @@ impl Engine {
             last_cross_check,
             owners: Vec::new(),
             problem: None,
+            audit_log,
         };
         let plan = match self.project.load_plan(id) {
             Ok(Some(plan)) => plan,
@@ -252,7 +259,8 @@ impl Engine {
         record: &MigrationRecord,
         next: Step,
     ) -> Result<Vec<GuardCheck>, EngineError> {
-        let log = audit::log(self.session.state(), &record.id)?;
+        // A view shows what can be read; `audit_log` says when something can't.
+        let (log, _) = audit::readable_log(self.session.state(), &record.id)?;
         let facts = self.observe(
             plan,
             record,
@@ -279,7 +287,7 @@ impl Engine {
             .into());
         };
         let record = record.unwrap_or_else(|| planned(id));
-        let log = audit::log(self.session.state(), id)?;
+        let (log, _) = audit::readable_log(self.session.state(), id)?;
         let current = record.position.step();
         let next = record.position.next();
         let ladder = Step::ALL
@@ -323,10 +331,12 @@ impl Engine {
             None => Vec::new(),
         };
         let history = audit::history(&log);
-        let approvals = approvals::list(self.session.state(), id)?
+        let rows = approvals::rows(self.session.state(), id)?;
+        let approvals = counted_approvals(&log, &rows)
             .into_iter()
             .filter(|a| history.last_rollback.is_none_or(|r| a.at > r))
             .collect();
+        let audit_log = self.verify_log(id)?;
         Ok(Show {
             id: id.to_owned(),
             description: plan.description.clone(),
@@ -340,6 +350,7 @@ impl Engine {
             next,
             guards,
             approvals,
+            audit_log,
         })
     }
 

@@ -65,9 +65,12 @@ pub struct RetryOutcome {
 }
 
 impl Engine {
-    /// A plan and the step it is at, for a tool; refused when abandoned or retired.
+    /// A plan and the step it is at, for a tool; refused when abandoned or retired, or
+    /// when the audit log is broken (then the step the tool is allowed at is no evidence:
+    /// a step set back by hand from 9 would re-arm the sync over newer values).
     fn for_tool(&mut self, id: &str, tool: &'static str) -> Result<(Plan, Step), EngineError> {
         let (plan, record) = self.lookup(id)?;
+        self.refuse_broken_log(id)?;
         let position = record.map_or(Position::At(Step::Planned), |r| r.position);
         let plan = plan.ok_or_else(|| Refusal::PlanMissing {
             id: id.to_owned(),
@@ -91,6 +94,9 @@ impl Engine {
         req: &CrossCheckRequest,
         progress: &mut dyn crosscheck::Progress,
     ) -> Result<crosscheck::Report, EngineError> {
+        if req.sample == Some(0) {
+            return Err(EngineError::EmptySample);
+        }
         let (plan, step) = self.for_tool(&req.id, "cross-check")?;
         let layout = Layout::resolve(self.session.app(), &plan)?;
         let opts = crosscheck::Options {

@@ -4,6 +4,8 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use attrmig_core::echo::bounded;
+
 /// One problem in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -58,14 +60,16 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// A problem at a span of the text.
+    /// A problem at a span of the text. Whatever the message quotes of the file is
+    /// bounded ([`attrmig_core::echo::bounded`]).
     pub(crate) fn at(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
         let (line, column) = line_col(self.text, span.start);
+        let message = message.into();
         self.problems.push(Problem {
             line,
             column,
             key: key.to_owned(),
-            message: message.into(),
+            message: bounded(&message).into_owned(),
         });
     }
 
@@ -84,8 +88,9 @@ impl<'a> Collector<'a> {
     pub(crate) fn from_toml(file: &Path, text: &str, err: &toml::de::Error) -> FileErrors {
         let start = err.span().map_or(0, |s| s.start);
         let (line, column) = line_col(text, start);
-        let key = key_at(text, start);
-        let message = rewrite_toml_message(err.message(), &key);
+        // The parser quotes the file back; the key is read from it: both bounded.
+        let key = bounded(&key_at(text, start)).into_owned();
+        let message = bounded(&rewrite_toml_message(err.message(), &key)).into_owned();
         FileErrors {
             file: file.to_owned(),
             problems: vec![Problem {

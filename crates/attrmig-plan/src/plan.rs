@@ -4,6 +4,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
+use attrmig_core::echo::quoted;
 use attrmig_core::ident::{Ident, JsonPath, MigrationId, NameError};
 use attrmig_core::plan::{
     CodeRef, CodeRules, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings, ToolSettings,
@@ -187,7 +188,10 @@ fn ident(
             c.at(
                 value.span(),
                 key,
-                format!("{:?} is not a valid identifier: it {e}", value.get_ref()),
+                format!(
+                    "{} is not a valid identifier: it {e}",
+                    quoted(value.get_ref())
+                ),
             )
         })
         .ok()
@@ -248,7 +252,7 @@ fn validate_old(c: &mut Collector<'_>, old: &Spanned<RawOld>) -> Option<OldStora
                         c.at(
                             p.span(),
                             "old.path",
-                            format!("{:?} is not a valid JSON path: it {e}", p.get_ref()),
+                            format!("{} is not a valid JSON path: it {e}", quoted(p.get_ref())),
                         )
                     })
                     .ok(),
@@ -406,8 +410,8 @@ fn duration(
                 raw.span(),
                 key,
                 format!(
-                    "{:?} is not a duration ({e}); write e.g. \"7d\", \"24h\", \"90m\"",
-                    raw.get_ref()
+                    "{} is not a duration ({e}); write e.g. \"7d\", \"24h\", \"90m\"",
+                    quoted(raw.get_ref())
                 ),
             );
             default
@@ -458,8 +462,8 @@ fn validate_paths(
                 p.span(),
                 key,
                 format!(
-                    "{:?} must be a path relative to the project root, without `..`",
-                    p.get_ref()
+                    "{} must be a path relative to the project root, without `..`",
+                    quoted(p.get_ref())
                 ),
             );
         } else {
@@ -480,7 +484,7 @@ fn validate_globs(
             c.at(
                 raw.span(),
                 key,
-                format!("{glob:?} is not a valid glob: {e}"),
+                format!("{} is not a valid glob: {e}", quoted(glob)),
             );
         }
     }

@@ -127,6 +127,7 @@ fn show(id: &str, log: &[EntryView]) -> Show {
             approver: "carol@example.com".into(),
             at: at(130),
         }],
+        audit_log: Verification::Intact { entries: log.len() },
     }
 }
 
@@ -159,6 +160,19 @@ fn run(n: i64, hours: i64, differs: u64, status: CheckStatus) -> CrossCheckRun {
     }
 }
 
+/// A log whose newest entries were removed.
+fn truncated(id: &str) -> Verification {
+    let problem = attrmig_core::audit::ChainBreak::Truncated {
+        version: 2,
+        last: 0,
+    };
+    Verification::Broken {
+        message: problem.to_string(),
+        advice: problem.remedy(id),
+        problem,
+    }
+}
+
 /// One migration at 5a with every section filled, and one abandoned with nothing.
 pub fn report() -> Report {
     let id = "users-full-name";
@@ -172,6 +186,7 @@ pub fn report() -> Report {
             last_cross_check: None,
             owners: vec!["identity-team".into()],
             problem: None,
+            audit_log: Verification::Intact { entries: log.len() },
         },
         show: Some(show(id, &log)),
         log: LogView {
@@ -231,22 +246,24 @@ pub fn report() -> Report {
     let abandoned = MigrationReport {
         status: StatusRow {
             id: gone.into(),
-            position: Position::Abandoned { at: Step::PrepareStorage },
+            position: Position::Abandoned {
+                at: Step::PrepareStorage,
+            },
             next: None,
             blocked_by: Vec::new(),
             last_cross_check: None,
             owners: Vec::new(),
             problem: Some("plan missing: plans/orders-status.toml".into()),
+            audit_log: truncated(gone),
         },
         show: None,
         log: LogView {
             id: gone.into(),
-            position: Position::Abandoned { at: Step::PrepareStorage },
+            position: Position::Abandoned {
+                at: Step::PrepareStorage,
+            },
             entries: Vec::new(),
-            verification: Some(Verification::Broken {
-                problem: attrmig_core::audit::ChainBreak::Truncated { version: 2, last: 0 },
-                message: "the migration is at version 2 but the log ends at entry 0: the newest entries were removed".into(),
-            }),
+            verification: Some(truncated(gone)),
         },
         cross_checks: Vec::new(),
         sync_runs: Vec::new(),

@@ -71,7 +71,8 @@ pub fn blockers(m: &MigrationReport) -> String {
     }
 }
 
-/// The verification of the audit log's hash chain, in one sentence.
+/// The verification of the audit log's hash chain, in one sentence (two when broken: what
+/// is wrong, and what to do).
 pub fn verification(log: &LogView) -> String {
     match &log.verification {
         Some(Verification::Intact { entries }) => {
@@ -80,7 +81,9 @@ pub fn verification(log: &LogView) -> String {
                 log.position
             )
         }
-        Some(Verification::Broken { message, .. }) => format!("hash chain BROKEN: {message}"),
+        Some(Verification::Broken {
+            message, advice, ..
+        }) => format!("hash chain BROKEN: {message}. To repair: {advice}"),
         None => "hash chain not verified".into(),
     }
 }

@@ -351,6 +351,7 @@ pub fn finished(conn: &mut AnyConnection, id: &str) -> Result<Vec<CrossCheckFact
                 started_at: run.started_at,
                 finished_at: run.finished_at.unwrap_or(run.started_at),
                 counts: run.counts,
+                sample_size: run.sample_size.map(count),
             })
         })
         .collect()

@@ -1,6 +1,7 @@
 //! What can go wrong with the state store.
 
 use attrmig_core::Position;
+use attrmig_core::audit::ChainBreak;
 use attrmig_db::DbError;
 
 /// A state store operation failed.
@@ -33,6 +34,29 @@ pub enum StoreError {
         /// Who moved it.
         by: Option<String>,
     },
+    /// The audit chain a transition would extend does not verify: nothing was written.
+    #[error("the audit log of {id} is broken: {chain}")]
+    ChainBroken {
+        /// Migration id.
+        id: String,
+        /// Where it first goes wrong.
+        chain: ChainBreak,
+    },
+    /// A row of the audit log (or an approval) that can't be read back.
+    #[error(
+        "entry {version} of {id} in {table} has {} `{field}` attrmig can't read: the audit log was edited outside attrmig; restore the attrmig_ tables from a backup taken before the edit (`attrmig log {id} --verify` shows the entries before it)",
+        attrmig_core::audit::article(field)
+    )]
+    Unreadable {
+        /// `attrmig_transitions` or `attrmig_approvals`.
+        table: &'static str,
+        /// Migration id.
+        id: String,
+        /// The entry's version.
+        version: i64,
+        /// The field that does not read.
+        field: String,
+    },
     /// A stored value that can't be read back (edited by hand, or a bug).
     #[error(
         "the state store holds {what}; was it edited by hand? `attrmig log ID --verify` checks the audit log"
@@ -41,6 +65,35 @@ pub enum StoreError {
         /// What was found.
         what: String,
     },
+}
+
+impl StoreError {
+    /// As a break of the chain, when it is an unreadable entry or approval.
+    pub fn as_chain_break(&self) -> Option<ChainBreak> {
+        match self {
+            StoreError::Unreadable {
+                table,
+                version,
+                field,
+                ..
+            } => Some(ChainBreak::Unreadable {
+                table: (*table).to_owned(),
+                version: *version,
+                field: field.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The field a row failed to deserialize on, when diesel says.
+pub(crate) fn failed_field(e: &diesel::result::Error) -> Option<String> {
+    match e {
+        diesel::result::Error::DeserializationError(inner) => inner
+            .downcast_ref::<diesel::result::DeserializeFieldError>()
+            .and_then(|f| f.field_name.clone()),
+        _ => None,
+    }
 }
 
 /// Wraps a diesel error with what was being done.

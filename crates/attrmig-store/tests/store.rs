@@ -1,7 +1,7 @@
 //! The state store on every backend: schema setup, compare-and-swap, the audit chain,
 //! and the evidence tables.
 
-use attrmig_core::audit::{now, verify_chain};
+use attrmig_core::audit::{ChainBreak, now, verify_chain};
 use attrmig_core::facts::{Counts, SyncStatus};
 use attrmig_core::{EntryKind, Position, Step};
 use attrmig_store::audit::{self, NewEntry};
@@ -85,11 +85,48 @@ backend_tests! {
         }
         let history = audit::history(&log);
         assert_eq!(history.reached.len(), 3);
-        assert_eq!(approvals::list(&mut conn, "m").unwrap()[0].approver, "bob");
+        assert_eq!(approvals::rows(&mut conn, "m").unwrap()[0].approver, "bob");
+        assert_eq!(audit::verify(&mut conn, "m").unwrap(), Ok(4));
 
         conn.batch_execute("UPDATE attrmig_transitions SET actor = 'mallory' WHERE version = 2").unwrap();
         let log = audit::log(&mut conn, "m").unwrap();
         assert!(verify_chain(&log, m.version, m.position).is_err());
+        assert_eq!(audit::verify(&mut conn, "m").unwrap(), Err(ChainBreak::Altered { version: 2 }));
+    }
+
+    fn an_append_refuses_to_extend_a_broken_chain(db: &TestDb) {
+        let mut conn = db.connect();
+        setup::ensure_schema(&mut conn).unwrap();
+        let m = migration::unregistered("m", now());
+        audit::append(&mut conn, &m, advance(Step::PrepareStorage, "alice"), now(), |_, _| Ok::<_, StoreError>(())).unwrap();
+        // The step edited by hand: an entry appended now would start at 4 and link to
+        // entry 1, and the edit would verify from then on.
+        conn.batch_execute("UPDATE attrmig_migrations SET step = 'sync' WHERE id = 'm'").unwrap();
+        let m = migration::get(&mut conn, "m").unwrap().unwrap();
+        let hook_ran = std::cell::Cell::new(false);
+        let err = audit::append(&mut conn, &m, advance(Step::DoubleReadOld, "alice"), now(), |_, _| {
+            hook_ran.set(true);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap_err();
+        match err {
+            StoreError::ChainBroken { id, chain: ChainBreak::PositionMismatch { replayed, stored } } => {
+                assert_eq!(id, "m");
+                assert_eq!((replayed, stored), (Position::At(Step::PrepareStorage), Position::At(Step::Sync)));
+            }
+            other => panic!("{other}"),
+        }
+        assert!(!hook_ran.get(), "nothing runs alongside a refused entry");
+        let after = migration::get(&mut conn, "m").unwrap().unwrap();
+        assert_eq!((after.version, after.position), (1, Position::At(Step::Sync)), "the row is untouched");
+        assert_eq!(audit::log(&mut conn, "m").unwrap().len(), 1, "no entry written");
+        // An approval row with no entry breaks it too.
+        conn.batch_execute("UPDATE attrmig_migrations SET step = 'prepare-storage' WHERE id = 'm'").unwrap();
+        approvals::record(&mut conn, "m", 2, "bob", now()).unwrap();
+        assert!(matches!(
+            audit::verify(&mut conn, "m").unwrap(),
+            Err(ChainBreak::ApprovalUnrecorded { version: 2, .. })
+        ));
     }
 
     fn cross_check_runs_record_and_reconcile(db: &TestDb) {

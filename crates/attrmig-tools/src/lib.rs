@@ -5,6 +5,7 @@
 //!   rejected rows set aside as data issues.
 //! - [`ddl`]: the DDL of steps 1, 7 and 10 in each backend's dialect.
 //! - [`fingerprint`]: the old-storage fingerprint of step 9, compared before the drop.
+//! - [`duplicates`]: EAV entities with more than one row of the attribute (step 1).
 //!
 //! Every statement is built from a [`layout::Layout`]: one definition of what the old
 //! key and value are, for every kind of old storage and every backend.
@@ -12,6 +13,7 @@
 mod batch_ends;
 pub mod crosscheck;
 pub mod ddl;
+pub mod duplicates;
 mod error;
 pub mod fingerprint;
 pub mod layout;

@@ -139,15 +139,60 @@ impl Sql {
             }
             match binds.next() {
                 Some(Bind::Int(i)) => out.push_str(&i.to_string()),
-                Some(Bind::Text(s)) => {
-                    out.push('\'');
-                    out.push_str(&s.replace('\'', "''"));
-                    out.push('\'');
-                }
+                Some(Bind::Text(s)) => out.push_str(&literal(self.backend, s)),
                 None => out.push('?'),
             }
         }
         out
+    }
+}
+
+/// `value` as a SQL literal that reads back as exactly `value` on `backend`, whatever the
+/// session's settings, and that is safe to paste into the backend's client.
+///
+/// Doubling `'` is the whole escaping only where a backslash is an ordinary character
+/// (SQLite): MySQL reads `\'` inside a literal as an escaped quote (unless
+/// `NO_BACKSLASH_ESCAPES`), PostgreSQL does too with `standard_conforming_strings = off`,
+/// so a value ending in a backslash would end the literal early and run the rest as SQL.
+/// A value that is plain there (no backslash but on SQLite, no control character but a
+/// newline: a tab pasted into a client completes a word, an escape sequence rewrites the
+/// terminal; and for MySQL only ASCII, whose meaning does not depend on the client's
+/// character set) is written `'...'`; any other in a form with no escapes to misread:
+///
+/// - SQLite: `CAST(X'<utf-8 hex>' AS TEXT)`;
+/// - PostgreSQL: `E'...'`, whose backslash escapes hold whatever the setting
+///   (`\\`, `\uXXXX` for control characters);
+/// - MySQL/MariaDB: `_utf8mb4 X'<utf-8 hex>'`, a character string like a bound value
+///   (the column's collation decides equality, as with `--apply`).
+pub fn literal(backend: Backend, value: &str) -> String {
+    let plain = value.chars().all(|c| {
+        let printable = !c.is_control() || c == '\n';
+        match backend {
+            Backend::Sqlite => printable,
+            Backend::Postgres => printable && c != '\\',
+            Backend::Mysql => printable && c != '\\' && c.is_ascii(),
+        }
+    });
+    if plain {
+        return format!("'{}'", value.replace('\'', "''"));
+    }
+    let hex: String = value.bytes().map(|b| format!("{b:02X}")).collect();
+    match backend {
+        Backend::Sqlite => format!("CAST(X'{hex}' AS TEXT)"),
+        Backend::Mysql => format!("_utf8mb4 X'{hex}'"),
+        Backend::Postgres => {
+            let mut out = String::from("E'");
+            for c in value.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\'' => out.push_str("''"),
+                    c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+            out
+        }
     }
 }
 
@@ -176,5 +221,22 @@ mod tests {
         let mut sql = Sql::new(Backend::Postgres);
         sql.bind_key(&Key::Text("0b9f".into()), Some("uuid"));
         assert_eq!(sql.text(), "CAST($1 AS uuid)");
+    }
+
+    #[test]
+    fn literals_that_a_backslash_could_end_early_are_written_without_escapes() {
+        let hostile = "x\\' OR 1=1; --";
+        assert_eq!(literal(Backend::Mysql, "o'brien"), "'o''brien'");
+        assert_eq!(
+            literal(Backend::Mysql, hostile),
+            "_utf8mb4 X'785C27204F5220313D313B202D2D'"
+        );
+        assert_eq!(literal(Backend::Mysql, "é"), "_utf8mb4 X'C3A9'");
+        assert_eq!(literal(Backend::Postgres, hostile), "E'x\\\\'' OR 1=1; --'");
+        assert_eq!(literal(Backend::Postgres, "a\tb"), "E'a\\u0009b'");
+        assert_eq!(literal(Backend::Postgres, "é\nx"), "'é\nx'");
+        assert_eq!(literal(Backend::Sqlite, "x\u{1b}"), "CAST(X'781B' AS TEXT)");
+        // SQLite has no backslash escapes: a backslash is an ordinary character there.
+        assert_eq!(literal(Backend::Sqlite, hostile), "'x\\'' OR 1=1; --'");
     }
 }

@@ -1,7 +1,7 @@
 //! `attrmig check`.
 
 use attrmig_check::{CheckError, Inputs, Recorded, format, repo_prefix};
-use attrmig_engine::EngineError;
+use attrmig_engine::{EngineError, Verification};
 use clap::{Args, ValueEnum};
 
 use super::Ctx;
@@ -14,7 +14,8 @@ use crate::exit::{Code, Failure};
 /// the storage fingerprint recorded at step 1; hand-written tools stay deleted after 8;
 /// after 9 no source in `[code] paths` names the old attribute (`[code] old_refs`); no
 /// SQL in `[code] schema_paths` drops old storage below 9, or new storage while the
-/// migration is under way. Reads positions from the environment's database.
+/// migration is under way; every migration's audit log verifies. Reads positions from the
+/// environment's database.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Also report plans whose [old] or [new] part changed since this git revision (e.g.
@@ -39,15 +40,19 @@ pub enum Format {
 
 pub fn run(ctx: &Ctx, args: CheckArgs) -> Result<Code, Failure> {
     let mut engine = ctx.engine()?;
-    let recorded: Vec<Recorded> = attrmig_store::migration::all(engine.session().state())
-        .map_err(EngineError::from)?
-        .into_iter()
-        .map(|m| Recorded {
+    let mut recorded = Vec::new();
+    for m in attrmig_store::migration::all(engine.session().state()).map_err(EngineError::from)? {
+        let broken_chain = match engine.verify_log(&m.id)? {
+            Verification::Intact { .. } => None,
+            Verification::Broken { problem, .. } => Some(problem),
+        };
+        recorded.push(Recorded {
             id: m.id,
             position: m.position,
             storage_fingerprint: m.storage_fingerprint,
-        })
-        .collect();
+            broken_chain,
+        });
+    }
     let project = &engine.project;
     let inputs = Inputs {
         root: &project.root,

@@ -20,7 +20,7 @@ use crate::render;
 pub struct CrossCheckArgs {
     /// Migration id.
     pub id: String,
-    /// Check N keys drawn uniformly at random instead of every key.
+    /// Check N keys (at least 1) drawn uniformly at random instead of every key.
     #[arg(long, value_name = "N")]
     pub sample: Option<u64>,
     /// Keys per batch [default: 100000; a cross-check only reads, so its batches are larger
@@ -65,9 +65,10 @@ pub fn describe(id: &str, r: &Report) -> String {
         extra_in_new,
         differs,
     } = r.counts;
+    let compared = r.counts.compared();
     let what = match r.sample_size {
-        Some(n) => format!("sample of {n} keys"),
-        None => "every key".to_owned(),
+        Some(n) => format!("sample: {compared} of {n} keys compared"),
+        None => format!("every key: {compared} keys compared"),
     };
     let mut out = format!(
         "{id}: cross-check run {} ({what}), {} → {}\n  matching {matching} · missing in new {missing_in_new} · extra in new {extra_in_new} · differs {differs}",
@@ -75,6 +76,11 @@ pub fn describe(id: &str, r: &Report) -> String {
         render::time(&r.started_at),
         render::time(&r.finished_at)
     );
+    if let Some(n) = r.sample_size.filter(|n| compared < *n) {
+        out.push_str(&format!(
+            "\n  old storage has only {compared} keys, fewer than the {n} asked for: this run is no evidence for any guard; run `attrmig cross-check {id}` (every key)"
+        ));
+    }
     if r.counts.clean() {
         out.push_str("\n  old and new agree");
         return out;

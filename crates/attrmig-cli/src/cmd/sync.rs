@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Ctx;
 use crate::exit::{Code, Failure};
+use crate::output::clean;
 use crate::render;
 
 /// Copy old to new for every key, resumably.
@@ -99,9 +100,11 @@ pub fn run(ctx: &Ctx, args: SyncArgs) -> Result<Code, Failure> {
                 eprintln!("resuming pass {pass} after key {after}");
             }
             (Event::Rejected { key, error }, Some(bar)) => {
-                bar.println(format!("rejected key {key}: {error}"))
+                bar.println(clean(&format!("rejected key {key}: {error}")))
             }
-            (Event::Rejected { key, error }, None) => eprintln!("rejected key {key}: {error}"),
+            (Event::Rejected { key, error }, None) => {
+                eprintln!("{}", clean(&format!("rejected key {key}: {error}")))
+            }
             _ => {}
         }
     });

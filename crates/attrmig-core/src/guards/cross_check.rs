@@ -26,27 +26,29 @@ fn ran_since_prepare_storage(plan: &Plan, facts: &Facts) -> GuardCheck {
             },
         );
     };
-    match runs.iter().find(|r| r.started_at >= *since) {
-        Some(run) => GuardCheck::pass(
-            name,
-            format!(
-                "cross-check run {} finished at {} ({} keys compared, {} mismatches)",
-                run.run,
-                ts(&run.finished_at),
-                run.counts.matching + run.counts.mismatches(),
-                run.counts.mismatches()
-            ),
-            json!({ "cross_check_run": run.run, "finished_at": run.finished_at, "counts": run.counts }),
-        ),
-        None => GuardCheck::fail(
-            name,
-            Refusal::NoCrossCheckSince {
+    let since_step_one = || runs.iter().filter(|r| r.started_at >= *since);
+    let Some(run) = since_step_one().find(|r| r.complete()) else {
+        // Only runs short of their sample are left, if any: name the newest.
+        let refusal = since_step_one()
+            .find_map(|r| super::shortfall(plan, r))
+            .unwrap_or_else(|| Refusal::NoCrossCheckSince {
                 id: plan.id.to_string(),
                 step: Step::PrepareStorage,
                 since: *since,
-            },
+            });
+        return GuardCheck::fail(name, refusal);
+    };
+    GuardCheck::pass(
+        name,
+        format!(
+            "cross-check run {} finished at {} ({}, {} mismatches)",
+            run.run,
+            ts(&run.finished_at),
+            run.scope(),
+            run.counts.mismatches()
         ),
-    }
+        json!({ "cross_check_run": run.run, "finished_at": run.finished_at, "counts": run.counts }),
+    )
 }
 
 #[cfg(test)]

@@ -23,14 +23,19 @@ fn last_cross_check_clean(plan: &Plan, facts: &Facts) -> GuardCheck {
             },
         );
     };
-    match runs.first() {
-        None => GuardCheck::fail(
+    let Some(run) = runs.first() else {
+        return GuardCheck::fail(
             name,
             Refusal::NoCrossCheck {
                 id: plan.id.to_string(),
             },
-        ),
-        Some(run) if !run.counts.clean() => GuardCheck::fail(
+        );
+    };
+    if let Some(refusal) = super::shortfall(plan, run) {
+        return GuardCheck::fail(name, refusal);
+    }
+    if !run.counts.clean() {
+        return GuardCheck::fail(
             name,
             Refusal::Mismatches {
                 run: run.run,
@@ -40,13 +45,13 @@ fn last_cross_check_clean(plan: &Plan, facts: &Facts) -> GuardCheck {
                     plan.id
                 ),
             },
-        ),
-        Some(run) => GuardCheck::pass(
-            name,
-            format!("cross-check run {} clean", run.run),
-            cross_check_evidence(run),
-        ),
+        );
     }
+    GuardCheck::pass(
+        name,
+        format!("cross-check run {} ({}) clean", run.run, run.scope()),
+        cross_check_evidence(run),
+    )
 }
 
 fn tools_gone(plan: &Plan, facts: &Facts) -> GuardCheck {

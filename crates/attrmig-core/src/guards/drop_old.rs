@@ -45,6 +45,7 @@ fn old_storage_gone(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal
     let OldStorageFact {
         table,
         attribute_rows_present,
+        ..
     } = facts.old_storage.as_ref().ok_or(Refusal::NotObserved {
         what: "the old table",
     })?;
@@ -93,11 +94,9 @@ mod tests {
             });
         }
         OldStorageFact {
-            table: TableFact::Present {
-                table: "users".into(),
-                columns,
-            },
+            table: TableFact::present("users", columns),
             attribute_rows_present: None,
+            duplicates: None,
         }
     }
 

@@ -111,6 +111,8 @@ pub struct Needs {
     pub old_storage: bool,
     /// For JSON/EAV kinds, whether any row still holds the attribute.
     pub old_attribute_rows: bool,
+    /// For EAV, whether an entity has more than one row of the attribute.
+    pub attribute_duplicates: bool,
     /// Cross-check runs.
     pub cross_checks: bool,
     /// Sync passes.
@@ -133,6 +135,7 @@ pub fn needs(entering: Step) -> Needs {
         Step::PrepareStorage => Needs {
             new_storage: true,
             old_storage: true,
+            attribute_duplicates: true,
             ..none
         },
         Step::CrossCheck => Needs {
@@ -224,8 +227,21 @@ fn cross_check_evidence(run: &CrossCheckFact) -> Value {
     json!({
         "cross_check_run": run.run,
         "full": run.full,
+        "sample_size": run.sample_size,
+        "compared": run.counts.compared(),
         "finished_at": run.finished_at,
         "counts": run.counts,
+    })
+}
+
+/// A run is evidence only if it compared what it promised: a sample short of its size
+/// (or of no key at all) says nothing about the keys it never reached.
+fn shortfall(plan: &Plan, run: &CrossCheckFact) -> Option<Refusal> {
+    (!run.complete()).then(|| Refusal::IncompleteCrossCheck {
+        id: plan.id.to_string(),
+        run: run.run,
+        compared: run.counts.compared(),
+        promised: run.sample_size.unwrap_or(0),
     })
 }
 
@@ -245,6 +261,9 @@ fn fresh_clean_cross_check(plan: &Plan, facts: &Facts) -> GuardCheck {
     let Some(last) = runs.first() else {
         return GuardCheck::fail(name, Refusal::NoCrossCheck { id });
     };
+    if let Some(refusal) = shortfall(plan, last) {
+        return GuardCheck::fail(name, refusal);
+    }
     if !last.counts.clean() {
         return GuardCheck::fail(
             name,
@@ -277,7 +296,7 @@ fn fresh_clean_cross_check(plan: &Plan, facts: &Facts) -> GuardCheck {
         format!(
             "cross-check run {} ({}) clean, finished {} ago (max {})",
             last.run,
-            if last.full { "full" } else { "sample" },
+            last.scope(),
             human_duration(age),
             human_duration(max)
         ),
@@ -360,6 +379,7 @@ pub(crate) mod test_support {
             full,
             started_at: t(started_h),
             finished_at: t(finished_h),
+            sample_size: (!full).then(|| counts.compared()),
             counts,
         }
     }
@@ -429,6 +449,65 @@ mod tests {
             fresh_clean_cross_check(&plan, &f).verdict,
             Err(Refusal::Mismatches { .. })
         ));
+    }
+
+    #[test]
+    fn a_sample_short_of_its_promise_is_no_evidence() {
+        let plan = plan();
+        let mut f = facts(100);
+        let short = CrossCheckFact {
+            sample_size: Some(1000),
+            ..check(4, false, 99, 99, clean())
+        };
+        f.cross_checks = Some(vec![short.clone()]);
+        let err = fresh_clean_cross_check(&plan, &f).verdict.unwrap_err();
+        assert_eq!(
+            err,
+            Refusal::IncompleteCrossCheck {
+                id: "users-full-name".into(),
+                run: 4,
+                compared: 100,
+                promised: 1000
+            }
+        );
+        assert!(
+            err.to_string().contains(
+                "compared 100 of the 1000 keys its sample promised, so it is no evidence"
+            ),
+            "{err}"
+        );
+        let nothing = CrossCheckFact {
+            sample_size: Some(0),
+            ..check(5, false, 99, 99, crate::facts::Counts::default())
+        };
+        f.cross_checks = Some(vec![nothing.clone()]);
+        let err = fresh_clean_cross_check(&plan, &f).verdict.unwrap_err();
+        assert!(
+            err.to_string().contains("a sample needs at least one key"),
+            "{err}"
+        );
+        // Step 8 and step 2 read runs the same way.
+        f.tool_paths_present = Some(vec![]);
+        assert!(matches!(
+            evaluate(Step::DeleteTools, &plan, &f)[1].verdict,
+            Err(Refusal::IncompleteCrossCheck { run: 5, .. })
+        ));
+        f.history.reached.insert(Step::PrepareStorage, t(90));
+        assert!(matches!(
+            evaluate(Step::CrossCheck, &plan, &f)[1].verdict,
+            Err(Refusal::IncompleteCrossCheck { run: 5, .. })
+        ));
+        // A complete sample counts, and says how many keys it compared.
+        let whole = check(6, false, 99, 99, clean());
+        f.cross_checks = Some(vec![whole, short]);
+        let pass = fresh_clean_cross_check(&plan, &f).verdict.unwrap();
+        assert!(
+            pass.detail
+                .contains("sample of 100 keys, 100 keys compared"),
+            "{}",
+            pass.detail
+        );
+        assert!(evaluate(Step::CrossCheck, &plan, &f)[1].passed());
     }
 
     #[test]

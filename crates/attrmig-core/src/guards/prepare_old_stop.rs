@@ -64,17 +64,18 @@ mod tests {
     fn with_column(nullable: bool, default: Option<&str>) -> Facts {
         let mut f = facts(0);
         f.old_storage = Some(OldStorageFact {
-            table: TableFact::Present {
-                table: "users".into(),
-                columns: vec![ColumnFact {
+            table: TableFact::present(
+                "users",
+                vec![ColumnFact {
                     name: "full_name".into(),
                     data_type: "varchar(255)".into(),
                     nullable,
                     default: default.map(Into::into),
                     unique: false,
                 }],
-            },
+            ),
             attribute_rows_present: None,
+            duplicates: None,
         });
         f
     }

@@ -1,16 +1,17 @@
 //! Entering 1 prepare-storage: the plan is valid and the new storage exists, with a key
-//! that joins to the old one.
+//! that joins to the old one; each key names one row (an EAV entity has one row of the
+//! attribute).
 
 use serde_json::json;
 
 use super::{GuardCheck, passed};
 use crate::Refusal;
-use crate::facts::{Facts, TableFact};
+use crate::facts::{DuplicatesFact, Facts, TableFact};
 use crate::plan::{OldStorage, Plan};
 use crate::types::{TypeFamily, type_family};
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
-    vec![
+    let mut checks = vec![
         // A plan that fails validation never reaches the guards (the engine refuses first),
         // so this line only documents that it was checked.
         GuardCheck::pass(
@@ -20,7 +21,31 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
         ),
         GuardCheck::from_result("new-storage-exists", new_storage_exists(plan, facts)),
         GuardCheck::from_result("keys-join", keys_join(plan, facts)),
-    ]
+    ];
+    if let OldStorage::Eav { .. } = plan.old {
+        checks.push(GuardCheck::from_result(
+            "one-row-per-entity",
+            one_row_per_entity(plan, facts),
+        ));
+    }
+    checks
+}
+
+/// What to do about a key that does not name one row.
+fn not_unique(
+    role: &'static str,
+    table: &TableFact,
+    name: &str,
+    key: &str,
+    todo: String,
+) -> Refusal {
+    Refusal::NotUnique {
+        role,
+        table: name.to_owned(),
+        key: key.to_owned(),
+        real_key: table.primary_key().to_vec(),
+        todo,
+    }
 }
 
 fn ddl_hint(plan: &Plan) -> String {
@@ -51,10 +76,16 @@ fn new_storage_exists(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refus
             todo: ddl_hint(plan),
         })?;
     if !key.unique {
-        return Err(Refusal::KeyNotUnique {
-            table: new.table.to_string(),
-            key: new.key.to_string(),
-        });
+        return Err(not_unique(
+            "new",
+            table,
+            new.table.as_str(),
+            new.key.as_str(),
+            format!(
+                "give `{}.{}` a primary key or a unique index of its own (the sync upserts by it)",
+                new.table, new.key
+            ),
+        ));
     }
     let column = table
         .column(new.column.as_str())
@@ -107,6 +138,24 @@ fn keys_join(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
         .table
         .column(plan.old.key().as_str())
         .ok_or_else(|| missing("old key", plan.old.key().as_str()))?;
+    // An EAV table holds one row per entity and attribute: its key repeats by design
+    // (one-row-per-entity checks the attribute's rows).
+    let eav = matches!(plan.old, OldStorage::Eav { .. });
+    if !eav && !old_key.unique {
+        let real = old.table.primary_key();
+        let todo = match real {
+            [] => "give the table a primary key or a unique index on the key".to_owned(),
+            [one] => format!("plan `key = \"{one}\"`, the column that names one row"),
+            _ => "plan a column that is unique on its own; keys of several columns are not supported yet".to_owned(),
+        };
+        return Err(not_unique(
+            "old",
+            &old.table,
+            table.as_str(),
+            old_key.name.as_str(),
+            todo,
+        ));
+    }
     // The columns that hold the old value must exist too, or nothing can be compared.
     let value_columns: Vec<&str> = match &plan.old {
         OldStorage::Column { column, .. } | OldStorage::Json { column, .. } => {
@@ -160,6 +209,64 @@ fn keys_join(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
     )
 }
 
+/// EAV: every entity has at most one row of the attribute, ruled out by a unique key on
+/// (key, name column) or counted in the data.
+fn one_row_per_entity(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
+    let OldStorage::Eav {
+        table,
+        key,
+        name_column,
+        name,
+        ..
+    } = &plan.old
+    else {
+        return passed("not an EAV table", json!(null));
+    };
+    let old = facts.old_storage.as_ref().ok_or(Refusal::NotObserved {
+        what: "the old table",
+    })?;
+    // Nothing to count until the table and its columns exist (keys-join says which is
+    // missing); the same refusal here, rather than an unobserved fact.
+    for column in [key, name_column] {
+        if old.table.column(column.as_str()).is_none() {
+            return Err(Refusal::ColumnMissing {
+                role: "old",
+                table: table.to_string(),
+                column: column.to_string(),
+                todo: format!("check [old] in plans/{}.toml", plan.id),
+            });
+        }
+    }
+    let duplicates = old.duplicates.as_ref().ok_or(Refusal::NotObserved {
+        what: "duplicate attribute rows",
+    })?;
+    match duplicates {
+        DuplicatesFact::RuledOutBy { key: columns } => passed(
+            format!(
+                "the key ({}) allows one `{name}` row per entity",
+                columns.join(", ")
+            ),
+            json!({ "unique_key": columns }),
+        ),
+        DuplicatesFact::Counted { keys: 0, .. } => passed(
+            format!("no entity has more than one `{name}` row (counted)"),
+            json!({ "duplicate_keys": 0 }),
+        ),
+        DuplicatesFact::Counted { keys, first } => Err(Refusal::DuplicateAttributeRows {
+            table: table.to_string(),
+            name: name.clone(),
+            columns: format!("{key}, {name_column}"),
+            keys: *keys,
+            first: first.clone(),
+        }),
+        DuplicatesFact::NotCounted => Err(Refusal::DuplicatesNotCounted {
+            table: table.to_string(),
+            name: name.clone(),
+            columns: format!("{key}, {name_column}"),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::*;
@@ -180,14 +287,15 @@ mod tests {
         let mut f = facts(0);
         f.new_storage = Some(new);
         f.old_storage = Some(OldStorageFact {
-            table: TableFact::Present {
-                table: "users".into(),
-                columns: vec![
+            table: TableFact::present(
+                "users",
+                vec![
                     col("id", "bigint", true),
                     col("full_name", "varchar(255)", false),
                 ],
-            },
+            ),
             attribute_rows_present: None,
+            duplicates: None,
         });
         f
     }
@@ -212,50 +320,196 @@ mod tests {
             "{err}"
         );
 
-        let f = with_tables(TableFact::Present {
-            table: "users_pii".into(),
-            columns: vec![col("user_id", "bigint", true)],
-        });
+        let f = with_tables(TableFact::present(
+            "users_pii",
+            vec![col("user_id", "bigint", true)],
+        ));
         assert!(matches!(
             verdict(&f, "new-storage-exists"),
             Err(Refusal::ColumnMissing { role: "new", .. })
         ));
 
-        let f = with_tables(TableFact::Present {
-            table: "users_pii".into(),
-            columns: vec![
+        let f = with_tables(TableFact::present(
+            "users_pii",
+            vec![
                 col("user_id", "bigint", false),
                 col("full_name", "text", false),
             ],
-        });
+        ));
         assert!(matches!(
             verdict(&f, "new-storage-exists"),
-            Err(Refusal::KeyNotUnique { .. })
+            Err(Refusal::NotUnique { role: "new", .. })
         ));
     }
 
     #[test]
     fn key_families_must_match() {
-        let f = with_tables(TableFact::Present {
-            table: "users_pii".into(),
-            columns: vec![
+        let f = with_tables(TableFact::present(
+            "users_pii",
+            vec![
                 col("user_id", "text", true),
                 col("full_name", "text", false),
             ],
-        });
+        ));
         assert!(verdict(&f, "new-storage-exists").is_ok());
         assert!(matches!(
             verdict(&f, "keys-join"),
             Err(Refusal::KeyTypesDiffer { .. })
         ));
 
-        let f = with_tables(TableFact::Present {
-            table: "users_pii".into(),
-            columns: vec![
+        let f = with_tables(TableFact::present(
+            "users_pii",
+            vec![
                 col("user_id", "integer", true),
                 col("full_name", "text", false),
             ],
-        });
+        ));
         assert!(verdict(&f, "keys-join").is_ok());
+    }
+
+    #[test]
+    fn an_old_key_that_is_not_unique_is_refused_with_the_real_key() {
+        let new = TableFact::present(
+            "users_pii",
+            vec![
+                col("user_id", "bigint", true),
+                col("full_name", "text", false),
+            ],
+        );
+        let mut f = with_tables(new);
+        // film_actor planned by actor_id: its key is (actor_id, film_id).
+        f.old_storage.as_mut().unwrap().table = TableFact::Present {
+            table: "users".into(),
+            columns: vec![
+                col("id", "bigint", false),
+                col("film_id", "bigint", false),
+                col("full_name", "text", false),
+            ],
+            primary_key: vec!["id".into(), "film_id".into()],
+            unique_keys: vec![vec!["id".into(), "film_id".into()]],
+        };
+        let err = verdict(&f, "keys-join").unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "old key `users.id` is not unique: the table's key is (id, film_id); a key must name one row"
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("not supported yet"), "{err}");
+        // No key at all.
+        f.old_storage.as_mut().unwrap().table = TableFact::present(
+            "users",
+            vec![col("id", "bigint", false), col("full_name", "text", false)],
+        );
+        let err = verdict(&f, "keys-join").unwrap_err().to_string();
+        assert!(err.contains("the table has no primary key"), "{err}");
+        // An EAV key repeats by design: one-row-per-entity judges its rows.
+        let eav = eav_plan();
+        f.old_storage.as_mut().unwrap().table = eav_table();
+        f.old_storage.as_mut().unwrap().duplicates = Some(DuplicatesFact::Counted {
+            keys: 0,
+            first: vec![],
+        });
+        let checks = guards(&eav, &f);
+        assert!(checks.iter().all(GuardCheck::passed), "{checks:?}");
+    }
+
+    /// `users(id, name, value)` with no key: an EAV table whose duplicates must be counted.
+    fn eav_table() -> TableFact {
+        TableFact::present(
+            "users",
+            vec![
+                col("id", "bigint", false),
+                col("name", "text", false),
+                col("value", "text", false),
+            ],
+        )
+    }
+
+    fn eav_plan() -> Plan {
+        let mut plan = plan();
+        plan.old = OldStorage::Eav {
+            table: crate::ident::Ident::new("users").unwrap(),
+            key: crate::ident::Ident::new("id").unwrap(),
+            name_column: crate::ident::Ident::new("name").unwrap(),
+            name: "full_name".into(),
+            value_column: crate::ident::Ident::new("value").unwrap(),
+        };
+        plan
+    }
+
+    #[test]
+    fn eav_duplicates_are_refused_by_key_and_count() {
+        let plan = eav_plan();
+        let mut f = with_tables(TableFact::present(
+            "users_pii",
+            vec![
+                col("user_id", "bigint", true),
+                col("full_name", "text", false),
+            ],
+        ));
+        let verdict = |f: &Facts| {
+            guards(&plan, f)
+                .into_iter()
+                .find(|c| c.name == "one-row-per-entity")
+                .unwrap()
+                .verdict
+        };
+        assert!(
+            matches!(verdict(&f), Err(Refusal::ColumnMissing { .. })),
+            "the fixture has no `name` column"
+        );
+        f.old_storage.as_mut().unwrap().table = eav_table();
+        assert!(matches!(verdict(&f), Err(Refusal::NotObserved { .. })));
+        let set = |f: &mut Facts, d| f.old_storage.as_mut().unwrap().duplicates = Some(d);
+        set(
+            &mut f,
+            DuplicatesFact::Counted {
+                keys: 12,
+                first: (1..=10).map(|k| k.to_string()).collect(),
+            },
+        );
+        let err = verdict(&f).unwrap_err().to_string();
+        assert!(
+            err.starts_with("12 entities of `users` have more than one `full_name` row (keys 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, …)"),
+            "{err}"
+        );
+        assert!(err.contains("a unique key on (id, name)"), "{err}");
+        set(
+            &mut f,
+            DuplicatesFact::Counted {
+                keys: 1,
+                first: vec!["7".into()],
+            },
+        );
+        assert!(
+            verdict(&f)
+                .unwrap_err()
+                .to_string()
+                .starts_with("1 entity of `users` has more than one `full_name` row (keys 7)")
+        );
+        set(&mut f, DuplicatesFact::NotCounted);
+        assert!(
+            verdict(&f)
+                .unwrap_err()
+                .to_string()
+                .contains("not counted yet")
+        );
+        set(
+            &mut f,
+            DuplicatesFact::RuledOutBy {
+                key: vec!["id".into(), "name".into()],
+            },
+        );
+        assert_eq!(
+            verdict(&f).unwrap().detail,
+            "the key (id, name) allows one `full_name` row per entity"
+        );
+        // Other kinds have no such guard.
+        assert!(
+            guards(&super::super::test_support::plan(), &f)
+                .iter()
+                .all(|c| c.name != "one-row-per-entity")
+        );
     }
 }
