@@ -18,6 +18,7 @@ pub mod machine;
 pub mod mode;
 pub mod plan;
 pub mod refusal;
+pub mod sql_text;
 pub mod step;
 pub mod types;
 
