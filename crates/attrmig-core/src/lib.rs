@@ -11,6 +11,7 @@
 //! Everything that talks to a database, a file or a terminal lives in other crates.
 
 pub mod audit;
+pub mod dependents;
 pub mod facts;
 pub mod guards;
 pub mod ident;

@@ -98,6 +98,37 @@ pub fn statements(text: &str) -> Vec<Statement> {
     out
 }
 
+/// A token and the bytes of the text it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned {
+    /// The token.
+    pub token: Token,
+    /// Where it lies in the text, in bytes: `&text[span]` is the token as written.
+    pub span: std::ops::Range<usize>,
+}
+
+/// Every token of `text` with where it lies, for cutting pieces of the text out as
+/// written (a CHECK expression from a `CREATE TABLE`).
+pub fn spanned(text: &str) -> Vec<Spanned> {
+    let chars: Vec<char> = text.chars().collect();
+    // Byte offset of each character, and of the end.
+    let mut offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    offsets.push(text.len());
+    let mut lexer = Lexer {
+        chars,
+        at: 0,
+        line: 1,
+    };
+    let mut out = Vec::new();
+    while let Some((_, start, token)) = lexer.next_spanned() {
+        out.push(Spanned {
+            token,
+            span: offsets[start]..offsets[lexer.at.min(offsets.len() - 1)],
+        });
+    }
+    out
+}
+
 struct Lexer {
     chars: Vec<char>,
     at: usize,
@@ -165,7 +196,12 @@ impl Lexer {
         None
     }
 
+    /// The next token, with its line and the index of its first character.
     fn next_token(&mut self) -> Option<(usize, Token)> {
+        self.next_spanned().map(|(line, _, token)| (line, token))
+    }
+
+    fn next_spanned(&mut self) -> Option<(usize, usize, Token)> {
         loop {
             let c = self.peek(0)?;
             if c.is_whitespace() {
@@ -190,6 +226,7 @@ impl Lexer {
             }
         }
         let line = self.line;
+        let start = self.at;
         let c = self.bump()?;
         let token = match c {
             '\'' => Token::Str(self.quoted('\'')),
@@ -220,7 +257,7 @@ impl Lexer {
             }
             c => Token::Punct(c.to_string()),
         };
-        Some((line, token))
+        Some((line, start, token))
     }
 
     /// After consuming a `$`: whether it opened `$tag$`, consuming the rest of the tag.
@@ -267,6 +304,17 @@ mod tests {
         assert_eq!((s[0].line, s[1].line, s[2].line), (2, 5, 6));
         assert_eq!(words(&s[1]), ["DROP", "TABLE", "a"]);
         assert_eq!(words(&s[2]), ["SELECT", ";", ",", " ; ", ",", " x; "]);
+    }
+
+    #[test]
+    fn spans_cut_the_text_as_written() {
+        let text = "CHECK (\"Composer\" <> 'é''s') -- done";
+        let tokens = spanned(text);
+        let texts: Vec<&str> = tokens.iter().map(|t| &text[t.span.clone()]).collect();
+        assert_eq!(
+            texts,
+            ["CHECK", "(", "\"Composer\"", "<", ">", "'é''s'", ")"]
+        );
     }
 
     #[test]
