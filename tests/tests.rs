@@ -37,3 +37,7 @@ mod compat;
 /// MySQL/MariaDB: an open DDL intent blocks changes until resolved; a mysql:// URL on a
 /// build without MySQL says how to rebuild.
 mod mysql;
+
+/// What the database itself does with old storage: views, triggers, foreign keys and
+/// indexes on schemas shaped like Pagila, Sakila and Chinook.
+mod dependents;

@@ -26,6 +26,8 @@ pub enum Rule {
     DropOldTooEarly,
     /// A schema migration drops new storage while the migration is under way.
     DropNewUnderWay,
+    /// From step 6 on, a schema migration leaves a database object reading old storage.
+    NewReaderOfOld,
 }
 
 impl Rule {
@@ -40,6 +42,7 @@ impl Rule {
             Rule::OldReference => "old-reference",
             Rule::DropOldTooEarly => "drop-old-too-early",
             Rule::DropNewUnderWay => "drop-new-under-way",
+            Rule::NewReaderOfOld => "new-reader-of-old",
         }
     }
 }

@@ -331,6 +331,12 @@ impl Dependent {
         }
     }
 
+    /// Stands in the way of dropping the old column: the database refuses the drop while
+    /// it exists, or it breaks after it.
+    pub fn stands_in_the_way(&self) -> bool {
+        self.on_drop.is_obstacle() && self.access.touches_attribute()
+    }
+
     /// Does `note` vouch for this dependent: name it, as a person overriding a text match
     /// must.
     pub fn named_in(&self, note: Option<&str>) -> bool {
@@ -421,7 +427,17 @@ pub enum Scope {
 /// a.phone`), `NEW`/`OLD` in triggers and the assignment forms (`SET col =`, `:=`,
 /// `INSERT INTO old (col)`), but not SQL built at run time.
 pub fn mention(text: &str, attribute: Attribute<'_>, scope: Scope) -> Option<Access> {
-    statements(text)
+    mention_in(&statements(text), attribute, scope)
+}
+
+/// [`mention`] over statements already split, each read on its own (aliases are a
+/// statement's).
+pub fn mention_in(
+    statements: &[Statement],
+    attribute: Attribute<'_>,
+    scope: Scope,
+) -> Option<Access> {
+    statements
         .iter()
         .filter_map(|s| statement_mention(s, attribute, scope))
         .reduce(Access::join)

@@ -332,7 +332,7 @@ pub enum Refusal {
     DroppedUnverified,
     /// Database objects still read old storage when the application is to stop reading it.
     #[error(
-        "the database itself still reads {what}: {}; they would go on serving old values once the application reads new, and break when old storage is dropped: redefine each over {new} (or drop it), then advance again{}",
+        "the database itself still reads {what}: {}; each would go on serving old values once the application reads new, and break when old storage is dropped: redefine each over {new} (or drop it), then advance again{}",
         objects.join(", "),
         heuristic_hint(*heuristic, what)
     )]
@@ -348,7 +348,7 @@ pub enum Refusal {
     },
     /// Database objects still read or write old storage at the point of no return.
     #[error(
-        "the database itself still reads or writes {what} whenever a row is written: {}; no application deploy stops them, and once old storage is dropped each fails the write that fires it: redefine each without {what} (keeping {new} up to date there instead, if it must be) or drop it, then advance again{}",
+        "the database itself still reads or writes {what}: {}; no application deploy stops these, and once old storage is dropped each fails whatever runs it (a trigger, every write of its table): redefine each without {what} (keeping {new} up to date there instead, if it must be) or drop it, then advance again{}",
         objects.join(", "),
         heuristic_hint(*heuristic, what)
     )]

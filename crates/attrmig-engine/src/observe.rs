@@ -1,11 +1,12 @@
 //! Gathering the facts the guards of one step read ([`attrmig_core::guards::needs`]):
-//! introspection, the state store's runs and approvals, the repository's files.
+//! introspection (the tables, and the database objects that depend on old storage), the
+//! state store's runs and approvals, the repository's files.
 
 use attrmig_core::audit::AuditEntry;
 use attrmig_core::facts::{Facts, LateWritesFact, OldStorageFact, PlanFingerprint, TableFact};
 use attrmig_core::guards::needs;
 use attrmig_core::{EntryKind, Plan, Step};
-use attrmig_db::introspect;
+use attrmig_db::{dependents, introspect};
 use attrmig_store::{MigrationRecord, approvals, audit, cross_checks, data_issues, sync_runs};
 use attrmig_tools::{Layout, fingerprint};
 use chrono::{DateTime, Utc};
@@ -117,6 +118,9 @@ impl Engine {
         }
         if need.approvals {
             facts.approvals = Some(approvals::list(self.session.state(), id)?);
+        }
+        if need.dependents {
+            facts.dependents = Some(dependents::of(self.session.app(), &plan.old)?);
         }
         if need.late_writes {
             facts.late_writes =

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use attrmig_core::dependents::Dependent;
 use attrmig_core::facts::{ApprovalFact, Counts};
 use attrmig_core::guards::{self, GuardCheck};
 use attrmig_core::{EntryKind, Mode, Plan, Position, Read, Step};
@@ -118,6 +119,9 @@ pub struct Show {
     pub guards: Vec<GuardCheck>,
     /// Approvals of the point of no return that count now.
     pub approvals: Vec<ApprovalFact>,
+    /// What the database itself does with old storage (views, triggers, indexes...),
+    /// observed now.
+    pub dependents: Vec<Dependent>,
 }
 
 /// `attrmig mode ID`: what the application must do at the current step.
@@ -322,6 +326,7 @@ impl Engine {
             Some(next) => self.next_guards(&plan, &record, next)?,
             None => Vec::new(),
         };
+        let dependents = attrmig_db::dependents::of(self.session.app(), &plan.old)?;
         let history = audit::history(&log);
         let approvals = approvals::list(self.session.state(), id)?
             .into_iter()
@@ -340,6 +345,7 @@ impl Engine {
             next,
             guards,
             approvals,
+            dependents,
         })
     }
 

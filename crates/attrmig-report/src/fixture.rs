@@ -127,6 +127,7 @@ fn show(id: &str, log: &[EntryView]) -> Show {
             approver: "carol@example.com".into(),
             at: at(130),
         }],
+        dependents: Vec::new(),
     }
 }
 

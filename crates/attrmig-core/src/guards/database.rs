@@ -225,7 +225,7 @@ pub fn drop_obstacles<'a>(
 ) -> Result<Vec<&'a Dependent>, Refusal> {
     let obstacles: Vec<&Dependent> = candidates
         .into_iter()
-        .filter(|d| d.on_drop.is_obstacle() && d.access.touches_attribute())
+        .filter(|d| d.stands_in_the_way())
         .collect();
     let (left, excused): (Vec<&Dependent>, Vec<&Dependent>) = obstacles
         .into_iter()
@@ -247,6 +247,18 @@ pub fn drop_obstacles<'a>(
     })
 }
 
+/// What dropping the old column takes along: each dependent the database drops with it
+/// (or, on SQLite, `ddl drop-old` drops first), or keeps without it.
+pub fn taken_along(all: &[Dependent]) -> Vec<String> {
+    all.iter()
+        .filter(|d| matches!(d.on_drop, OnDrop::DroppedWith | OnDrop::Altered))
+        .map(|d| match d.on_drop {
+            OnDrop::Altered => format!("{} (keeps its other columns)", d.describe()),
+            _ => d.describe(),
+        })
+        .collect()
+}
+
 /// What drop-old takes along, in one line.
 pub fn takes_along(plan: &Plan, all: &[Dependent]) -> String {
     if !matches!(plan.old, OldStorage::Column { .. }) {
@@ -255,14 +267,7 @@ pub fn takes_along(plan: &Plan, all: &[Dependent]) -> String {
             plan.old.describe()
         );
     }
-    let along: Vec<String> = all
-        .iter()
-        .filter(|d| matches!(d.on_drop, OnDrop::DroppedWith | OnDrop::Altered))
-        .map(|d| match d.on_drop {
-            OnDrop::Altered => format!("{} (keeps its other columns)", d.describe()),
-            _ => d.describe(),
-        })
-        .collect();
+    let along = taken_along(all);
     if along.is_empty() {
         format!(
             "nothing else in the database depends on {}",
@@ -316,6 +321,45 @@ fn judge(d: &Dependent, default: Option<&str>) -> Option<Result<String, Option<S
     Some(judged)
 }
 
+/// How the constraints and generated columns on the old column judge a write that leaves
+/// it out.
+#[derive(Debug)]
+pub struct AbsenceVerdicts<'a> {
+    /// Those that accept it, each with why.
+    pub accepted: Vec<String>,
+    /// Those that refuse it, each with why.
+    pub refused: Vec<(&'a Dependent, String)>,
+    /// Those attrmig can't judge (a CHECK over other columns too, an exclusion
+    /// constraint), and no note vouches for.
+    pub unjudged: Vec<&'a Dependent>,
+}
+
+/// Judges each dependent on the value a write leaving the column out stores (`default`,
+/// or NULL); a dependent `note` names counts as accepted when attrmig can't judge it.
+pub fn absence_verdicts<'a>(
+    all: &'a [Dependent],
+    default: Option<&str>,
+    note: Option<&str>,
+) -> AbsenceVerdicts<'a> {
+    let mut verdicts = AbsenceVerdicts {
+        accepted: Vec::new(),
+        refused: Vec::new(),
+        unjudged: Vec::new(),
+    };
+    for d in all.iter().filter(|d| d.access != Access::NamesStorage) {
+        match judge(d, default) {
+            None => {}
+            Some(Ok(why)) => verdicts.accepted.push(format!("{}: {why}", d.describe())),
+            Some(Err(Some(why))) => verdicts.refused.push((d, why)),
+            Some(Err(None)) if d.named_in(note) => verdicts
+                .accepted
+                .push(format!("{}: vouched for by --note", d.describe())),
+            Some(Err(None)) => verdicts.unjudged.push(d),
+        }
+    }
+    verdicts
+}
+
 /// Entering 7: the constraints and generated columns on the old column accept a write
 /// that leaves it out (it then holds its default, or NULL once `ddl prepare-old-stop`
 /// made it nullable).
@@ -337,20 +381,11 @@ pub(super) fn constraints_accept_absence(plan: &Plan, facts: &Facts) -> GuardChe
     };
     // A missing column is the other guard of 7's refusal; here there is nothing to judge.
     let default = absent_value(plan, facts).flatten();
-    let mut accepted = Vec::new();
-    let mut refused = Vec::new();
-    let mut unjudged = Vec::new();
-    for d in all.iter().filter(|d| d.access != Access::NamesStorage) {
-        match judge(d, default.as_deref()) {
-            None => {}
-            Some(Ok(why)) => accepted.push(format!("{}: {why}", d.describe())),
-            Some(Err(Some(why))) => refused.push((d, why)),
-            Some(Err(None)) if d.named_in(facts.note.as_deref()) => {
-                accepted.push(format!("{}: vouched for by --note", d.describe()))
-            }
-            Some(Err(None)) => unjudged.push(d),
-        }
-    }
+    let AbsenceVerdicts {
+        accepted,
+        refused,
+        unjudged,
+    } = absence_verdicts(all, default.as_deref(), facts.note.as_deref());
     let what = plan.old.describe();
     if !refused.is_empty() || !unjudged.is_empty() {
         let to_drop: Vec<&Dependent> = refused

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-pub use database::{drop_obstacles, takes_along};
+pub use database::{AbsenceVerdicts, absence_verdicts, drop_obstacles, taken_along, takes_along};
 
 use crate::facts::{CrossCheckFact, Facts};
 use crate::plan::Plan;

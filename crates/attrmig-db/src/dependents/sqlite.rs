@@ -232,8 +232,9 @@ fn table_parts(
                 let Some(access) = target.mention(expression, Scope::Row).map(constrains) else {
                     continue;
                 };
-                let name = constraint_name(part, i)
-                    .unwrap_or_else(|| format!("CHECK ({})", expression.trim()));
+                // An unnamed CHECK goes by its expression.
+                let name =
+                    constraint_name(part, i).unwrap_or_else(|| format!("({})", expression.trim()));
                 // The column's own CHECK goes with it; any other refuses the drop.
                 let on_drop = if own {
                     OnDrop::DroppedWith
