@@ -314,11 +314,31 @@ backend_tests! {
         sakila_store(&p);
         recorded_at(&p, STORE_ADDRESS, &text, Step::DeleteTools);
 
-        p.attrmig(["advance", STORE_ADDRESS, "--confirm-point-of-no-return"])
-            .run()
-            .code(3)
-            .stderr_has("foreign key fk_store_address");
+        let said = refused(&p, &["advance", STORE_ADDRESS, "--confirm-point-of-no-return"]);
+        assert_names(&said, &["foreign key fk_store_address on store (address_id) to address (address_id)", "give store_location.address_id its own foreign key if it needs one"]);
         assert_eq!(p.attrmig(["--json", "mode", STORE_ADDRESS]).run().ok().json()["step"], "delete-tools");
+
+        // Doing what it says lifts it, and drop-old then drops the column (MariaDB's
+        // idx_fk_address_id goes with it).
+        match db.backend() {
+            Backend::Postgres => run_advised(&p, &said, "ALTER TABLE \"store\" DROP CONSTRAINT \"fk_store_address\""),
+            Backend::Mysql => run_advised(&p, &said, "ALTER TABLE `store` DROP FOREIGN KEY `fk_store_address`"),
+            Backend::Sqlite => {
+                assert_names(&said, &["rebuild store without fk_store_address", "https://www.sqlite.org/lang_altertable.html#otheralter"]);
+                p.sql("PRAGMA foreign_keys = OFF;
+                       CREATE TABLE store_rebuilt (store_id INT PRIMARY KEY, manager_staff_id INT NOT NULL, address_id INT NOT NULL);
+                       INSERT INTO store_rebuilt SELECT store_id, manager_staff_id, address_id FROM store;
+                       DROP TABLE store;
+                       ALTER TABLE store_rebuilt RENAME TO store;
+                       CREATE INDEX idx_fk_address_id ON store (address_id);
+                       PRAGMA foreign_keys = ON;");
+            }
+        }
+        p.attrmig(["advance", STORE_ADDRESS, "--confirm-point-of-no-return"]).run().ok();
+        p.attrmig(["ddl", STORE_ADDRESS, "drop-old", "--apply"])
+            .run()
+            .ok()
+            .stdout_has("-- takes along: index idx_fk_address_id on store (address_id)");
     }
 
     /// Chinook's IX_TrackComposer: prepare-storage proposes its counterpart on new storage,
@@ -360,5 +380,256 @@ backend_tests! {
             .code(3)
             .stderr_has("view address_list");
         assert_eq!(p.count("SELECT COUNT(*) AS n FROM address_list"), 2, "the view still works");
+    }
+}
+
+// --- every kind of dependent, through the whole procedure -------------------------------------
+
+const EVERYTHING_PG: &str = "
+    CREATE TABLE phone_number (number VARCHAR(20) PRIMARY KEY);
+    INSERT INTO phone_number VALUES ('555-0101'), ('555-0102');
+    CREATE TABLE staff (staff_id INT PRIMARY KEY, phone VARCHAR(20));
+    INSERT INTO staff VALUES (1, '555-0199');
+    CREATE TABLE address (address_id INT PRIMARY KEY, city VARCHAR(50), phone VARCHAR(20) NOT NULL,
+      CONSTRAINT phone_set CHECK (phone IS NOT NULL),
+      CONSTRAINT phone_or_city CHECK (phone IS NOT NULL OR city IS NOT NULL),
+      CONSTRAINT address_phone_unique UNIQUE (phone),
+      CONSTRAINT fk_address_phone FOREIGN KEY (phone) REFERENCES phone_number (number));
+    ALTER TABLE address ADD COLUMN phone_digits TEXT GENERATED ALWAYS AS (replace(phone, '-', '')) STORED;
+    CREATE INDEX ix_address_city_phone ON address (city, phone);
+    INSERT INTO address (address_id, city, phone) VALUES (1, 'Lethbridge', '555-0101'), (2, 'Woodridge', '555-0102');
+    CREATE TABLE address_phone (address_id INT PRIMARY KEY, phone VARCHAR(20));
+    INSERT INTO address_phone SELECT address_id, phone FROM address;
+    CREATE TABLE phone_book (entry INT PRIMARY KEY, phone VARCHAR(20) CONSTRAINT phone_book_phone_fkey REFERENCES address (phone));
+    CREATE TABLE phone_log (phone TEXT);
+    CREATE VIEW customer_list AS SELECT a.address_id AS id, a.city AS city, a.phone AS phone FROM address a;
+    CREATE MATERIALIZED VIEW phone_count AS SELECT phone, count(*) AS n FROM address GROUP BY phone;
+    CREATE RULE log_phone_rule AS ON UPDATE TO address DO ALSO INSERT INTO phone_log VALUES (NEW.phone);
+    ALTER TABLE address ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY has_phone ON address USING (phone IS NOT NULL);
+    CREATE FUNCTION phone_of(id INT) RETURNS TEXT LANGUAGE sql BEGIN ATOMIC SELECT phone FROM address WHERE address_id = id; END;
+    CREATE FUNCTION staff_phone(id INT) RETURNS TEXT LANGUAGE plpgsql AS $$
+      BEGIN RETURN (SELECT phone FROM staff WHERE staff_id IN (SELECT address_id FROM address WHERE address_id = id)); END $$;
+    CREATE FUNCTION set_phone(id INT, p TEXT) RETURNS void LANGUAGE plpgsql AS $$
+      BEGIN UPDATE address SET phone = p WHERE address_id = id; END $$;
+    CREATE FUNCTION trim_phone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.phone := trim(NEW.phone); RETURN NEW; END $$;
+    CREATE TRIGGER trim_phone BEFORE INSERT ON address FOR EACH ROW EXECUTE FUNCTION trim_phone();
+    CREATE FUNCTION log_phone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO phone_log VALUES (NEW.phone); RETURN NEW; END $$;
+    CREATE TRIGGER log_phone AFTER UPDATE ON address FOR EACH ROW EXECUTE FUNCTION log_phone();
+    SET client_min_messages = error;
+    CREATE PUBLICATION phones FOR TABLE address (address_id, phone);";
+
+const EVERYTHING_MYSQL: &str = "
+    CREATE TABLE phone_number (number VARCHAR(20) PRIMARY KEY);
+    INSERT INTO phone_number VALUES ('555-0101'), ('555-0102');
+    CREATE TABLE staff (staff_id INT PRIMARY KEY, phone VARCHAR(20));
+    INSERT INTO staff VALUES (1, '555-0199');
+    CREATE TABLE address (address_id INT PRIMARY KEY, city VARCHAR(50), phone VARCHAR(20) NOT NULL,
+      phone_digits VARCHAR(20) GENERATED ALWAYS AS (replace(phone, '-', '')) VIRTUAL,
+      CONSTRAINT phone_set CHECK (phone IS NOT NULL),
+      CONSTRAINT phone_or_city CHECK (phone IS NOT NULL OR city IS NOT NULL),
+      UNIQUE KEY address_phone_unique (phone),
+      KEY ix_address_city_phone (city, phone),
+      CONSTRAINT fk_address_phone FOREIGN KEY (phone) REFERENCES phone_number (number));
+    INSERT INTO address (address_id, city, phone) VALUES (1, 'Lethbridge', '555-0101'), (2, 'Woodridge', '555-0102');
+    CREATE TABLE address_phone (address_id INT PRIMARY KEY, phone VARCHAR(20));
+    INSERT INTO address_phone SELECT address_id, phone FROM address;
+    CREATE TABLE phone_book (entry INT PRIMARY KEY, phone VARCHAR(20),
+      CONSTRAINT phone_book_phone_fkey FOREIGN KEY (phone) REFERENCES address (phone));
+    CREATE TABLE phone_log (phone TEXT);
+    CREATE VIEW customer_list AS SELECT a.address_id AS id, a.city AS city, a.phone AS phone FROM address a;
+    CREATE FUNCTION phone_of(id INT) RETURNS VARCHAR(20) READS SQL DATA RETURN (SELECT phone FROM address WHERE address_id = id);
+    CREATE FUNCTION staff_phone(id INT) RETURNS VARCHAR(20) READS SQL DATA
+      RETURN (SELECT phone FROM staff WHERE staff_id IN (SELECT address_id FROM address WHERE address_id = id));
+    CREATE PROCEDURE set_phone(id INT, p VARCHAR(20)) MODIFIES SQL DATA UPDATE address SET phone = p WHERE address_id = id;
+    CREATE TRIGGER trim_phone BEFORE INSERT ON address FOR EACH ROW SET NEW.phone = trim(NEW.phone);
+    CREATE TRIGGER log_phone AFTER UPDATE ON address FOR EACH ROW INSERT INTO phone_log VALUES (NEW.phone);
+    CREATE EVENT clear_phones ON SCHEDULE EVERY 1 DAY DISABLE DO UPDATE address SET phone = trim(phone);";
+
+const EVERYTHING_SQLITE: &str = "
+    CREATE TABLE phone_number (number VARCHAR(20) PRIMARY KEY);
+    INSERT INTO phone_number VALUES ('555-0101'), ('555-0102');
+    CREATE TABLE staff (staff_id INT PRIMARY KEY, phone VARCHAR(20));
+    INSERT INTO staff VALUES (1, '555-0199');
+    CREATE TABLE address (address_id INT PRIMARY KEY, city VARCHAR(50),
+      phone VARCHAR(20) NOT NULL CONSTRAINT fk_address_phone REFERENCES phone_number (number),
+      phone_digits TEXT GENERATED ALWAYS AS (replace(phone, '-', '')) VIRTUAL,
+      CONSTRAINT phone_or_city CHECK (phone IS NOT NULL OR city IS NOT NULL),
+      CONSTRAINT address_phone_unique UNIQUE (phone));
+    CREATE INDEX ix_address_city_phone ON address (city, phone);
+    INSERT INTO address (address_id, city, phone) VALUES (1, 'Lethbridge', '555-0101'), (2, 'Woodridge', '555-0102');
+    CREATE TABLE address_phone (address_id INT PRIMARY KEY, phone VARCHAR(20));
+    INSERT INTO address_phone SELECT address_id, phone FROM address;
+    CREATE TABLE phone_book (entry INT PRIMARY KEY, phone VARCHAR(20) CONSTRAINT phone_book_phone_fkey REFERENCES address (phone));
+    CREATE TABLE phone_log (phone TEXT);
+    CREATE VIEW customer_list AS SELECT a.address_id AS id, a.city AS city, a.phone AS phone FROM address a;
+    CREATE VIEW staff_with_address AS SELECT phone FROM staff WHERE staff_id IN (SELECT address_id FROM address);
+    CREATE TRIGGER trim_phone AFTER INSERT ON address BEGIN
+      UPDATE address SET phone = trim(new.phone) WHERE address_id = new.address_id;
+    END;
+    CREATE TRIGGER log_phone AFTER UPDATE ON address BEGIN INSERT INTO phone_log VALUES (new.phone); END;";
+
+/// Runs a refused command and returns what it said.
+#[track_caller]
+fn refused(p: &Project<'_>, args: &[&str]) -> String {
+    p.attrmig(args).run().code(3).stderr
+}
+
+#[track_caller]
+fn assert_names(said: &str, objects: &[&str]) {
+    for object in objects {
+        assert!(said.contains(object), "{object:?} not named in:\n{said}");
+    }
+}
+
+#[track_caller]
+fn assert_not_named(said: &str, objects: &[&str]) {
+    for object in objects {
+        assert!(!said.contains(object), "{object:?} named in:\n{said}");
+    }
+}
+
+/// The statement a refusal gives for `object`, run as it says.
+#[track_caller]
+fn run_advised(p: &Project<'_>, said: &str, statement: &str) {
+    assert!(
+        said.contains(statement),
+        "{statement:?} not advised in:\n{said}"
+    );
+    p.sql(statement);
+}
+
+backend_tests! {
+    /// Every kind of dependent a backend has, on one old column: each guard names the ones
+    /// it is about, with what to do; doing it (redefining, dropping, running the statement
+    /// the refusal gives, vouching for a text match with a note) lifts the refusal, and
+    /// drop-old then runs without the database's own error.
+    fn every_kind_of_dependent_through_the_procedure(db: &TestDb) {
+        let text = plan_text("address", "address_id", "phone", "address_phone");
+        let p = Project::new(db).with_plan(PHONE, &text);
+        let backend = db.backend();
+        p.sql(match backend {
+            Backend::Postgres => EVERYTHING_PG,
+            Backend::Mysql => EVERYTHING_MYSQL,
+            Backend::Sqlite => EVERYTHING_SQLITE,
+        });
+        recorded_at(&p, PHONE, &text, Step::DoubleReadNew);
+        let show = p.attrmig(["show", PHONE]).run().ok().stdout;
+        assert_names(&show, &["view customer_list", "trigger trim_phone on address", "foreign key fk_address_phone", "generated column phone_digits"]);
+
+        // 6: the readers, each named; a text match can be vouched for, the rest redefined.
+        let false_match = match backend {
+            Backend::Sqlite => "staff_with_address",
+            _ => "staff_phone",
+        };
+        let said = refused(&p, &["advance", PHONE]);
+        assert_names(&said, &["view customer_list", false_match, "(a text match)", "pass --note naming it"]);
+        assert_not_named(&said, &["trim_phone", "set_phone", "fk_address_phone", "ix_address_city_phone"]);
+        match backend {
+            Backend::Postgres => {
+                assert_names(&said, &["materialized view phone_count", "rule log_phone_rule on address", "policy has_phone on address", "function phone_of(id integer)"]);
+                p.sql("CREATE OR REPLACE VIEW customer_list AS SELECT a.address_id AS id, a.city AS city, n.phone AS phone
+                         FROM address a LEFT JOIN address_phone n ON n.address_id = a.address_id;
+                       DROP MATERIALIZED VIEW phone_count; DROP RULE log_phone_rule ON address;
+                       DROP POLICY has_phone ON address; DROP FUNCTION phone_of(INT);");
+            }
+            Backend::Mysql => {
+                assert_names(&said, &["function phone_of()"]);
+                p.sql("CREATE OR REPLACE VIEW customer_list AS SELECT a.address_id AS id, a.city AS city, n.phone AS phone
+                         FROM address a LEFT JOIN address_phone n ON n.address_id = a.address_id;
+                       DROP FUNCTION phone_of;");
+            }
+            Backend::Sqlite => {
+                p.sql("DROP VIEW customer_list;
+                       CREATE VIEW customer_list AS SELECT a.address_id AS id, a.city AS city, n.phone AS phone
+                         FROM address a LEFT JOIN address_phone n ON n.address_id = a.address_id;");
+            }
+        }
+        let said = refused(&p, &["advance", PHONE]);
+        assert_names(&said, &[false_match]);
+        assert_not_named(&said, &["customer_list"]);
+        let vouch = format!("{false_match} reads staff.phone; address is only joined for its keys");
+        p.attrmig(["advance", PHONE, "--note", &vouch]).run().ok().stdout_has("vouched for by --note");
+
+        // 7: constraints that refuse a write without phone; prepare-old-stop says so too.
+        let said = refused(&p, &["advance", PHONE]);
+        assert_names(&said, &["attrmig can't tell whether CHECK constraint phone_or_city on address", "accepts a row without address.phone"]);
+        let ddl = p.attrmig(["ddl", PHONE, "prepare-old-stop"]).run().ok().stdout;
+        assert_names(&ddl, &["-- writes without the attribute are still refused by: CHECK constraint phone_or_city on address", "(attrmig can't tell)"]);
+        p.attrmig(["ddl", PHONE, "prepare-old-stop", "--apply"]).run().ok();
+        if backend != Backend::Sqlite {
+            let said = refused(&p, &["advance", PHONE]);
+            assert_names(&said, &["refused by: CHECK constraint phone_set on address", "(false for NULL)"]);
+            run_advised(&p, &said, &match backend {
+                Backend::Postgres => "ALTER TABLE \"address\" DROP CONSTRAINT \"phone_set\"",
+                _ => "ALTER TABLE `address` DROP CONSTRAINT `phone_set`",
+            });
+        }
+        let said = refused(&p, &["advance", PHONE]);
+        assert_not_named(&said, &["phone_set"]);
+        p.attrmig(["advance", PHONE, "--note", "phone_or_city holds whenever city is set, and every address has one"]).run().ok();
+        p.attrmig(["advance", PHONE]).run().ok().stdout_has("→ 8 delete-tools");
+
+        // 9: writers in the database, foreign keys, and what would block the drop.
+        Store::open(db).approve(&plan(PHONE, &text), "bob@example.com", attrmig_core::audit::now());
+        let said = refused(&p, &["advance", PHONE, "--confirm-point-of-no-return"]);
+        assert_names(&said, &[
+            "trigger trim_phone on address", "trigger log_phone on address", false_match,
+            "foreign key fk_address_phone on address (phone) to phone_number (number)",
+            "foreign key phone_book_phone_fkey on phone_book (phone) referencing address (phone)",
+            "generated column phone_digits on address",
+        ]);
+        match backend {
+            Backend::Postgres => {
+                assert_names(&said, &["function set_phone(id integer, p text)", "publication phones"]);
+                p.sql("DROP TRIGGER trim_phone ON address; DROP TRIGGER log_phone ON address; DROP FUNCTION set_phone(INT, TEXT);
+                       ALTER TABLE address DROP COLUMN phone_digits; DROP PUBLICATION phones;");
+                run_advised(&p, &said, "ALTER TABLE \"address\" DROP CONSTRAINT \"fk_address_phone\"");
+                run_advised(&p, &said, "ALTER TABLE \"phone_book\" DROP CONSTRAINT \"phone_book_phone_fkey\"");
+            }
+            Backend::Mysql => {
+                assert_names(&said, &["procedure set_phone()", "event clear_phones", "CHECK constraint phone_or_city on address"]);
+                p.sql("DROP TRIGGER trim_phone; DROP TRIGGER log_phone; DROP PROCEDURE set_phone; DROP EVENT clear_phones;
+                       ALTER TABLE address DROP COLUMN phone_digits;");
+                run_advised(&p, &said, "ALTER TABLE `address` DROP FOREIGN KEY `fk_address_phone`");
+                run_advised(&p, &said, "ALTER TABLE `phone_book` DROP FOREIGN KEY `phone_book_phone_fkey`");
+                p.attrmig(["advance", PHONE, "--confirm-point-of-no-return", "--note", &vouch]).run().code(3)
+                    .stderr_has("CHECK constraint phone_or_city on address (a text match) (the database refuses the drop while it exists)");
+                run_advised(&p, &refused(&p, &["advance", PHONE, "--confirm-point-of-no-return"]), "ALTER TABLE `address` DROP CONSTRAINT `phone_or_city`");
+            }
+            Backend::Sqlite => {
+                assert_names(&said, &["unique constraint sqlite_autoindex_address", "CHECK constraint phone_or_city on address", "rebuild address without fk_address_phone", "rebuild phone_book without phone_book_phone_fkey", "https://www.sqlite.org/lang_altertable.html#otheralter"]);
+                // SQLite's documented rebuild, for the constraints it can't drop in place.
+                p.sql("DROP TRIGGER trim_phone; DROP TRIGGER log_phone;
+                       PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON;
+                       CREATE TABLE address_rebuilt (address_id INT PRIMARY KEY, city VARCHAR(50), phone VARCHAR(20));
+                       INSERT INTO address_rebuilt SELECT address_id, city, phone FROM address;
+                       DROP TABLE address;
+                       ALTER TABLE address_rebuilt RENAME TO address;
+                       CREATE INDEX ix_address_city_phone ON address (city, phone);
+                       CREATE TABLE phone_book_rebuilt (entry INT PRIMARY KEY, phone VARCHAR(20));
+                       INSERT INTO phone_book_rebuilt SELECT entry, phone FROM phone_book;
+                       DROP TABLE phone_book;
+                       ALTER TABLE phone_book_rebuilt RENAME TO phone_book;
+                       PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON;");
+            }
+        }
+        let said = refused(&p, &["advance", PHONE, "--confirm-point-of-no-return"]);
+        assert_names(&said, &[false_match]);
+        assert_not_named(&said, &["trim_phone", "fk_address_phone", "phone_digits"]);
+        p.attrmig(["advance", PHONE, "--confirm-point-of-no-return", "--note", &vouch]).run().ok();
+
+        // 10: drop-old says what it takes along and refuses the text match until vouched for.
+        let preview = p.attrmig(["ddl", PHONE, "drop-old"]).run().ok().stdout;
+        assert_names(&preview, &["-- takes along: ", "ix_address_city_phone", &format!("-- blocked by: {}", if backend == Backend::Sqlite { "view staff_with_address" } else { "function staff_phone" })]);
+        if backend == Backend::Sqlite {
+            assert_names(&preview, &["DROP INDEX \"ix_address_city_phone\";\nALTER TABLE \"address\" DROP COLUMN \"phone\";"]);
+        }
+        let said = refused(&p, &["ddl", PHONE, "drop-old", "--apply"]);
+        assert_names(&said, &[false_match, "run `attrmig ddl address-phone drop-old --apply` again"]);
+        p.attrmig(["ddl", PHONE, "drop-old", "--apply", "--note", &vouch]).run().ok();
+        p.attrmig(["advance", PHONE]).run().ok().stdout_has("→ 10 drop-old");
+        assert_eq!(p.count("SELECT COUNT(*) AS n FROM customer_list WHERE phone IS NOT NULL"), 2, "the view reads new storage");
+        p.sql("INSERT INTO address (address_id, city) VALUES (3, 'Sasebo')");
     }
 }

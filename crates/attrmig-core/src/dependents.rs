@@ -122,6 +122,20 @@ impl DependentKind {
         )
     }
 
+    /// Indexes and constraints: dropped by a statement of their own, not redefined.
+    pub fn is_constraint(self) -> bool {
+        matches!(
+            self,
+            DependentKind::Index
+                | DependentKind::Unique
+                | DependentKind::PrimaryKey
+                | DependentKind::Check
+                | DependentKind::ForeignKey
+                | DependentKind::ReferencingForeignKey
+                | DependentKind::Exclusion
+        )
+    }
+
     /// Foreign keys either way.
     pub fn is_foreign_key(self) -> bool {
         matches!(
@@ -337,10 +351,17 @@ impl Dependent {
         self.on_drop.is_obstacle() && self.access.touches_attribute()
     }
 
-    /// Does `note` vouch for this dependent: name it, as a person overriding a text match
-    /// must.
+    /// Does `note` vouch for this dependent: name it (as a whole word; a function without
+    /// its arguments), as a person overriding a text match must.
     pub fn named_in(&self, note: Option<&str>) -> bool {
-        note.is_some_and(|n| n.contains(self.name.as_str()))
+        let name = self.name.split('(').next().unwrap_or(&self.name).trim();
+        let Some(note) = note.filter(|_| !name.is_empty()) else {
+            return false;
+        };
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        note.match_indices(name).any(|(at, _)| {
+            !word(note[..at].chars().next_back()) && !word(note[at + name.len()..].chars().next())
+        })
     }
 }
 
@@ -940,5 +961,17 @@ mod tests {
         assert!(index.describe().starts_with("unique index"));
         assert!(trigger.named_in(Some("ins_film copies title only")));
         assert!(!trigger.named_in(None));
+        assert!(
+            !trigger.named_in(Some("ins_films is another")),
+            "a whole word"
+        );
+        let function = Dependent::new(
+            DependentKind::Function,
+            "staff_phone(id integer)",
+            Access::Reads,
+            FoundBy::TextMatch,
+            OnDrop::Breaks,
+        );
+        assert!(function.named_in(Some("staff_phone() reads staff.phone")));
     }
 }

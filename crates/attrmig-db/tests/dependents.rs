@@ -233,3 +233,63 @@ backend_tests! {
         assert_eq!(verdict("phone_or_city"), None, "it names city too: the value alone can't tell");
     }
 }
+
+fn json_full_name() -> OldStorage {
+    let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
+    OldStorage::Json {
+        table: ident("users"),
+        key: ident("id"),
+        column: ident("attrs"),
+        path: attrmig_core::ident::JsonPath::new("full_name").unwrap(),
+    }
+}
+
+fn eav_full_name() -> OldStorage {
+    let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
+    OldStorage::Eav {
+        table: ident("user_attributes"),
+        key: ident("user_id"),
+        name_column: ident("name"),
+        name: "full_name".into(),
+        value_column: ident("value"),
+    }
+}
+
+backend_tests! {
+    /// JSON old storage: what names the document column is found; what names the key
+    /// reads the attribute, the rest only names its storage; drop-old drops no column.
+    fn json_dependents_name_the_key_or_only_the_document(db: &TestDb) {
+        let (names, nicks) = match db.backend() {
+            Backend::Postgres => ("attrs ->> 'full_name'", "attrs ->> 'nickname'"),
+            _ => ("json_extract(attrs, '$.full_name')", "json_extract(attrs, '$.nickname')"),
+        };
+        let doc = if db.backend() == Backend::Postgres { "JSONB" } else { "TEXT" };
+        db.execute(&format!(
+            "CREATE TABLE users (id INT PRIMARY KEY, attrs {doc});
+             CREATE VIEW user_names AS SELECT id, {names} AS full_name FROM users;
+             CREATE VIEW user_nicks AS SELECT id, {nicks} AS nickname FROM users;
+             CREATE VIEW user_ids AS SELECT id FROM users;"
+        ));
+        let found = found(db, &json_full_name());
+        let by = |name: &str| (get(&found, name).access, get(&found, name).on_drop);
+        assert_eq!(by("user_names"), (Reads, OnDrop::Unaffected));
+        assert_eq!(by("user_nicks"), (Access::NamesStorage, OnDrop::Unaffected));
+        assert!(found.iter().all(|d| d.name != "user_ids"), "{found:#?}");
+    }
+
+    /// EAV old storage: what names the table and the attribute's name reads or writes
+    /// it; what names only the table is storage.
+    fn eav_dependents_name_the_attribute_or_only_the_table(db: &TestDb) {
+        db.execute(
+            "CREATE TABLE user_attributes (user_id INT, name VARCHAR(40), value TEXT, PRIMARY KEY (user_id, name));
+             CREATE TABLE users (id INT PRIMARY KEY);
+             CREATE VIEW full_names AS SELECT user_id, value FROM user_attributes WHERE name = 'full_name';
+             CREATE VIEW emails AS SELECT user_id, value FROM user_attributes WHERE name = 'email';
+             CREATE VIEW people AS SELECT id FROM users;",
+        );
+        let found = found(db, &eav_full_name());
+        assert_eq!(get(&found, "full_names").access, Reads, "{found:#?}");
+        assert_eq!(get(&found, "emails").access, Access::NamesStorage, "{found:#?}");
+        assert!(found.iter().all(|d| d.name != "people" && d.on_drop == OnDrop::Unaffected), "{found:#?}");
+    }
+}

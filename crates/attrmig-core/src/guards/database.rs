@@ -135,18 +135,31 @@ pub(super) fn no_writers(plan: &Plan, facts: &Facts) -> GuardCheck {
     )
 }
 
-/// How to drop each of `ds`, for a refusal's advice.
+/// How to drop each constraint or index of `ds`, for a refusal's advice (views,
+/// triggers and routines are redefined or dropped by their own statements).
 fn drop_statements(ds: &[&Dependent]) -> Vec<String> {
-    ds.iter()
+    let mut rebuilt = false;
+    let mut statements: Vec<String> = ds
+        .iter()
+        .filter(|d| d.kind.is_constraint())
         .map(|d| match &d.drop_statement {
             Some(statement) => statement.clone(),
-            None => format!(
-                "{}: SQLite can't drop a constraint in place, rebuild {} without it (https://www.sqlite.org/lang_altertable.html#otheralter)",
-                d.name,
-                d.table.as_deref().unwrap_or("its table")
-            ),
+            None => {
+                rebuilt = true;
+                format!(
+                    "rebuild {} without {}",
+                    d.table.as_deref().unwrap_or("its table"),
+                    d.name
+                )
+            }
         })
-        .collect()
+        .collect();
+    if rebuilt {
+        statements.push(
+            "SQLite can't drop a constraint in place: https://www.sqlite.org/lang_altertable.html#otheralter".into(),
+        );
+    }
+    statements
 }
 
 /// Entering 9: no foreign key from or to the old column. drop-old would either be
@@ -233,15 +246,10 @@ pub fn drop_obstacles<'a>(
     if left.is_empty() {
         return Ok(excused);
     }
-    let droppable: Vec<&Dependent> = left
-        .iter()
-        .copied()
-        .filter(|d| d.drop_statement.is_some())
-        .collect();
     Err(Refusal::DropOldBlocked {
         what: plan.old.describe(),
         objects: left.iter().map(|d| obstacle(d)).collect(),
-        statements: drop_statements(&droppable),
+        statements: drop_statements(&left),
         heuristic: heuristic(&left),
         then: then.to_owned(),
     })
@@ -388,11 +396,7 @@ pub(super) fn constraints_accept_absence(plan: &Plan, facts: &Facts) -> GuardChe
     } = absence_verdicts(all, default.as_deref(), facts.note.as_deref());
     let what = plan.old.describe();
     if !refused.is_empty() || !unjudged.is_empty() {
-        let to_drop: Vec<&Dependent> = refused
-            .iter()
-            .map(|(d, _)| *d)
-            .filter(|d| d.drop_statement.is_some())
-            .collect();
+        let to_drop: Vec<&Dependent> = refused.iter().map(|(d, _)| *d).collect();
         return GuardCheck::fail(
             name,
             Refusal::AbsenceRefused {
@@ -571,7 +575,7 @@ mod tests {
         fk.drop_statement = None;
         let err = refusal(no_foreign_keys(&plan(), &with(vec![fk])));
         assert!(
-            err.contains("SQLite can't drop a constraint in place, rebuild users without it"),
+            err.contains("(rebuild users without fk_store_address; SQLite can't drop a constraint in place: https://"),
             "{err}"
         );
     }

@@ -8,7 +8,7 @@ use attrmig_core::dependents::{Access, Dependent, DependentKind, FoundBy, OnDrop
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use super::{Target, check_accepts_absent, constrains, drop_constraint};
+use super::{Target, check_accepts_absent, constrains, drop_constraint, quoted};
 use crate::connection::AnyConnection;
 use crate::error::DbError;
 use crate::url::Backend;
@@ -216,6 +216,15 @@ fn indexes(
             .on(target.table_name())
             .columns(columns);
         d.unique = unique && kind == DependentKind::Index;
+        d.drop_statement = quoted(Backend::Mysql, target.table_name()).and_then(|t| {
+            Some(match kind {
+                DependentKind::PrimaryKey => format!("ALTER TABLE {t} DROP PRIMARY KEY"),
+                _ => format!(
+                    "ALTER TABLE {t} DROP INDEX {}",
+                    quoted(Backend::Mysql, &d.name)?
+                ),
+            })
+        });
         found.push(d);
     }
     Ok(())

@@ -8,7 +8,7 @@ use attrmig_core::dependents::{Access, Dependent, DependentKind, FoundBy, OnDrop
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use super::{Target, check_accepts_absent, drop_constraint, split_columns};
+use super::{Target, check_accepts_absent, drop_constraint, quoted, split_columns};
 use crate::connection::AnyConnection;
 use crate::error::DbError;
 use crate::url::Backend;
@@ -329,15 +329,14 @@ fn from_catalogue(
         }
         _ => {}
     }
-    if matches!(
-        kind,
-        DependentKind::Check | DependentKind::ForeignKey | DependentKind::ReferencingForeignKey
-    ) {
+    if kind == DependentKind::Index {
+        d.drop_statement = quoted(Backend::Postgres, &d.name).map(|n| format!("DROP INDEX {n}"));
+    } else if kind.is_constraint() {
         d.drop_statement = drop_constraint(
             Backend::Postgres,
             d.table.as_deref().unwrap_or_default(),
             &d.name,
-            kind != DependentKind::Check,
+            kind.is_foreign_key(),
         );
     }
     if kind == DependentKind::Check && target.is_column_kind() {
