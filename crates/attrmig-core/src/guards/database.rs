@@ -277,10 +277,7 @@ pub fn takes_along(plan: &Plan, all: &[Dependent]) -> String {
     }
     let along = taken_along(all);
     if along.is_empty() {
-        format!(
-            "nothing else in the database depends on {}",
-            plan.old.describe()
-        )
+        format!("drop-old takes nothing along with {}", plan.old.describe())
     } else {
         format!("drop-old takes along: {}", along.join(", "))
     }
