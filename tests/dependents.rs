@@ -633,3 +633,30 @@ backend_tests! {
         p.sql("INSERT INTO address (address_id, city) VALUES (3, 'Sasebo')");
     }
 }
+
+backend_tests! {
+    /// prepare-old-stop lists what will still refuse a write without the attribute, and
+    /// refuses to run on a column of the primary key instead of leaving the database to
+    /// say so (PostgreSQL: "column is in a primary key").
+    fn prepare_old_stop_says_what_it_leaves_and_refuses_a_key_column(db: &TestDb) {
+        let text = plan_text("phone_line", "address_id", "phone", "address_phone");
+        let p = Project::new(db).with_plan(PHONE, &text);
+        p.sql("CREATE TABLE phone_line (address_id INT NOT NULL, phone VARCHAR(20) NOT NULL, PRIMARY KEY (address_id, phone));");
+        let said = refused(&p, &["ddl", PHONE, "prepare-old-stop", "--apply"]);
+        assert_names(&said, &["phone_line.phone is part of the primary key", "can't be migrated out column by column"]);
+        assert_eq!(p.count("SELECT COUNT(*) AS n FROM phone_line"), 0);
+
+        let text = plan_text("address", "address_id", "phone", "address_phone");
+        let p = p.with_plan(PHONE, &text);
+        p.sql(&per_backend(
+            db,
+            "CREATE TABLE address (address_id INT PRIMARY KEY, phone VARCHAR(20) NOT NULL CONSTRAINT phone_set CHECK (phone IS NOT NULL));",
+            "CREATE TABLE address (address_id INT PRIMARY KEY, phone VARCHAR(20) NOT NULL CONSTRAINT phone_set CHECK (phone IS NOT NULL));",
+            "CREATE TABLE address (address_id INT PRIMARY KEY, phone VARCHAR(20) NOT NULL, CONSTRAINT phone_set CHECK (phone IS NOT NULL));",
+        ));
+        p.attrmig(["ddl", PHONE, "prepare-old-stop"])
+            .run()
+            .ok()
+            .stdout_has("-- writes without the attribute are still refused by: CHECK constraint phone_set on address");
+    }
+}
