@@ -385,25 +385,40 @@ backend_tests! {
 
 // --- every kind of dependent, through the whole procedure -------------------------------------
 
-const EVERYTHING_PG: &str = "
+/// What every backend's fixture shares: the tables around the old one, its rows, new
+/// storage, and a view reading old storage.
+const EVERYTHING_TABLES: &str = "
     CREATE TABLE phone_number (number VARCHAR(20) PRIMARY KEY);
     INSERT INTO phone_number VALUES ('555-0101'), ('555-0102');
     CREATE TABLE staff (staff_id INT PRIMARY KEY, phone VARCHAR(20));
     INSERT INTO staff VALUES (1, '555-0199');
-    CREATE TABLE address (address_id INT PRIMARY KEY, city VARCHAR(50), phone VARCHAR(20) NOT NULL,
+";
+const EVERYTHING_ROWS: &str = "
+    INSERT INTO address (address_id, city, phone) VALUES (1, 'Lethbridge', '555-0101'), (2, 'Woodridge', '555-0102');
+    CREATE TABLE address_phone (address_id INT PRIMARY KEY, phone VARCHAR(20));
+    INSERT INTO address_phone SELECT address_id, phone FROM address;
+    CREATE TABLE phone_log (phone TEXT);
+    CREATE VIEW customer_list AS SELECT a.address_id AS id, a.city AS city, a.phone AS phone FROM address a;
+";
+
+/// One backend's fixture: the old table with its constraints, the dependents after its
+/// rows, and the rest of what it has.
+fn everything(parts: [&str; 3]) -> String {
+    let [address, after_rows, rest] = parts;
+    format!("{EVERYTHING_TABLES}{address}{EVERYTHING_ROWS}{after_rows}{rest}")
+}
+
+/// PostgreSQL: the old table, what comes after its rows, the rest.
+const EVERYTHING_PG: [&str; 3] = [
+    "    CREATE TABLE address (address_id INT PRIMARY KEY, city VARCHAR(50), phone VARCHAR(20) NOT NULL,
       CONSTRAINT phone_set CHECK (phone IS NOT NULL),
       CONSTRAINT phone_or_city CHECK (phone IS NOT NULL OR city IS NOT NULL),
       CONSTRAINT address_phone_unique UNIQUE (phone),
       CONSTRAINT fk_address_phone FOREIGN KEY (phone) REFERENCES phone_number (number));
     ALTER TABLE address ADD COLUMN phone_digits TEXT GENERATED ALWAYS AS (replace(phone, '-', '')) STORED;
-    CREATE INDEX ix_address_city_phone ON address (city, phone);
-    INSERT INTO address (address_id, city, phone) VALUES (1, 'Lethbridge', '555-0101'), (2, 'Woodridge', '555-0102');
-    CREATE TABLE address_phone (address_id INT PRIMARY KEY, phone VARCHAR(20));
-    INSERT INTO address_phone SELECT address_id, phone FROM address;
-    CREATE TABLE phone_book (entry INT PRIMARY KEY, phone VARCHAR(20) CONSTRAINT phone_book_phone_fkey REFERENCES address (phone));
-    CREATE TABLE phone_log (phone TEXT);
-    CREATE VIEW customer_list AS SELECT a.address_id AS id, a.city AS city, a.phone AS phone FROM address a;
-    CREATE MATERIALIZED VIEW phone_count AS SELECT phone, count(*) AS n FROM address GROUP BY phone;
+    CREATE INDEX ix_address_city_phone ON address (city, phone);",
+    "    CREATE TABLE phone_book (entry INT PRIMARY KEY, phone VARCHAR(20) CONSTRAINT phone_book_phone_fkey REFERENCES address (phone));",
+    "    CREATE MATERIALIZED VIEW phone_count AS SELECT phone, count(*) AS n FROM address GROUP BY phone;
     CREATE RULE log_phone_rule AS ON UPDATE TO address DO ALSO INSERT INTO phone_log VALUES (NEW.phone);
     ALTER TABLE address ENABLE ROW LEVEL SECURITY;
     CREATE POLICY has_phone ON address USING (phone IS NOT NULL);
@@ -417,57 +432,44 @@ const EVERYTHING_PG: &str = "
     CREATE FUNCTION log_phone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO phone_log VALUES (NEW.phone); RETURN NEW; END $$;
     CREATE TRIGGER log_phone AFTER UPDATE ON address FOR EACH ROW EXECUTE FUNCTION log_phone();
     SET client_min_messages = error;
-    CREATE PUBLICATION phones FOR TABLE address (address_id, phone);";
+    CREATE PUBLICATION phones FOR TABLE address (address_id, phone);",
+];
 
-const EVERYTHING_MYSQL: &str = "
-    CREATE TABLE phone_number (number VARCHAR(20) PRIMARY KEY);
-    INSERT INTO phone_number VALUES ('555-0101'), ('555-0102');
-    CREATE TABLE staff (staff_id INT PRIMARY KEY, phone VARCHAR(20));
-    INSERT INTO staff VALUES (1, '555-0199');
-    CREATE TABLE address (address_id INT PRIMARY KEY, city VARCHAR(50), phone VARCHAR(20) NOT NULL,
+/// MySQL/MariaDB: the same, with its routines, triggers and an event.
+const EVERYTHING_MYSQL: [&str; 3] = [
+    "    CREATE TABLE address (address_id INT PRIMARY KEY, city VARCHAR(50), phone VARCHAR(20) NOT NULL,
       phone_digits VARCHAR(20) GENERATED ALWAYS AS (replace(phone, '-', '')) VIRTUAL,
       CONSTRAINT phone_set CHECK (phone IS NOT NULL),
       CONSTRAINT phone_or_city CHECK (phone IS NOT NULL OR city IS NOT NULL),
       UNIQUE KEY address_phone_unique (phone),
       KEY ix_address_city_phone (city, phone),
-      CONSTRAINT fk_address_phone FOREIGN KEY (phone) REFERENCES phone_number (number));
-    INSERT INTO address (address_id, city, phone) VALUES (1, 'Lethbridge', '555-0101'), (2, 'Woodridge', '555-0102');
-    CREATE TABLE address_phone (address_id INT PRIMARY KEY, phone VARCHAR(20));
-    INSERT INTO address_phone SELECT address_id, phone FROM address;
-    CREATE TABLE phone_book (entry INT PRIMARY KEY, phone VARCHAR(20),
-      CONSTRAINT phone_book_phone_fkey FOREIGN KEY (phone) REFERENCES address (phone));
-    CREATE TABLE phone_log (phone TEXT);
-    CREATE VIEW customer_list AS SELECT a.address_id AS id, a.city AS city, a.phone AS phone FROM address a;
-    CREATE FUNCTION phone_of(id INT) RETURNS VARCHAR(20) READS SQL DATA RETURN (SELECT phone FROM address WHERE address_id = id);
+      CONSTRAINT fk_address_phone FOREIGN KEY (phone) REFERENCES phone_number (number));",
+    "    CREATE TABLE phone_book (entry INT PRIMARY KEY, phone VARCHAR(20),
+      CONSTRAINT phone_book_phone_fkey FOREIGN KEY (phone) REFERENCES address (phone));",
+    "    CREATE FUNCTION phone_of(id INT) RETURNS VARCHAR(20) READS SQL DATA RETURN (SELECT phone FROM address WHERE address_id = id);
     CREATE FUNCTION staff_phone(id INT) RETURNS VARCHAR(20) READS SQL DATA
       RETURN (SELECT phone FROM staff WHERE staff_id IN (SELECT address_id FROM address WHERE address_id = id));
     CREATE PROCEDURE set_phone(id INT, p VARCHAR(20)) MODIFIES SQL DATA UPDATE address SET phone = p WHERE address_id = id;
     CREATE TRIGGER trim_phone BEFORE INSERT ON address FOR EACH ROW SET NEW.phone = trim(NEW.phone);
     CREATE TRIGGER log_phone AFTER UPDATE ON address FOR EACH ROW INSERT INTO phone_log VALUES (NEW.phone);
-    CREATE EVENT clear_phones ON SCHEDULE EVERY 1 DAY DISABLE DO UPDATE address SET phone = trim(phone);";
+    CREATE EVENT clear_phones ON SCHEDULE EVERY 1 DAY DISABLE DO UPDATE address SET phone = trim(phone);",
+];
 
-const EVERYTHING_SQLITE: &str = "
-    CREATE TABLE phone_number (number VARCHAR(20) PRIMARY KEY);
-    INSERT INTO phone_number VALUES ('555-0101'), ('555-0102');
-    CREATE TABLE staff (staff_id INT PRIMARY KEY, phone VARCHAR(20));
-    INSERT INTO staff VALUES (1, '555-0199');
-    CREATE TABLE address (address_id INT PRIMARY KEY, city VARCHAR(50),
+/// SQLite: the same, with what it has (views and triggers; no routines).
+const EVERYTHING_SQLITE: [&str; 3] = [
+    "    CREATE TABLE address (address_id INT PRIMARY KEY, city VARCHAR(50),
       phone VARCHAR(20) NOT NULL CONSTRAINT fk_address_phone REFERENCES phone_number (number),
       phone_digits TEXT GENERATED ALWAYS AS (replace(phone, '-', '')) VIRTUAL,
       CONSTRAINT phone_or_city CHECK (phone IS NOT NULL OR city IS NOT NULL),
       CONSTRAINT address_phone_unique UNIQUE (phone));
-    CREATE INDEX ix_address_city_phone ON address (city, phone);
-    INSERT INTO address (address_id, city, phone) VALUES (1, 'Lethbridge', '555-0101'), (2, 'Woodridge', '555-0102');
-    CREATE TABLE address_phone (address_id INT PRIMARY KEY, phone VARCHAR(20));
-    INSERT INTO address_phone SELECT address_id, phone FROM address;
-    CREATE TABLE phone_book (entry INT PRIMARY KEY, phone VARCHAR(20) CONSTRAINT phone_book_phone_fkey REFERENCES address (phone));
-    CREATE TABLE phone_log (phone TEXT);
-    CREATE VIEW customer_list AS SELECT a.address_id AS id, a.city AS city, a.phone AS phone FROM address a;
-    CREATE VIEW staff_with_address AS SELECT phone FROM staff WHERE staff_id IN (SELECT address_id FROM address);
+    CREATE INDEX ix_address_city_phone ON address (city, phone);",
+    "    CREATE TABLE phone_book (entry INT PRIMARY KEY, phone VARCHAR(20) CONSTRAINT phone_book_phone_fkey REFERENCES address (phone));",
+    "    CREATE VIEW staff_with_address AS SELECT phone FROM staff WHERE staff_id IN (SELECT address_id FROM address);
     CREATE TRIGGER trim_phone AFTER INSERT ON address BEGIN
       UPDATE address SET phone = trim(new.phone) WHERE address_id = new.address_id;
     END;
-    CREATE TRIGGER log_phone AFTER UPDATE ON address BEGIN INSERT INTO phone_log VALUES (new.phone); END;";
+    CREATE TRIGGER log_phone AFTER UPDATE ON address BEGIN INSERT INTO phone_log VALUES (new.phone); END;",
+];
 
 /// Runs a refused command and returns what it said.
 #[track_caller]
@@ -508,11 +510,11 @@ backend_tests! {
         let text = plan_text("address", "address_id", "phone", "address_phone");
         let p = Project::new(db).with_plan(PHONE, &text);
         let backend = db.backend();
-        p.sql(match backend {
+        p.sql(&everything(match backend {
             Backend::Postgres => EVERYTHING_PG,
             Backend::Mysql => EVERYTHING_MYSQL,
             Backend::Sqlite => EVERYTHING_SQLITE,
-        });
+        }));
         recorded_at(&p, PHONE, &text, Step::DoubleReadNew);
         let show = p.attrmig(["show", PHONE]).run().ok().stdout;
         assert_names(&show, &["view customer_list", "trigger trim_phone on address", "foreign key fk_address_phone", "generated column phone_digits"]);
@@ -560,7 +562,7 @@ backend_tests! {
         if backend != Backend::Sqlite {
             let said = refused(&p, &["advance", PHONE]);
             assert_names(&said, &["refused by: CHECK constraint phone_set on address", "(false for NULL)"]);
-            run_advised(&p, &said, &match backend {
+            run_advised(&p, &said, match backend {
                 Backend::Postgres => "ALTER TABLE \"address\" DROP CONSTRAINT \"phone_set\"",
                 _ => "ALTER TABLE `address` DROP CONSTRAINT `phone_set`",
             });

@@ -67,71 +67,65 @@ fn excused_detail(excused: &[&Dependent]) -> String {
     }
 }
 
-/// Entering 6: no view, materialized view, rule, policy or function reads old storage.
-pub(super) fn no_readers(plan: &Plan, facts: &Facts) -> GuardCheck {
-    let name = "no-database-readers-of-old";
+/// The refusal of a guard over some dependents, built from the offenders that are left.
+type Refuse = fn(&Plan, &[&Dependent]) -> Refusal;
+
+/// A guard that refuses while any dependent `offends`, less the text matches the note
+/// vouches for; passes with `none` (which names what it looked for).
+fn no_offenders(
+    name: &'static str,
+    plan: &Plan,
+    facts: &Facts,
+    offends: fn(&Dependent) -> bool,
+    refuse: Refuse,
+    none: &str,
+) -> GuardCheck {
     let all = match observed(facts) {
         Ok(all) => all,
         Err(r) => return GuardCheck::fail(name, r),
     };
-    let readers: Vec<&Dependent> = all
-        .iter()
-        .filter(|d| d.kind.serves_reads() && d.access.reads())
-        .collect();
-    let (left, excused) = unexcused(readers, facts);
-    let what = plan.old.describe();
+    let (left, excused) = unexcused(all.iter().filter(|d| offends(d)).collect(), facts);
     if !left.is_empty() {
-        return GuardCheck::fail(
-            name,
-            Refusal::DatabaseReadsOld {
-                what,
-                new: plan.new.describe(),
-                objects: described(&left),
-                heuristic: heuristic(&left),
-            },
-        );
+        return GuardCheck::fail(name, refuse(plan, &left));
     }
     GuardCheck::pass(
         name,
-        format!(
-            "no view, rule, policy or function in the database reads {what}{}",
-            excused_detail(&excused)
-        ),
+        format!("{none} {}{}", plan.old.describe(), excused_detail(&excused)),
         evidence(name, all, &excused, facts.note.as_deref()),
+    )
+}
+
+/// Entering 6: no view, materialized view, rule, policy or function reads old storage.
+pub(super) fn no_readers(plan: &Plan, facts: &Facts) -> GuardCheck {
+    no_offenders(
+        "no-database-readers-of-old",
+        plan,
+        facts,
+        |d| d.kind.serves_reads() && d.access.reads(),
+        |plan, left| Refusal::DatabaseReadsOld {
+            what: plan.old.describe(),
+            new: plan.new.describe(),
+            objects: described(left),
+            heuristic: heuristic(left),
+        },
+        "no view, rule, policy or function in the database reads",
     )
 }
 
 /// Entering 9: no trigger, routine or event reads or writes old storage.
 pub(super) fn no_writers(plan: &Plan, facts: &Facts) -> GuardCheck {
-    let name = "no-database-writers-of-old";
-    let all = match observed(facts) {
-        Ok(all) => all,
-        Err(r) => return GuardCheck::fail(name, r),
-    };
-    let writers: Vec<&Dependent> = all
-        .iter()
-        .filter(|d| d.kind.is_code() && d.access.touches_attribute())
-        .collect();
-    let (left, excused) = unexcused(writers, facts);
-    let what = plan.old.describe();
-    if !left.is_empty() {
-        return GuardCheck::fail(
-            name,
-            Refusal::DatabaseWritesOld {
-                what,
-                new: plan.new.describe(),
-                objects: described(&left),
-                heuristic: heuristic(&left),
-            },
-        );
-    }
-    GuardCheck::pass(
-        name,
-        format!(
-            "no trigger, routine or event in the database reads or writes {what}{}",
-            excused_detail(&excused)
-        ),
-        evidence(name, all, &excused, facts.note.as_deref()),
+    no_offenders(
+        "no-database-writers-of-old",
+        plan,
+        facts,
+        |d| d.kind.is_code() && d.access.touches_attribute(),
+        |plan, left| Refusal::DatabaseWritesOld {
+            what: plan.old.describe(),
+            new: plan.new.describe(),
+            objects: described(left),
+            heuristic: heuristic(left),
+        },
+        "no trigger, routine or event in the database reads or writes",
     )
 }
 
@@ -165,31 +159,18 @@ fn drop_statements(ds: &[&Dependent]) -> Vec<String> {
 /// Entering 9: no foreign key from or to the old column. drop-old would either be
 /// refused by the database or take the constraint along, after the point of no return.
 pub(super) fn no_foreign_keys(plan: &Plan, facts: &Facts) -> GuardCheck {
-    let name = "no-foreign-keys-on-old";
-    let all = match observed(facts) {
-        Ok(all) => all,
-        Err(r) => return GuardCheck::fail(name, r),
-    };
-    let keys: Vec<&Dependent> = all
-        .iter()
-        .filter(|d| d.kind.is_foreign_key() && d.on_drop != OnDrop::Unaffected)
-        .collect();
-    let what = plan.old.describe();
-    if !keys.is_empty() {
-        return GuardCheck::fail(
-            name,
-            Refusal::ForeignKeysOnOld {
-                what,
-                new: plan.new.describe(),
-                keys: keys.iter().map(|d| d.describe()).collect(),
-                statements: drop_statements(&keys),
-            },
-        );
-    }
-    GuardCheck::pass(
-        name,
-        format!("no foreign key from or to {what}"),
-        json!({ "guard": name }),
+    no_offenders(
+        "no-foreign-keys-on-old",
+        plan,
+        facts,
+        |d| d.kind.is_foreign_key() && d.on_drop != OnDrop::Unaffected,
+        |plan, keys| Refusal::ForeignKeysOnOld {
+            what: plan.old.describe(),
+            new: plan.new.describe(),
+            keys: keys.iter().map(|d| d.describe()).collect(),
+            statements: drop_statements(keys),
+        },
+        "no foreign key from or to",
     )
 }
 

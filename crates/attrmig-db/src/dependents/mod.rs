@@ -21,7 +21,9 @@ mod mysql;
 mod postgres;
 mod sqlite;
 
-use attrmig_core::dependents::{Access, Attribute, Dependent, OnDrop, Scope, is_own, mention};
+use attrmig_core::dependents::{
+    Access, Attribute, Dependent, DependentKind, FoundBy, OnDrop, Scope, is_own, mention,
+};
 use attrmig_core::facts::TableFact;
 use attrmig_core::ident::Ident;
 use attrmig_core::plan::OldStorage;
@@ -200,6 +202,36 @@ fn check_accepts_absent(
     // evaluate must not abort the caller's.
     let rows: Vec<Verdict> = conn.transaction(|c| diesel::sql_query(sql).load(c)).ok()?;
     rows.first().map(|r| r.n == 1)
+}
+
+/// A CHECK constraint of the old table, if its expression names the attribute: the
+/// column's own (`own`) goes with the column, any other refuses the drop; judged on the
+/// value a write without the attribute stores.
+fn check(
+    conn: &mut AnyConnection,
+    target: &Target<'_>,
+    name: String,
+    expression: &str,
+    own: bool,
+) -> Option<Dependent> {
+    let access = target.mention(expression, Scope::Row).map(constrains)?;
+    let on_drop = if own {
+        OnDrop::DroppedWith
+    } else {
+        OnDrop::Blocks
+    };
+    let mut d = Dependent::new(
+        DependentKind::Check,
+        name,
+        access,
+        FoundBy::TextMatch,
+        on_drop,
+    )
+    .on(target.table_name());
+    if target.is_column_kind() {
+        d.accepts_absent = check_accepts_absent(conn, target, expression);
+    }
+    Some(d)
 }
 
 /// Splits a comma-joined column list from a catalogue query.

@@ -8,7 +8,7 @@ use attrmig_core::dependents::{Access, Dependent, DependentKind, FoundBy, OnDrop
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use super::{Target, check_accepts_absent, constrains, drop_constraint, quoted};
+use super::{Target, check, drop_constraint, quoted};
 use crate::connection::AnyConnection;
 use crate::error::DbError;
 use crate::url::Backend;
@@ -56,108 +56,66 @@ pub(super) fn dependents(
     Ok(found)
 }
 
+/// Where views, triggers, routines and events keep their text; `rel` is a trigger's
+/// table or a routine's type.
+const CODE: &[(DependentKind, &str, &str)] = &[
+    (
+        DependentKind::View,
+        "views",
+        "SELECT TABLE_NAME AS name, CAST(NULL AS CHAR) AS rel, VIEW_DEFINITION AS definition \
+         FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()",
+    ),
+    (
+        DependentKind::Trigger,
+        "triggers",
+        "SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS rel, ACTION_STATEMENT AS definition \
+         FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()",
+    ),
+    (
+        DependentKind::Function,
+        "routines",
+        "SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS rel, ROUTINE_DEFINITION AS definition \
+         FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()",
+    ),
+    (
+        DependentKind::Event,
+        "events",
+        "SELECT EVENT_NAME AS name, CAST(NULL AS CHAR) AS rel, EVENT_DEFINITION AS definition \
+         FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()",
+    ),
+];
+
 /// Views, triggers, routines and events, by their text.
 fn code(
     conn: &mut AnyConnection,
     target: &Target<'_>,
     found: &mut Vec<Dependent>,
 ) -> Result<(), DbError> {
-    for row in texts(
-        conn,
-        "SELECT TABLE_NAME AS name, CAST(NULL AS CHAR) AS rel, VIEW_DEFINITION AS definition \
-         FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()",
-        None,
-        "views",
-    )? {
-        if let Some(access) = row
-            .definition
-            .as_deref()
-            .and_then(|t| target.mention(t, Scope::Elsewhere))
-        {
-            found.push(Dependent::new(
-                DependentKind::View,
-                row.name,
-                access,
-                FoundBy::TextMatch,
-                OnDrop::Breaks,
-            ));
-        }
-    }
-    for row in texts(
-        conn,
-        "SELECT TRIGGER_NAME AS name, EVENT_OBJECT_TABLE AS rel, ACTION_STATEMENT AS definition \
-         FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()",
-        None,
-        "triggers",
-    )? {
-        let table = row.rel.unwrap_or_default();
-        let scope = if target.is_old_table(&table) {
-            Scope::TriggerOnTable
-        } else {
-            Scope::Elsewhere
-        };
-        if let Some(access) = row
-            .definition
-            .as_deref()
-            .and_then(|t| target.mention(t, scope))
-        {
-            found.push(
-                Dependent::new(
-                    DependentKind::Trigger,
-                    row.name,
-                    access,
-                    FoundBy::TextMatch,
-                    OnDrop::Breaks,
-                )
-                .on(table),
-            );
-        }
-    }
-    for row in texts(
-        conn,
-        "SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS rel, ROUTINE_DEFINITION AS definition \
-         FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()",
-        None,
-        "routines",
-    )? {
-        let kind = if row.rel.as_deref() == Some("PROCEDURE") {
-            DependentKind::Procedure
-        } else {
-            DependentKind::Function
-        };
-        if let Some(access) = row
-            .definition
-            .as_deref()
-            .and_then(|t| target.mention(t, Scope::Elsewhere))
-        {
-            found.push(Dependent::new(
-                kind,
-                format!("{}()", row.name),
-                access,
-                FoundBy::TextMatch,
-                OnDrop::Breaks,
-            ));
-        }
-    }
-    for row in texts(
-        conn,
-        "SELECT EVENT_NAME AS name, CAST(NULL AS CHAR) AS rel, EVENT_DEFINITION AS definition \
-         FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE()",
-        None,
-        "events",
-    )? {
-        if let Some(access) = row
-            .definition
-            .as_deref()
-            .and_then(|t| target.mention(t, Scope::Elsewhere))
-        {
-            found.push(Dependent::new(
-                DependentKind::Event,
-                row.name,
-                access,
-                FoundBy::TextMatch,
-                OnDrop::Breaks,
-            ));
+    for &(kind, what, sql) in CODE {
+        for row in texts(conn, sql, None, what)? {
+            let on_old = row.rel.as_deref().is_some_and(|t| target.is_old_table(t));
+            let (kind, name, scope) = match kind {
+                DependentKind::Trigger if on_old => (kind, row.name, Scope::TriggerOnTable),
+                DependentKind::Function if row.rel.as_deref() == Some("PROCEDURE") => (
+                    DependentKind::Procedure,
+                    format!("{}()", row.name),
+                    Scope::Elsewhere,
+                ),
+                DependentKind::Function => (kind, format!("{}()", row.name), Scope::Elsewhere),
+                _ => (kind, row.name, Scope::Elsewhere),
+            };
+            let Some(access) = row
+                .definition
+                .as_deref()
+                .and_then(|t| target.mention(t, scope))
+            else {
+                continue;
+            };
+            let mut d = Dependent::new(kind, name, access, FoundBy::TextMatch, OnDrop::Breaks);
+            if kind == DependentKind::Trigger {
+                d.table = row.rel;
+            }
+            found.push(d);
         }
     }
     Ok(())
@@ -254,30 +212,14 @@ fn checks(
         let Some(expression) = row.definition.as_deref() else {
             continue;
         };
-        let Some(access) = target.mention(expression, Scope::Row).map(constrains) else {
-            continue;
-        };
         let own = row.rel.as_deref() == Some("Column")
             && target
                 .column()
                 .is_some_and(|c| c.eq_ignore_ascii_case(&row.name));
-        let on_drop = if own {
-            OnDrop::DroppedWith
-        } else {
-            OnDrop::Blocks
+        let Some(mut d) = check(conn, target, row.name.clone(), expression, own) else {
+            continue;
         };
-        let mut d = Dependent::new(
-            DependentKind::Check,
-            &row.name,
-            access,
-            FoundBy::TextMatch,
-            on_drop,
-        )
-        .on(target.table_name());
         d.drop_statement = drop_constraint(Backend::Mysql, target.table_name(), &row.name, false);
-        if target.is_column_kind() {
-            d.accepts_absent = check_accepts_absent(conn, target, expression);
-        }
         found.push(d);
     }
     Ok(())

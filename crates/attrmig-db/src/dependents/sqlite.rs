@@ -11,7 +11,7 @@ use attrmig_core::sql_text::{Spanned, Token, spanned};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
-use super::{Target, check_accepts_absent, constrains, quoted};
+use super::{Target, check, quoted};
 use crate::connection::AnyConnection;
 use crate::error::DbError;
 use crate::url::Backend;
@@ -229,30 +229,10 @@ fn table_parts(
                 let Some(expression) = parenthesised(create, part, i + 1) else {
                     continue;
                 };
-                let Some(access) = target.mention(expression, Scope::Row).map(constrains) else {
-                    continue;
-                };
                 // An unnamed CHECK goes by its expression.
                 let name =
                     constraint_name(part, i).unwrap_or_else(|| format!("({})", expression.trim()));
-                // The column's own CHECK goes with it; any other refuses the drop.
-                let on_drop = if own {
-                    OnDrop::DroppedWith
-                } else {
-                    OnDrop::Blocks
-                };
-                let mut d = Dependent::new(
-                    DependentKind::Check,
-                    name,
-                    access,
-                    FoundBy::TextMatch,
-                    on_drop,
-                )
-                .on(target.table_name());
-                if target.is_column_kind() {
-                    d.accepts_absent = check_accepts_absent(conn, target, expression);
-                }
-                found.push(d);
+                found.extend(check(conn, target, name, expression, own));
             } else if t.token.is("as") && !own {
                 let (Some(generated), Some(expression)) =
                     (defined_column(part), parenthesised(create, part, i + 1))
