@@ -231,6 +231,20 @@ backend_tests! {
         assert_eq!(verdict("phone_set"), Some(false), "NULL IS NOT NULL is false");
         assert_eq!(verdict("phone_short"), Some(true), "length(NULL) < 30 is unknown, which a CHECK accepts");
         assert_eq!(verdict("phone_or_city"), None, "it names city too: the value alone can't tell");
+
+        // A default that calls something is not run to find out.
+        db.execute(
+            "CREATE TABLE contact (contact_id INT PRIMARY KEY, phone VARCHAR(20) DEFAULT (lower('X')),
+               CONSTRAINT phone_not_x CHECK (phone <> 'x'))",
+        );
+        let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
+        let contact = OldStorage::Column {
+            table: ident("contact"),
+            key: ident("contact_id"),
+            column: ident("phone"),
+        };
+        let found = dependents::of(&mut db.connect(), &contact).unwrap();
+        assert_eq!(get(&found, "phone_not_x").accepts_absent, None, "{found:#?}");
     }
 }
 

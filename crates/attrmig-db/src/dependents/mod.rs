@@ -162,8 +162,8 @@ fn drop_constraint(backend: Backend, table: &str, name: &str, foreign_key: bool)
 
 /// Whether a CHECK constraint over the old column accepts a write that leaves the column
 /// out (so that it holds its default, or NULL): the database evaluates `expression` on
-/// that value. `None` when the expression names other columns too, or the evaluation
-/// fails.
+/// that value. `None` when the expression names other columns too, the default is not a
+/// constant, or the evaluation fails.
 fn check_accepts_absent(
     conn: &mut AnyConnection,
     target: &Target<'_>,
@@ -176,6 +176,11 @@ fn check_accepts_absent(
     let backend = conn.backend();
     let fact = target.table.column(column)?;
     let value = fact.default.as_deref().unwrap_or("NULL");
+    // Only a constant is evaluated here: a default that calls something (`nextval(...)`)
+    // would run it.
+    if value.contains('(') {
+        return None;
+    }
     // PostgreSQL types the value as the column's type, so the expression's operators
     // resolve as they do on a real write.
     let value = match backend {
