@@ -291,6 +291,30 @@ fn schema_files_may_not_drop_storage_out_of_turn() {
     );
 }
 
+/// From 6 on, the schema history may not leave a view (or rule, policy, routine, trigger)
+/// reading old storage: the last definition of each counts, as the files apply in order.
+#[test]
+fn schema_files_may_not_leave_a_reader_of_old_storage_after_six() {
+    let db = TestDb::sqlite();
+    let p = clean_repository(&db);
+    p.write(
+        "db/migrations/0002_user_list/up.sql",
+        "-- the list the support tool reads\nCREATE VIEW user_list AS\n  SELECT u.id, u.full_name FROM users u;\n",
+    );
+    recorded_at(&p, ID, PLAN, Step::DoubleReadNew);
+    p.attrmig(["check"]).run().ok();
+    recorded_at(&p, ID, PLAN, Step::StopReadingOld);
+    p.attrmig(["check"]).run().code(4).stdout_has(
+        "db/migrations/0002_user_list/up.sql:2: defines view user_list, which uses users.full_name, the old storage of users-full-name (at 6 stop-reading-old): from 6 stop-reading-old on nothing may read it",
+    );
+    // Redefined over new storage by a later migration, as the finding says.
+    p.write(
+        "db/migrations/0003_user_list_over_pii/up.sql",
+        "DROP VIEW user_list;\nCREATE VIEW user_list AS\n  SELECT u.id, p.full_name FROM users u JOIN users_pii p ON p.user_id = u.id;\n",
+    );
+    p.attrmig(["check"]).run().ok();
+}
+
 /// Every class of finding at once, as GitHub would receive them, from a project in a
 /// subfolder of its repository (annotation paths start at the repository's root).
 #[test]

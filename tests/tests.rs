@@ -52,3 +52,6 @@ mod keys;
 /// Messages at the edges: a huge identifier, a SQLite URL naming a directory or a
 /// device, an audit entry edited into something unreadable.
 mod messages;
+/// What the database itself does with old storage: views, triggers, foreign keys and
+/// indexes on schemas shaped like Pagila, Sakila and Chinook.
+mod dependents;

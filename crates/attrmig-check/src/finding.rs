@@ -28,6 +28,8 @@ pub enum Rule {
     DropNewUnderWay,
     /// A migration's audit log does not verify: it was edited outside attrmig.
     AuditLogBroken,
+    /// From step 6 on, a schema migration leaves a database object reading old storage.
+    NewReaderOfOld,
 }
 
 impl Rule {
@@ -43,6 +45,7 @@ impl Rule {
             Rule::DropOldTooEarly => "drop-old-too-early",
             Rule::DropNewUnderWay => "drop-new-under-way",
             Rule::AuditLogBroken => "audit-log-broken",
+            Rule::NewReaderOfOld => "new-reader-of-old",
         }
     }
 }

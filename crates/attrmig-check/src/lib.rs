@@ -13,6 +13,8 @@
 //! - `schema`: a SQL migration that drops old storage below 9, or new storage while the
 //!   migration is under way.
 //! - a migration whose audit log does not verify ([`Recorded::broken_chain`]).
+//! - `readers`: from 6 on, a SQL migration that leaves a view, rule, policy, routine or
+//!   trigger reading old storage.
 //!
 //! An abandoned migration is out of attrmig's hands: no rule applies to it, and its plan
 //! may be deleted; only its audit log is still checked, because it is the evidence of
@@ -25,6 +27,7 @@ mod finding;
 pub mod format;
 mod git;
 mod plans;
+mod readers;
 mod schema;
 mod sql;
 mod tools;
@@ -132,13 +135,16 @@ pub fn check(inputs: &Inputs<'_>) -> Result<Outcome, CheckError> {
                 &plan_paths,
                 &mut scanned,
             )?);
+            let mut schema_files = Vec::new();
             for schema_file in tree.matching(&tree::globset(&plan.code.schema_paths)) {
                 scanned.insert(schema_file.to_owned());
                 let Some(text) = tree.read(schema_file)? else {
                     continue;
                 };
                 findings.extend(schema::findings(schema_file, &text, plan, at));
+                schema_files.push((schema_file.to_owned(), text));
             }
+            findings.extend(readers::findings(&schema_files, plan, at));
         }
     }
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));

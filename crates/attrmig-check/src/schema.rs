@@ -135,7 +135,7 @@ pub(crate) fn findings(
     let id = plan.id.as_str();
     let mut out = Vec::new();
     for statement in crate::sql::statements(text) {
-        let shape = statement.shape();
+        let shape = crate::sql::shape(&statement);
         if step < Step::StopWritingOld
             && let Some(what) = drops_old(&shape, &plan.old)
         {

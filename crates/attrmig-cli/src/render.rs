@@ -1,9 +1,11 @@
 //! How results read for people. Pure functions from values to text, so they can be
 //! snapshot-tested.
 
+use attrmig_core::dependents::{Access, Dependent, FoundBy, OnDrop};
 use attrmig_core::guards::GuardCheck;
 use attrmig_core::{Position, Step};
 use attrmig_engine::{EngineError, LogView, Moved, RungState, Show, StatusRow, Verification};
+use attrmig_tools::ddl::DdlReport;
 use chrono::{DateTime, Utc};
 
 use crate::exit::Failure;
@@ -174,6 +176,7 @@ pub fn show(s: &Show) -> String {
         }
         None => out.push_str("\nthe migration was abandoned; it can't move again\n"),
     }
+    out.push_str(&dependents(&s.old, &s.dependents));
     if !s.approvals.is_empty() {
         let who: Vec<String> = s
             .approvals
@@ -186,6 +189,57 @@ pub fn show(s: &Show) -> String {
         ));
     }
     out.trim_end().to_owned()
+}
+
+/// What the database itself does with old storage, one object a line.
+pub fn dependents(what: &str, found: &[Dependent]) -> String {
+    if found.is_empty() {
+        return format!("\nnothing in the database depends on {what}\n");
+    }
+    let mut out = format!("\nwhat the database itself does with {what}:\n");
+    for d in found {
+        let access = match d.access {
+            Access::Reads => "reads it",
+            Access::Writes => "writes it",
+            Access::ReadsWrites => "reads and writes it",
+            Access::Constrains => "indexes or constrains it",
+            Access::NamesStorage => "names its storage, not the attribute",
+        };
+        let evidence = match d.found_by {
+            FoundBy::Catalogue => "the catalogue",
+            FoundBy::TextMatch => "a text match, a heuristic",
+        };
+        let on_drop = match d.on_drop {
+            OnDrop::DroppedWith => "; dropped with it",
+            OnDrop::Altered => "; kept without it",
+            OnDrop::Blocks => "; the database refuses the drop while it exists",
+            OnDrop::Breaks => "; breaks once it is dropped",
+            OnDrop::Unaffected => "",
+        };
+        out.push_str(&format!(
+            "  {}: {access} (from {evidence}){on_drop}\n",
+            d.describe()
+        ));
+    }
+    out
+}
+
+/// What a DDL takes along and what stands in its way, as SQL comments before it.
+pub fn ddl_dependents(ddl: &DdlReport) -> String {
+    let mut out = String::new();
+    for (label, items) in [
+        ("takes along", &ddl.takes_along),
+        ("blocked by", &ddl.blocked_by),
+        (
+            "writes without the attribute are still refused by",
+            &ddl.still_refused_by,
+        ),
+    ] {
+        for item in items {
+            out.push_str(&format!("-- {label}: {item}\n"));
+        }
+    }
+    out
 }
 
 /// `attrmig log ID`.

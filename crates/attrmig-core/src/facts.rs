@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::Step;
+use crate::dependents::Dependent;
 
 /// Everything the guards of one transition may look at.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +44,8 @@ pub struct Facts {
     pub approvals: Option<Vec<ApprovalFact>>,
     /// What is known about late writes to old storage after step 9.
     pub late_writes: Option<LateWritesFact>,
+    /// The database objects that name the old attribute, observed live (never stored).
+    pub dependents: Option<Vec<Dependent>>,
 }
 
 impl Facts {
@@ -67,6 +70,7 @@ impl Facts {
             tool_paths_present: None,
             approvals: None,
             late_writes: None,
+            dependents: None,
         }
     }
 }

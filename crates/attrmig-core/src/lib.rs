@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod echo;
+pub mod dependents;
 pub mod facts;
 pub mod guards;
 pub mod ident;
@@ -19,6 +20,7 @@ pub mod machine;
 pub mod mode;
 pub mod plan;
 pub mod refusal;
+pub mod sql_text;
 pub mod step;
 pub mod types;
 

@@ -321,6 +321,101 @@ pub enum Refusal {
         "old storage was dropped outside attrmig, so nothing compared it with the fingerprint taken at 9 stop-writing-old; pass --note \"...\" saying how late writes were ruled out"
     )]
     DroppedUnverified,
+    /// Database objects still read old storage when the application is to stop reading it.
+    #[error(
+        "the database itself still reads {what}: {}; each would go on serving old values once the application reads new, and break when old storage is dropped: redefine each over {new} (or drop it), then advance again{}",
+        objects.join(", "),
+        heuristic_hint(*heuristic, what)
+    )]
+    DatabaseReadsOld {
+        /// `address.phone`.
+        what: String,
+        /// `address_phone.phone`.
+        new: String,
+        /// Each reader, described with its evidence.
+        objects: Vec<String>,
+        /// Some of them rest on a text match only.
+        heuristic: bool,
+    },
+    /// Database objects still read or write old storage at the point of no return.
+    #[error(
+        "the database itself still reads or writes {what}: {}; no application deploy stops these, and once old storage is dropped each fails whatever runs it (a trigger, every write of its table): redefine each without {what} (keeping {new} up to date there instead, if it must be) or drop it, then advance again{}",
+        objects.join(", "),
+        heuristic_hint(*heuristic, what)
+    )]
+    DatabaseWritesOld {
+        /// `film.description`.
+        what: String,
+        /// `film_description.description`.
+        new: String,
+        /// Each trigger or routine, described with its evidence.
+        objects: Vec<String>,
+        /// Some of them rest on a text match only.
+        heuristic: bool,
+    },
+    /// Constraints that would refuse a write leaving the attribute out.
+    #[error(
+        "{}{}",
+        if refused_by.is_empty() { String::new() } else { format!("writes that leave {what} out would still be refused by: {}; drop or relax each{}, then advance again", refused_by.join(", "), statements_hint(statements)) },
+        if unjudged.is_empty() { String::new() } else { format!("{}attrmig can't tell whether {} accept{} a row without {what}: if so, pass --note naming each and saying why; otherwise drop or relax it", if refused_by.is_empty() { "" } else { "; " }, unjudged.join(", "), if unjudged.len() == 1 { "s" } else { "" }) }
+    )]
+    AbsenceRefused {
+        /// `address.phone`.
+        what: String,
+        /// Each constraint that refuses such a write, with why.
+        refused_by: Vec<String>,
+        /// Each one attrmig can't judge.
+        unjudged: Vec<String>,
+        /// Statements that drop them, where the backend has one.
+        statements: Vec<String>,
+    },
+    /// Foreign keys on the old column at the point of no return.
+    #[error(
+        "{} tie{} {what} to another table, and drop-old can't take a foreign key along after the point of no return (the database refuses the drop, or silently drops the rule with the column): give {new} its own foreign key if it needs one, drop {} from old storage{}, then advance again",
+        keys.join(", "),
+        if keys.len() == 1 { "s" } else { "" },
+        if keys.len() == 1 { "it" } else { "them" },
+        statements_hint(statements)
+    )]
+    ForeignKeysOnOld {
+        /// `store.address_id`.
+        what: String,
+        /// `store_location.address_id`.
+        new: String,
+        /// Each foreign key, described.
+        keys: Vec<String>,
+        /// Statements that drop them, or how to on SQLite.
+        statements: Vec<String>,
+    },
+    /// Database objects that stand in the way of dropping old storage.
+    #[error(
+        "dropping {what} is blocked: {}; redefine each without {what} or drop it{}, then {then}{}",
+        objects.join(", "),
+        statements_hint(statements),
+        heuristic_hint(*heuristic, what)
+    )]
+    DropOldBlocked {
+        /// `address.phone`.
+        what: String,
+        /// Each obstacle, with what the drop would do to it.
+        objects: Vec<String>,
+        /// Statements that drop them, where the backend has one.
+        statements: Vec<String>,
+        /// Some of them rest on a text match only.
+        heuristic: bool,
+        /// What to run again: `advance again`, `run drop-old again`.
+        then: String,
+    },
+    /// `ddl prepare-old-stop` can't make a primary-key column optional.
+    #[error(
+        "{what} is part of the primary key {key}, so no DDL can make it optional; an attribute that is part of its table's key can't be migrated out column by column"
+    )]
+    OldColumnInPrimaryKey {
+        /// `users.full_name`.
+        what: String,
+        /// The primary key, described.
+        key: String,
+    },
     /// A guard's fact was not observed (a bug in the caller).
     #[error("internal: the guard needs {what}, which was not observed; please report this")]
     NotObserved {
@@ -483,6 +578,26 @@ fn real_key_words(real_key: &[String]) -> String {
         "the table has no primary key".to_owned()
     } else {
         format!("the table's key is ({})", real_key.join(", "))
+    }
+}
+
+/// What a refusal over text-matched dependents adds: how to vouch for a false match.
+fn heuristic_hint(heuristic: bool, what: &str) -> String {
+    if heuristic {
+        format!(
+            "; a text match is a heuristic: if one of them does not in fact use {what}, pass --note naming it and saying why"
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// ` (ALTER TABLE ...; ALTER TABLE ...)`, or nothing.
+fn statements_hint(statements: &[String]) -> String {
+    if statements.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", statements.join("; "))
     }
 }
 

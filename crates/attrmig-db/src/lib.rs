@@ -6,10 +6,13 @@
 //!   (with the `mysql` feature) MySQL/MariaDB.
 //! - [`Backend`]'s dialect methods: quoting, placeholders, casts, JSON access.
 //! - [`introspect::table`]: columns, types, nullability, defaults, uniqueness.
+//! - [`dependents::of`]: the views, triggers, routines, indexes, constraints and policies
+//!   that name the old attribute, from each backend's catalogue.
 //! - [`write_transaction`], [`is_transient`], [`is_row_level`]: how writes are wrapped and
 //!   how their failures are told apart.
 
 mod connection;
+pub mod dependents;
 mod dialect;
 mod error;
 pub mod introspect;

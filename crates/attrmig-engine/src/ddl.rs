@@ -3,9 +3,14 @@
 //! Applying is announced as an intent in the store first and closed after, because DDL is
 //! not transactional everywhere (MySQL commits it implicitly): a process killed in between
 //! leaves an open intent, and attrmig refuses to go on until a person has looked.
-//! `drop-old` first compares old storage with the fingerprint taken at step 9.
+//! `drop-old` first refuses while something in the database stands in the way of the
+//! drop (a view, a trigger, a foreign key: named, before anything runs, never dropped
+//! with CASCADE), then compares old storage with the fingerprint taken at step 9;
+//! `prepare-old-stop` refuses a column of the primary key.
 
 use attrmig_core::audit::now;
+use attrmig_core::dependents::DependentKind;
+use attrmig_core::guards;
 use attrmig_core::{EntryKind, Position, Refusal, Step};
 use attrmig_store::audit::NewEntry;
 use attrmig_store::{FingerprintChange, intents, migration};
@@ -51,8 +56,16 @@ fn allowed(step: Step, position: Position) -> Result<(), &'static str> {
 }
 
 impl Engine {
-    /// Prints, or with `apply` runs and records, the DDL of `step`.
-    pub fn ddl(&mut self, id: &str, step: Step, apply: bool) -> Result<DdlOutcome, EngineError> {
+    /// Prints, or with `apply` runs and records, the DDL of `step`. `note` (recorded with
+    /// the statements) may vouch for dependents found by a text match only, by naming
+    /// them.
+    pub fn ddl(
+        &mut self,
+        id: &str,
+        step: Step,
+        apply: bool,
+        note: Option<&str>,
+    ) -> Result<DdlOutcome, EngineError> {
         let (plan, record) = if apply {
             let (plan, record) = self.for_change(id)?;
             (plan, Some(record))
@@ -67,7 +80,8 @@ impl Engine {
             (plan, record)
         };
         let layout = Layout::resolve(self.session.app(), &plan)?;
-        let ddl = ddl::plan(&layout, step)?;
+        let dependents = attrmig_db::dependents::of(self.session.app(), &plan.old)?;
+        let ddl = ddl::plan(&layout, step, &dependents)?;
         let mut outcome = DdlOutcome {
             id: id.to_owned(),
             ddl: ddl.report(),
@@ -86,6 +100,30 @@ impl Engine {
                 at: record.position,
             }
             .into());
+        }
+        // A database's own error is never the first a user hears of a dependent.
+        match step {
+            Step::DropOld => {
+                guards::drop_obstacles(
+                    &plan,
+                    &dependents,
+                    note,
+                    &format!("run `attrmig ddl {id} drop-old --apply` again"),
+                )?;
+            }
+            Step::PrepareOldStop if !ddl.statements.is_empty() => {
+                if let Some(key) = dependents
+                    .iter()
+                    .find(|d| d.kind == DependentKind::PrimaryKey)
+                {
+                    return Err(Refusal::OldColumnInPrimaryKey {
+                        what: plan.old.describe(),
+                        key: key.describe(),
+                    }
+                    .into());
+                }
+            }
+            _ => {}
         }
         if step == Step::DropOld {
             let changed = fingerprint::changed_since(&mut self.session.conns(), &layout)?;
@@ -118,11 +156,13 @@ impl Engine {
             kind: EntryKind::Ddl,
             to: record.position,
             actor: self.actor.clone(),
-            note: None,
+            note: note.map(str::to_owned),
             evidence: json!({
                 "ddl": step.id(),
                 "applied": true,
                 "statements": outcome.ddl.statements,
+                "took_along": outcome.ddl.takes_along,
+                "dependents": dependents,
                 "late_writes": outcome.late_writes,
                 "intent": intent,
             }),

@@ -1,5 +1,6 @@
 //! Gathering the facts the guards of one step read ([`attrmig_core::guards::needs`]):
-//! introspection, the state store's runs and approvals, the repository's files.
+//! introspection (the tables, and the database objects that depend on old storage), the
+//! state store's runs and approvals, the repository's files.
 
 use attrmig_core::audit::{AuditEntry, counted_approvals};
 use attrmig_core::facts::{
@@ -7,7 +8,7 @@ use attrmig_core::facts::{
 };
 use attrmig_core::guards::needs;
 use attrmig_core::{EntryKind, Plan, Step};
-use attrmig_db::introspect;
+use attrmig_db::{dependents, introspect};
 use attrmig_store::{MigrationRecord, approvals, audit, cross_checks, data_issues, sync_runs};
 use attrmig_tools::{Layout, duplicates, fingerprint};
 use chrono::{DateTime, Utc};
@@ -127,6 +128,9 @@ impl Engine {
             // A row counts only with its audit entry: anyone can insert a row.
             let rows = approvals::rows(self.session.state(), id)?;
             facts.approvals = Some(counted_approvals(log, &rows));
+        }
+        if need.dependents {
+            facts.dependents = Some(dependents::of(self.session.app(), &plan.old)?);
         }
         if need.late_writes {
             facts.late_writes =

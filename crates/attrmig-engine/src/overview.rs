@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use attrmig_core::audit::counted_approvals;
+use attrmig_core::dependents::Dependent;
 use attrmig_core::facts::{ApprovalFact, Counts};
 use attrmig_core::guards::{self, GuardCheck};
 use attrmig_core::{EntryKind, Mode, Plan, Position, Read, Step};
@@ -123,6 +124,9 @@ pub struct Show {
     pub approvals: Vec<ApprovalFact>,
     /// Whether the audit chain verifies: a broken one blocks every change.
     pub audit_log: Verification,
+    /// What the database itself does with old storage (views, triggers, indexes...),
+    /// observed now.
+    pub dependents: Vec<Dependent>,
 }
 
 /// `attrmig mode ID`: what the application must do at the current step.
@@ -330,6 +334,7 @@ impl Engine {
             Some(next) => self.next_guards(&plan, &record, next)?,
             None => Vec::new(),
         };
+        let dependents = attrmig_db::dependents::of(self.session.app(), &plan.old)?;
         let history = audit::history(&log);
         let rows = approvals::rows(self.session.state(), id)?;
         let approvals = counted_approvals(&log, &rows)
@@ -351,6 +356,7 @@ impl Engine {
             guards,
             approvals,
             audit_log,
+            dependents,
         })
     }
 

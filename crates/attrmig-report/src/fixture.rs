@@ -128,6 +128,7 @@ fn show(id: &str, log: &[EntryView]) -> Show {
             at: at(130),
         }],
         audit_log: Verification::Intact { entries: log.len() },
+        dependents: Vec::new(),
     }
 }
 

@@ -1,16 +1,25 @@
 //! The DDL of steps 1, 7 and 10, in each backend's dialect: printed for review, or
 //! applied.
 //!
-//! - `prepare-storage` (1): create the new table, or add the new column.
+//! - `prepare-storage` (1): create the new table, or add the new column, and an index on
+//!   it for each index the old column has.
 //! - `prepare-old-stop` (7): make the old column nullable. SQLite has no
 //!   `ALTER COLUMN`; there the table's stored `CREATE` statement is edited under
 //!   `writable_schema`, the procedure SQLite documents for removing a NOT NULL constraint
 //!   (no data is rewritten).
-//! - `drop-old` (10): drop the old column; for JSON remove the key from every document;
-//!   for EAV delete the attribute's rows.
+//! - `drop-old` (10): drop the old column (never with CASCADE; on SQLite the indexes on
+//!   it are dropped first, since SQLite refuses to drop an indexed column); for JSON remove
+//!   the key from every document; for EAV delete the attribute's rows.
+//!
+//! Each step is planned with the old storage's dependents
+//! ([`attrmig_core::dependents`]): what the statements take along, and what stands in
+//! their way, is part of the plan and printed before anything runs.
 
 use attrmig_core::Step;
+use attrmig_core::dependents::{Dependent, DependentKind, FoundBy, OWN_PREFIX, OnDrop};
 use attrmig_core::facts::TableFact;
+use attrmig_core::guards::{absence_verdicts, taken_along};
+use attrmig_core::ident::{Ident, MAX_IDENT_LEN};
 use attrmig_core::plan::OldStorage;
 use attrmig_db::{AnyConnection, Backend, write_transaction};
 use diesel::QueryableByName;
@@ -52,6 +61,13 @@ pub struct Ddl {
     pub statements: Vec<Statement>,
     /// Why nothing (or something unusual) is done.
     pub note: Option<String>,
+    /// What the statements take along with old storage (indexes, constraints).
+    pub takes_along: Vec<String>,
+    /// What stands in the statements' way: the database refuses them, or it breaks
+    /// after them.
+    pub blocked_by: Vec<String>,
+    /// For prepare-old-stop: what still refuses a write without the attribute after it.
+    pub still_refused_by: Vec<String>,
 }
 
 /// The DDL as printed and recorded.
@@ -63,15 +79,35 @@ pub struct DdlReport {
     pub statements: Vec<String>,
     /// Note.
     pub note: Option<String>,
+    /// What the statements take along with old storage.
+    pub takes_along: Vec<String>,
+    /// What stands in their way.
+    pub blocked_by: Vec<String>,
+    /// What still refuses a write without the attribute after prepare-old-stop.
+    pub still_refused_by: Vec<String>,
 }
 
 impl Ddl {
+    fn new(step: Step, statements: Vec<Statement>) -> Ddl {
+        Ddl {
+            step,
+            statements,
+            note: None,
+            takes_along: Vec::new(),
+            blocked_by: Vec::new(),
+            still_refused_by: Vec::new(),
+        }
+    }
+
     /// For output and the audit log.
     pub fn report(&self) -> DdlReport {
         DdlReport {
             step: self.step.id(),
             statements: self.statements.iter().map(Statement::display).collect(),
             note: self.note.clone(),
+            takes_along: self.takes_along.clone(),
+            blocked_by: self.blocked_by.clone(),
+            still_refused_by: self.still_refused_by.clone(),
         }
     }
 }
@@ -79,12 +115,13 @@ impl Ddl {
 /// The steps that have DDL.
 pub const DDL_STEPS: [Step; 3] = [Step::PrepareStorage, Step::PrepareOldStop, Step::DropOld];
 
-/// The DDL for `step`, given what the database looks like now.
-pub fn plan(layout: &Layout, step: Step) -> Result<Ddl, ToolError> {
+/// The DDL for `step`, given what the database looks like now and what depends on old
+/// storage (`attrmig_db::dependents::of`).
+pub fn plan(layout: &Layout, step: Step, dependents: &[Dependent]) -> Result<Ddl, ToolError> {
     match step {
-        Step::PrepareStorage => prepare_storage(layout),
-        Step::PrepareOldStop => prepare_old_stop(layout),
-        Step::DropOld => drop_old(layout),
+        Step::PrepareStorage => prepare_storage(layout, dependents),
+        Step::PrepareOldStop => prepare_old_stop(layout, dependents),
+        Step::DropOld => drop_old(layout, dependents),
         other => Err(ToolError::Unexpected(format!(
             "{other} has no DDL; ddl is for 1 prepare-storage, 7 prepare-old-stop and 10 drop-old"
         ))),
@@ -98,11 +135,9 @@ fn sql(layout: &Layout, text: String) -> Statement {
 }
 
 fn nothing(step: Step, note: String) -> Result<Ddl, ToolError> {
-    Ok(Ddl {
-        step,
-        statements: Vec::new(),
-        note: Some(note),
-    })
+    let mut ddl = Ddl::new(step, Vec::new());
+    ddl.note = Some(note);
+    Ok(ddl)
 }
 
 /// The type the new column gets: the old value's own type where there is one.
@@ -119,7 +154,7 @@ fn new_value_type(layout: &Layout) -> String {
     }
 }
 
-fn prepare_storage(layout: &Layout) -> Result<Ddl, ToolError> {
+fn prepare_storage(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, ToolError> {
     let plan = layout.plan();
     let b = layout.backend();
     let (table, key, column) = (&plan.new.table, &plan.new.key, &plan.new.column);
@@ -144,11 +179,9 @@ fn prepare_storage(layout: &Layout) -> Result<Ddl, ToolError> {
         TableFact::Present { .. }
             if layout.same_table() || layout.new_table().column(key.as_str()).is_some() =>
         {
-            Ok(Ddl {
-                step: Step::PrepareStorage,
-                statements: vec![add_column(layout)],
-                note: None,
-            })
+            let mut statements = vec![add_column(layout)];
+            statements.extend(new_indexes(layout, dependents));
+            Ok(Ddl::new(Step::PrepareStorage, statements))
         }
         TableFact::Present { .. } => Err(ToolError::Unexpected(format!(
             "table {table} exists without the key column {key}; fix [new] in plans/{}.toml or the table by hand",
@@ -161,24 +194,98 @@ fn prepare_storage(layout: &Layout) -> Result<Ddl, ToolError> {
                 .map(|c| c.data_type.clone())
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| "BIGINT".to_owned());
-            Ok(Ddl {
-                step: Step::PrepareStorage,
-                statements: vec![sql(
-                    layout,
-                    format!(
-                        "CREATE TABLE {} ({} {key_type} NOT NULL PRIMARY KEY, {} {value_type})",
-                        b.quote(table),
-                        b.quote(key),
-                        b.quote(column)
-                    ),
-                )],
-                note: None,
-            })
+            let mut statements = vec![sql(
+                layout,
+                format!(
+                    "CREATE TABLE {} ({} {key_type} NOT NULL PRIMARY KEY, {} {value_type})",
+                    b.quote(table),
+                    b.quote(key),
+                    b.quote(column)
+                ),
+            )];
+            statements.extend(new_indexes(layout, dependents));
+            Ok(Ddl::new(Step::PrepareStorage, statements))
         }
     }
 }
 
-fn prepare_old_stop(layout: &Layout) -> Result<Ddl, ToolError> {
+/// An index on new storage for each index on the old column whose columns all have a
+/// counterpart there (the old column is the new column, the old key the new key; other
+/// columns only when new storage is the old table). Expression and partial indexes are
+/// left to a person: their text is the old column's.
+fn new_indexes(layout: &Layout, dependents: &[Dependent]) -> Vec<Statement> {
+    let plan = layout.plan();
+    let OldStorage::Column { column, key, .. } = &plan.old else {
+        return Vec::new();
+    };
+    let b = layout.backend();
+    let new = &plan.new;
+    dependents
+        .iter()
+        .filter(|d| matches!(d.kind, DependentKind::Index | DependentKind::Unique))
+        .filter(|d| {
+            d.found_by == FoundBy::Catalogue && d.columns.iter().any(|c| c == column.as_str())
+        })
+        .filter_map(|d| {
+            let columns: Vec<Ident> = d
+                .columns
+                .iter()
+                .map(|c| {
+                    if c == column.as_str() {
+                        Some(new.column.clone())
+                    } else if c == key.as_str() {
+                        Some(new.key.clone())
+                    } else if layout.same_table() {
+                        Ident::new(c).ok()
+                    } else {
+                        None
+                    }
+                })
+                .collect::<Option<_>>()?;
+            let unique = d.unique || d.kind == DependentKind::Unique;
+            let name = own_name(&format!(
+                "{}_{}",
+                new.table,
+                columns
+                    .iter()
+                    .map(Ident::as_str)
+                    .collect::<Vec<_>>()
+                    .join("_")
+            ));
+            Some(sql(
+                layout,
+                format!(
+                    "CREATE {}INDEX {} ON {} ({})",
+                    if unique { "UNIQUE " } else { "" },
+                    b.quote(&name),
+                    b.quote(&new.table),
+                    columns
+                        .iter()
+                        .map(|c| b.quote(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// `attrmig_<what>`: the name of an object attrmig creates, so that it is never taken
+/// for a dependent; shortened with a digest to fit every backend's limit.
+fn own_name(what: &str) -> Ident {
+    use sha2::{Digest, Sha256};
+    let full = format!("{OWN_PREFIX}{what}");
+    let name = if full.len() <= MAX_IDENT_LEN {
+        full
+    } else {
+        let digest = Sha256::digest(full.as_bytes());
+        let tag: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        format!("{}_{tag}", &full[..MAX_IDENT_LEN - tag.len() - 1])
+    };
+    Ident::new(&name).expect("built from identifiers")
+}
+
+fn prepare_old_stop(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, ToolError> {
     let plan = layout.plan();
     let OldStorage::Column { table, column, .. } = &plan.old else {
         return nothing(
@@ -195,11 +302,30 @@ fn prepare_old_stop(layout: &Layout) -> Result<Ddl, ToolError> {
             "old column {table}.{column} does not exist"
         )));
     };
+    let verdicts = absence_verdicts(dependents, col.default.as_deref(), None);
+    let mut still_refused_by: Vec<String> = verdicts
+        .refused
+        .iter()
+        .map(|(d, why)| format!("{} ({why})", d.describe()))
+        .collect();
+    still_refused_by.extend(
+        verdicts
+            .unjudged
+            .iter()
+            .map(|d| format!("{} (attrmig can't tell)", d.describe())),
+    );
+    let blocked_by: Vec<String> = dependents
+        .iter()
+        .filter(|d| d.kind == DependentKind::PrimaryKey)
+        .map(|d| format!("{}: a key column can't be made optional", d.describe()))
+        .collect();
     if col.nullable {
-        return nothing(
+        let mut ddl = nothing(
             Step::PrepareOldStop,
             format!("{table}.{column} is already nullable"),
-        );
+        )?;
+        ddl.still_refused_by = still_refused_by;
+        return Ok(ddl);
     }
     let statements = match b {
         Backend::Postgres => {
@@ -237,20 +363,30 @@ fn prepare_old_stop(layout: &Layout) -> Result<Ddl, ToolError> {
         }
         Backend::Sqlite => sqlite_drop_not_null(layout, table.as_str(), column.as_str())?,
     };
-    Ok(Ddl {
-        step: Step::PrepareOldStop,
-        statements,
-        note: None,
-    })
+    let mut ddl = Ddl::new(Step::PrepareOldStop, statements);
+    ddl.blocked_by = blocked_by;
+    ddl.still_refused_by = still_refused_by;
+    Ok(ddl)
 }
 
-fn drop_old(layout: &Layout) -> Result<Ddl, ToolError> {
+fn drop_old(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, ToolError> {
     let plan = layout.plan();
     let b = layout.backend();
+    let mut first = Vec::new();
     let statement = match &plan.old {
         OldStorage::Column { table, column, .. } => {
             if layout.old_table().column(column.as_str()).is_none() {
                 return nothing(Step::DropOld, format!("{table}.{column} is already gone"));
+            }
+            if b == Backend::Sqlite {
+                // SQLite refuses to drop an indexed column; the indexes CREATE INDEX made
+                // go first, as PostgreSQL and MySQL drop them with the column.
+                first = dependents
+                    .iter()
+                    .filter(|d| d.kind == DependentKind::Index && d.on_drop == OnDrop::DroppedWith)
+                    .filter_map(|d| d.drop_statement.clone())
+                    .map(|text| sql(layout, text))
+                    .collect();
             }
             sql(
                 layout,
@@ -299,11 +435,17 @@ fn drop_old(layout: &Layout) -> Result<Ddl, ToolError> {
             Statement::Sql(s)
         }
     };
-    Ok(Ddl {
-        step: Step::DropOld,
-        statements: vec![statement],
-        note: None,
-    })
+    first.push(statement);
+    let mut ddl = Ddl::new(Step::DropOld, first);
+    if matches!(plan.old, OldStorage::Column { .. }) {
+        ddl.takes_along = taken_along(dependents);
+    }
+    ddl.blocked_by = dependents
+        .iter()
+        .filter(|d| d.stands_in_the_way())
+        .map(Dependent::describe_with_evidence)
+        .collect();
+    Ok(ddl)
 }
 
 /// Runs the statements: in one transaction where DDL is transactional (SQLite,

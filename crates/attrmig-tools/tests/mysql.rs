@@ -162,7 +162,7 @@ fn mysql_prepare_old_stop_keeps_the_whole_column_definition() {
     );
     let plan = plan(COLUMN_PLAN);
     let (mut conn, layout) = open(&db, &plan);
-    let relax = ddl::plan(&layout, Step::PrepareOldStop).unwrap();
+    let relax = ddl::plan(&layout, Step::PrepareOldStop, &[]).unwrap();
     let statements = relax.report().statements;
     assert_eq!(
         statements,
@@ -194,7 +194,7 @@ fn mysql_prepare_old_stop_keeps_the_whole_column_definition() {
     );
     let layout = Layout::resolve(&mut conn, &plan).unwrap();
     assert!(
-        ddl::plan(&layout, Step::PrepareOldStop)
+        ddl::plan(&layout, Step::PrepareOldStop, &[])
             .unwrap()
             .statements
             .is_empty(),

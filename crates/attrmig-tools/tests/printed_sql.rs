@@ -199,7 +199,7 @@ backend_tests! {
             let plan = plan_for(name);
             fixture(db, &mut conn, name);
             let layout = Layout::resolve(&mut conn, &plan).unwrap();
-            let ddl = ddl::plan(&layout, attrmig_core::Step::DropOld).unwrap();
+            let ddl = ddl::plan(&layout, attrmig_core::Step::DropOld, &[]).unwrap();
             let printed = ddl.report().statements.join(";\n");
 
             ddl::apply(&mut conn, &ddl).unwrap();

@@ -273,14 +273,14 @@ backend_tests! {
         ));
         let plan = plan(COLUMN_PLAN);
         let (mut conn, layout) = open(db, &plan);
-        let create = ddl::plan(&layout, Step::PrepareStorage).unwrap();
+        let create = ddl::plan(&layout, Step::PrepareStorage, &[]).unwrap();
         assert!(create.report().statements[0].starts_with("CREATE TABLE"), "{:?}", create.report());
         ddl::apply(&mut conn, &create).unwrap();
         let layout = Layout::resolve(&mut conn, &plan).unwrap();
         layout.require_new().unwrap();
-        assert!(ddl::plan(&layout, Step::PrepareStorage).unwrap().statements.is_empty());
+        assert!(ddl::plan(&layout, Step::PrepareStorage, &[]).unwrap().statements.is_empty());
 
-        let relax = ddl::plan(&layout, Step::PrepareOldStop).unwrap();
+        let relax = ddl::plan(&layout, Step::PrepareOldStop, &[]).unwrap();
         ddl::apply(&mut conn, &relax).unwrap();
         let layout = Layout::resolve(&mut conn, &plan).unwrap();
         let column = layout.old_table().column("full_name").unwrap().clone();
@@ -289,7 +289,7 @@ backend_tests! {
         db.execute("INSERT INTO users (id) VALUES (6)");
         assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM users"), 6, "existing rows survive");
 
-        let drop = ddl::plan(&layout, Step::DropOld).unwrap();
+        let drop = ddl::plan(&layout, Step::DropOld, &[]).unwrap();
         ddl::apply(&mut conn, &drop).unwrap();
         let layout = Layout::resolve(&mut conn, &plan).unwrap();
         assert!(layout.old_table().column("full_name").is_none());
@@ -300,7 +300,7 @@ backend_tests! {
         let plan = json_kind(db);
         let (mut conn, layout) = open(db, &plan);
         assert!(layout.old_attribute_present(&mut conn).unwrap());
-        ddl::apply(&mut conn, &ddl::plan(&layout, Step::DropOld).unwrap()).unwrap();
+        ddl::apply(&mut conn, &ddl::plan(&layout, Step::DropOld, &[]).unwrap()).unwrap();
         assert!(!layout.old_attribute_present(&mut conn).unwrap());
         assert!(text(&mut conn, "SELECT CAST(attrs AS CHAR(200)) AS t FROM users WHERE id = 1").is_some_and(|t| t.contains("age")),
             "other keys of the document stay");
@@ -325,7 +325,7 @@ fn eav_drop_deletes_only_the_attribute() {
     let db = TestDb::sqlite();
     let plan = eav_kind(&db);
     let (mut conn, layout) = open(&db, &plan);
-    let statements = ddl::plan(&layout, Step::DropOld).unwrap();
+    let statements = ddl::plan(&layout, Step::DropOld, &[]).unwrap();
     assert_eq!(
         statements.report().statements,
         ["DELETE FROM \"user_attributes\" WHERE \"name\" = 'full_name'"]

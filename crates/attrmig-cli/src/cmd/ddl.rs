@@ -11,8 +11,10 @@ use crate::render;
 ///
 /// prepare-storage (1), prepare-old-stop (7) or drop-old (10), in the database's dialect;
 /// `--apply` runs it and records it in the audit log.
-/// drop-old first compares old storage with the fingerprint taken at 9 and refuses if
-/// anything wrote it.
+/// Before anything runs it lists what the statements take along (indexes, constraints)
+/// and what stands in their way (views, triggers, foreign keys), and refuses while
+/// anything does; it never drops with CASCADE. drop-old first compares old storage with
+/// the fingerprint taken at 9 and refuses if anything wrote it.
 #[derive(Debug, Args)]
 pub struct DdlArgs {
     /// Migration id.
@@ -27,7 +29,9 @@ pub struct DdlArgs {
     /// database by hand; needs --note.
     #[arg(long, value_name = "N", requires = "note", conflicts_with_all = ["step", "apply"])]
     pub resolve_intent: Option<i64>,
-    /// What you checked (with --resolve-intent).
+    /// What you checked (with --resolve-intent); with --apply, recorded with the
+    /// statements, and a note naming a dependent found by a text match only vouches that
+    /// it does not use old storage.
     #[arg(long)]
     pub note: Option<String>,
 }
@@ -61,12 +65,12 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
     let step = args.step.ok_or_else(|| {
         Failure::Usage("name a step: prepare-storage, prepare-old-stop or drop-old".into())
     })?;
-    let outcome = engine.ddl(&args.id, step, args.apply)?;
+    let outcome = engine.ddl(&args.id, step, args.apply, args.note.as_deref())?;
     if ctx.out.json {
         ctx.out.json(&outcome)?;
         return Ok(Code::Ok);
     }
-    let mut text = String::new();
+    let mut text = render::ddl_dependents(&outcome.ddl);
     if let Some(note) = &outcome.ddl.note {
         text.push_str(&format!("-- {note}\n"));
     }

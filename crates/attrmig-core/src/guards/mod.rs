@@ -5,6 +5,7 @@
 //! 4 sync). [`evaluate`] dispatches; [`needs`] tells the engine which facts to observe.
 
 mod cross_check;
+mod database;
 mod delete_tools;
 mod double_read_new;
 mod double_read_old;
@@ -20,6 +21,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+
+pub use database::{AbsenceVerdicts, absence_verdicts, drop_obstacles, taken_along, takes_along};
 
 use crate::facts::{CrossCheckFact, Facts};
 use crate::plan::Plan;
@@ -125,6 +128,8 @@ pub struct Needs {
     pub approvals: bool,
     /// Late writes to old storage since step 9.
     pub late_writes: bool,
+    /// The database objects that name the old attribute (views, triggers, constraints...).
+    pub dependents: bool,
 }
 
 /// The facts the guards of `entering` read.
@@ -149,12 +154,18 @@ pub fn needs(entering: Step) -> Needs {
             data_issues: true,
             ..none
         },
-        Step::DoubleReadOld | Step::DoubleReadNew | Step::StopReadingOld => Needs {
+        Step::DoubleReadOld | Step::DoubleReadNew => Needs {
             cross_checks: true,
+            ..none
+        },
+        Step::StopReadingOld => Needs {
+            cross_checks: true,
+            dependents: true,
             ..none
         },
         Step::PrepareOldStop => Needs {
             old_storage: true,
+            dependents: true,
             ..none
         },
         Step::DeleteTools => Needs {
@@ -164,6 +175,7 @@ pub fn needs(entering: Step) -> Needs {
         },
         Step::StopWritingOld => Needs {
             approvals: true,
+            dependents: true,
             ..none
         },
         Step::DropOld => Needs {

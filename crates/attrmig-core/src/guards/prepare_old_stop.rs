@@ -1,19 +1,20 @@
 //! Entering 7 prepare-old-stop: old storage must accept writes that leave the attribute
 //! out, or writers fail the moment they stop writing it. A column must be nullable or
-//! defaulted (introspected); a JSON key or an EAV row can simply be absent.
+//! defaulted (introspected); a JSON key or an EAV row can simply be absent. The
+//! constraints and generated columns on the column must accept such a write too.
 
 use serde_json::json;
 
-use super::{GuardCheck, passed};
+use super::{GuardCheck, database, passed};
 use crate::Refusal;
 use crate::facts::Facts;
 use crate::plan::{OldStorage, Plan};
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
-    vec![GuardCheck::from_result(
-        "old-accepts-writes-without-attribute",
-        check(plan, facts),
-    )]
+    vec![
+        GuardCheck::from_result("old-accepts-writes-without-attribute", check(plan, facts)),
+        database::constraints_accept_absence(plan, facts),
+    ]
 }
 
 fn check(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {

@@ -1,7 +1,8 @@
 //! Entering 6 stop-reading-old: at least `guards.soak` spent serving new while still
-//! comparing, and a fresh clean cross-check.
+//! comparing, a fresh clean cross-check, and nothing in the database itself (a view, a
+//! rule, a policy, a function) still reading old storage.
 
-use super::{GuardCheck, fresh_clean_cross_check, soaked};
+use super::{GuardCheck, database, fresh_clean_cross_check, soaked};
 use crate::Step;
 use crate::facts::Facts;
 use crate::plan::Plan;
@@ -10,5 +11,6 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
     vec![
         soaked(Step::DoubleReadNew, plan, facts),
         fresh_clean_cross_check(plan, facts),
+        database::no_readers(plan, facts),
     ]
 }

@@ -1,13 +1,15 @@
 //! Entering 9 stop-writing-old, the point of no return: the tools are retired (step 8
 //! reached), enough people other than the actor approved, and the actor confirms
 //! explicitly. Approvals given before the latest rollback no longer count: what they
-//! approved has changed since.
+//! approved has changed since. Nothing in the database itself may still read or write
+//! old storage (a trigger, a routine), and nothing may stand in the way of dropping it
+//! (a foreign key, a view): after this step there is no way back to fix either.
 
 use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use super::GuardCheck;
+use super::{GuardCheck, database};
 use crate::facts::Facts;
 use crate::plan::Plan;
 use crate::refusal::ts;
@@ -18,6 +20,9 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
         tools_retired(facts),
         approvals(plan, facts),
         confirmation(facts),
+        database::no_writers(plan, facts),
+        database::no_foreign_keys(plan, facts),
+        database::drop_unblocked(plan, facts),
     ]
 }
 
@@ -107,6 +112,7 @@ mod tests {
         let mut f = facts(10);
         f.history.reached.insert(Step::DeleteTools, t(1));
         f.confirmed_point_of_no_return = true;
+        f.dependents = Some(vec![]);
         f.approvals = Some(vec![approval("alice@example.com", 2)]);
         let err = approvals(&plan(), &f).verdict.unwrap_err();
         assert_eq!(
