@@ -179,7 +179,7 @@ impl Engine {
             id,
             sync::LEASE,
             &holder,
-            sync::LEASE_TTL,
+            sync::lease_ttl(&layout),
             now,
         )? {
             return Err(Refusal::LeaseHeld {

@@ -46,11 +46,6 @@ use statements::{NullTally, write};
 
 /// The lease's purpose name.
 pub const LEASE: &str = "sync";
-/// How long a lease lasts unless renewed; renewed after every batch.
-pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(60);
-/// How often a running sync renews its lease: well inside the TTL, and not once per
-/// batch (each renewal is a commit).
-const LEASE_RENEW_EVERY: Duration = Duration::from_secs(10);
 /// WAL pages between SQLite checkpoints while a pass runs (40 MB at 4 KB pages).
 const SQLITE_WAL_PAGES: u32 = 10_000;
 /// Attempts at a batch that keeps deadlocking.
@@ -140,7 +135,7 @@ pub fn run(
 ) -> Result<Summary, ToolError> {
     layout.require_new()?;
     let id = layout.plan().id.to_string();
-    take_lease(conns.state(), &id, &opts.holder)?;
+    take_lease(conns.state(), &id, &opts.holder, lease_ttl(layout))?;
     let restore = relax_durability(conns.app())?;
     let result = NullTally::register(conns.app())
         .map_err(|e| ToolError::query("register the sync's NULL tally", e))
@@ -219,7 +214,17 @@ fn relax_durability(conn: &mut AnyConnection) -> Result<Option<String>, ToolErro
     )))
 }
 
-fn take_lease(state: &mut AnyConnection, id: &str, holder: &str) -> Result<(), ToolError> {
+/// How long the plan's lease lasts unless renewed (`[sync] lease_ttl`).
+pub fn lease_ttl(layout: &Layout) -> chrono::Duration {
+    chrono::Duration::from_std(layout.plan().sync.lease_ttl).unwrap_or(chrono::Duration::MAX)
+}
+
+fn take_lease(
+    state: &mut AnyConnection,
+    id: &str,
+    holder: &str,
+    ttl: chrono::Duration,
+) -> Result<(), ToolError> {
     let now = attrmig_core::audit::now();
     if let Some(held) = leases::holder(state, id, LEASE, now)?
         && held.holder != holder
@@ -228,7 +233,7 @@ fn take_lease(state: &mut AnyConnection, id: &str, holder: &str) -> Result<(), T
         // Its process is gone from this machine: no need to wait for expiry.
         leases::release(state, id, LEASE, &held.holder)?;
     }
-    match leases::acquire(state, id, LEASE, holder, LEASE_TTL, now)? {
+    match leases::acquire(state, id, LEASE, holder, ttl, now)? {
         Ok(()) => Ok(()),
         Err(held) => Err(attrmig_core::Refusal::LeaseHeld {
             what: "sync",
@@ -350,9 +355,10 @@ fn run_leased(
                 rejected,
                 checkpoint: hi.to_string(),
             });
-            if renewed.elapsed() >= LEASE_RENEW_EVERY {
+            if renewed.elapsed() >= layout.plan().sync.lease_renew_every() {
                 let now = attrmig_core::audit::now();
-                if !leases::renew(conns.state(), &id, LEASE, &opts.holder, LEASE_TTL, now)? {
+                let ttl = lease_ttl(layout);
+                if !leases::renew(conns.state(), &id, LEASE, &opts.holder, ttl, now)? {
                     return Err(ToolError::Unexpected(
                         "the sync lease expired and was taken over by another runner; this runner stops (its batches are committed)".into(),
                     ));
