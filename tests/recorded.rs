@@ -164,7 +164,8 @@ impl Store {
         completed: bool,
         started: DateTime<Utc>,
     ) {
-        let pass = sync_runs::start(&mut self.conn, id, step, "sync@example.com", started)
+        let token = "recorded";
+        let pass = sync_runs::start(&mut self.conn, id, step, "sync@example.com", token, started)
             .expect("start a pass")
             .pass;
         let too_long = "x".repeat(300);
@@ -190,6 +191,7 @@ impl Store {
                 &mut self.conn,
                 id,
                 pass,
+                token,
                 &(b * batch).to_string(),
                 progress,
                 at,
@@ -205,6 +207,7 @@ impl Store {
             &mut self.conn,
             id,
             pass,
+            token,
             status,
             started + Duration::minutes(batches + 1),
         )

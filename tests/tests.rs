@@ -25,6 +25,10 @@ mod race;
 /// A sync killed with SIGKILL resumes from its checkpoint.
 mod killed;
 
+/// No tool writes after it is retired: a running tool blocks 8; a runner that lost its
+/// lease or outlived the step writes nothing; a lease is never taken from a live runner.
+mod fenced;
+
 /// Bad input: clear errors that say what to do next, and nothing lost.
 mod errors;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::facts::Counts;
+use crate::facts::{Counts, RunningTool};
 use crate::{Position, Step};
 
 /// A refused command: an illegal transition, a failed guard, or a tool that may not run now.
@@ -405,6 +405,74 @@ pub enum Refusal {
         /// When.
         started_at: DateTime<Utc>,
     },
+    // --- fences (a tool that may no longer write, and what blocks retiring the tools) --
+    /// Advancing to 8 (or past it) while a tool holds its lease.
+    #[error("{}", tools_running(id, tools, *lease_ttl))]
+    ToolsRunning {
+        /// Migration id.
+        id: String,
+        /// Every live lease.
+        tools: Vec<RunningTool>,
+        /// How long a lease lasts after its runner stops renewing it.
+        #[serde(with = "secs")]
+        lease_ttl: Duration,
+    },
+    /// A running tool found the migration at 8 or later, or abandoned.
+    #[error(
+        "{id} is at {at} now: this {tool} stopped and wrote nothing more (the tools retire at 8 delete-tools; its earlier batches stand)"
+    )]
+    OutlivedStep {
+        /// `sync`, `data-issues --retry`.
+        tool: &'static str,
+        /// Migration id.
+        id: String,
+        /// Where the migration is.
+        at: Position,
+    },
+    /// A running tool's lease is no longer its own.
+    #[error(
+        "this {tool} lost its lease on {id}{}: it stopped and wrote nothing more (its earlier batches stand); {}",
+        now_held_by.as_deref().map(|h| format!(" to {h}")).unwrap_or_default(),
+        if now_held_by.is_some() { "the other runner carries on".to_owned() } else { format!("`attrmig sync {id}` resumes from the checkpoint") }
+    )]
+    LeaseLost {
+        /// `sync`, `data-issues --retry`.
+        tool: &'static str,
+        /// Migration id.
+        id: String,
+        /// Who holds the lease now, if anyone.
+        now_held_by: Option<String>,
+    },
+}
+
+fn tools_running(id: &str, tools: &[RunningTool], ttl: Duration) -> String {
+    let each: Vec<String> = tools
+        .iter()
+        .map(|t| {
+            format!(
+                "a {} of {id} is running: {} since {} (`kill {}` on {} stops it)",
+                t.tool,
+                t.holder,
+                ts(&t.since),
+                t.pid,
+                t.host
+            )
+        })
+        .collect();
+    format!(
+        "{}. The tools retire at 8 delete-tools: let it finish, or stop it; a runner stopped on the machine you advance from is seen gone at once, one stopped elsewhere frees its lease within {} of stopping; then `attrmig advance {id}`",
+        each.join("; "),
+        human_duration(ttl)
+    )
+}
+
+mod secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
 }
 
 /// `2026-11-21 17:40:03 UTC`.

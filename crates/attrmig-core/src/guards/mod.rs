@@ -123,6 +123,8 @@ pub struct Needs {
     pub approvals: bool,
     /// Late writes to old storage since step 9.
     pub late_writes: bool,
+    /// Tools holding a live lease.
+    pub running_tools: bool,
 }
 
 /// The facts the guards of `entering` read.
@@ -157,6 +159,7 @@ pub fn needs(entering: Step) -> Needs {
         Step::DeleteTools => Needs {
             cross_checks: true,
             tool_paths: true,
+            running_tools: true,
             ..none
         },
         Step::StopWritingOld => Needs {
