@@ -150,11 +150,13 @@ fn paced_sync(p: &Project<'_>, rows_per_second: u32) -> Command {
 }
 
 /// `cmd` run as PID 1 of a new PID namespace with its own /proc (same host name, same
-/// boot): the runner a lease must not mistake for dead.
+/// boot): the runner a lease must not mistake for dead. Killing the returned process
+/// kills the runner.
 fn in_new_pid_namespace(cmd: Command) -> Command {
     let mut wrapped = Command::new("unshare");
+    // --kill-child: SIGKILL to `unshare` reaches the runner too (its parent-death signal).
     wrapped
-        .args(["--pid", "--fork", "--mount-proc"])
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child"])
         .arg(cmd.get_program())
         .args(cmd.get_args());
     if let Some(dir) = cmd.get_current_dir() {
@@ -310,6 +312,27 @@ backend_tests! {
         let out = Running::spawn(in_new_pid_namespace(p.attrmig(["sync", ID]).into_command()));
         let (code, stderr) = out.finish();
         assert_eq!(code, 0, "{stderr}");
+    }
+
+    /// The refusal's last advice: a runner stopped where the advance can't see it (here,
+    /// another PID namespace) frees its lease within the lease's TTL of stopping.
+    fn a_runner_stopped_out_of_sight_blocks_8_until_its_lease_lapses(db: &TestDb) {
+        if !can_unshare() {
+            return;
+        }
+        let p = at_seven(db, &short_lease_plan(), ROWS);
+        let holder = Running::spawn(in_new_pid_namespace(paced_sync(&p, 30)));
+        holder.wait_for("\"progress\"");
+        p.attrmig(["advance", ID])
+            .run()
+            .code(3)
+            .stderr_has("a sync of users-full-name is running")
+            .stderr_has("frees its lease within 2s of stopping");
+        holder.signal("-KILL");
+        let _ = holder.finish();
+        p.attrmig(["advance", ID]).run().code(3).stderr_has("is running");
+        std::thread::sleep(Duration::from_millis(2_500));
+        p.attrmig(["advance", ID]).run().ok().stdout_has("→ 8 delete-tools");
     }
 
     /// A cross-check holds a lease too: while one runs (here, stopped mid-run), 8 waits.
