@@ -50,7 +50,10 @@ fn schema_v1_state_still_opens() {
         .ok()
         .stdout_has("2 cross-check → 3 double-write");
     // The upgraded tables take a pass (its lease, token and checkpoint) and a report.
-    p.attrmig(["sync", ID]).run().ok().stdout_has("sync pass 1 done");
+    p.attrmig(["sync", ID])
+        .run()
+        .ok()
+        .stdout_has("sync pass 1 done");
     p.attrmig(["cross-check", ID])
         .run()
         .ok()
@@ -79,7 +82,11 @@ fn schema_v2_state_still_opens() {
         i64::from(attrmig_store::setup::SCHEMA_VERSION)
     );
     // Exit 4: an issue is open.
-    let issues = p.attrmig(["--json", "data-issues", ID]).run().code(4).json();
+    let issues = p
+        .attrmig(["--json", "data-issues", ID])
+        .run()
+        .code(4)
+        .json();
     let issue = &issues["issues"][0];
     assert_eq!(issue["key"], "7", "{issues:#}");
     assert!(

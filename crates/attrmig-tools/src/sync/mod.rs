@@ -281,20 +281,25 @@ impl Run<'_> {
             self.lease.runner().holder.clone(),
             self.lease.token().to_owned(),
         );
-        let now = attrmig_core::audit::now();
-        // We hold the lease, so any pass still marked running lost its runner.
-        sync_runs::reconcile(conns.state(), &id, now + chrono::Duration::seconds(1))?;
-        let previous = sync_runs::list(conns.state(), &id)?.into_iter().next();
-        let (pass, resumed) = match previous {
-            Some(p) if p.status == SyncStatus::Interrupted && !self.opts.restart => {
-                sync_runs::resume(conns.state(), &id, p.pass, &holder, &token, now)?;
-                (p, true)
-            }
-            _ => (
-                sync_runs::start(conns.state(), &id, step, &holder, &token, now)?,
-                false,
-            ),
-        };
+        let restart = self.opts.restart;
+        // Behind the fence like every batch: a runner that lost its lease before it got
+        // here must not take over (or mark) a pass that is now another runner's.
+        let (pass, resumed) = self.lease.commit_state(conns.state(), |state| {
+            let now = attrmig_core::audit::now();
+            // We hold the lease, so any pass still marked running lost its runner.
+            sync_runs::reconcile(state, &id, now + chrono::Duration::seconds(1))?;
+            let previous = sync_runs::list(state, &id)?.into_iter().next();
+            Ok(match previous {
+                Some(p) if p.status == SyncStatus::Interrupted && !restart => {
+                    sync_runs::resume(state, &id, p.pass, &holder, &token, now)?;
+                    (p, true)
+                }
+                _ => (
+                    sync_runs::start(state, &id, step, &holder, &token, now)?,
+                    false,
+                ),
+            })
+        })?;
         *pass_number = Some(pass.pass);
         let total = layout.count_old(conns.app())?;
         let mut after = pass
