@@ -15,6 +15,18 @@ fn from_fixture<'a>(db: &'a TestDb, fixture: &str) -> Project<'a> {
     Project::new(db).with_plan(ID, USERS_PLAN)
 }
 
+/// `log --verify` finds the chain intact, `entries` long, ending at `position`.
+fn verified(p: &Project<'_>, entries: usize, position: &str) {
+    let log = p
+        .attrmig(["--json", "log", ID, "--verify"])
+        .run()
+        .ok()
+        .json();
+    assert_eq!(log["verification"]["result"], "intact", "{log:#}");
+    assert_eq!(log["entries"].as_array().unwrap().len(), entries);
+    assert_eq!(log["position"], position);
+}
+
 /// The state schema version in the fixture's copy now.
 fn schema_version(p: &Project<'_>) -> i64 {
     p.count("SELECT version AS n FROM attrmig_schema")
@@ -26,14 +38,7 @@ fn schema_v1_state_still_opens() {
     let p = from_fixture(&db, "state-v1.sqlite");
     assert_eq!(schema_version(&p), 1);
 
-    let log = p
-        .attrmig(["--json", "log", ID, "--verify"])
-        .run()
-        .ok()
-        .json();
-    assert_eq!(log["verification"]["result"], "intact", "{log:#}");
-    assert_eq!(log["entries"].as_array().unwrap().len(), 4);
-    assert_eq!(log["position"], "2 cross-check");
+    verified(&p, 4, "2 cross-check");
     // Opening it upgraded it.
     assert_eq!(
         schema_version(&p),
@@ -69,14 +74,7 @@ fn schema_v2_state_still_opens() {
     let p = from_fixture(&db, "state-v2.sqlite");
     assert_eq!(schema_version(&p), 2);
 
-    let log = p
-        .attrmig(["--json", "log", ID, "--verify"])
-        .run()
-        .ok()
-        .json();
-    assert_eq!(log["verification"]["result"], "intact", "{log:#}");
-    assert_eq!(log["entries"].as_array().unwrap().len(), 4);
-    assert_eq!(log["position"], "3 double-write");
+    verified(&p, 4, "3 double-write");
     assert_eq!(
         schema_version(&p),
         i64::from(attrmig_store::setup::SCHEMA_VERSION)

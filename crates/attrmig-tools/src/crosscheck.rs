@@ -107,18 +107,14 @@ pub fn run(
     // migration can't be advanced to 8, when the tools retire.
     let runner = runner::here(runner::holder_name(actor));
     let purpose = leases::cross_check_purpose(&runner.token);
-    let mut lease = Lease::take(
-        conns.state(),
+    Lease::hold(
+        conns,
         layout.plan(),
         &purpose,
         "cross-check",
         runner,
-    )?;
-    let result = run_leased(conns, layout, step, actor, opts, progress, &mut lease);
-    let released = lease.release(conns.state());
-    let report = result?;
-    released?;
-    Ok(report)
+        |conns, lease| run_leased(conns, layout, step, actor, opts, progress, lease),
+    )
 }
 
 fn run_leased(

@@ -89,6 +89,24 @@ impl Lease {
         }
     }
 
+    /// Takes the lease ([`Lease::take`]), runs `work` holding it, and releases it
+    /// whatever `work` returned (after a crash it lapses).
+    pub fn hold<'c, T>(
+        conns: &mut Conns<'c>,
+        plan: &Plan,
+        purpose: &str,
+        tool: &'static str,
+        runner: Runner,
+        work: impl FnOnce(&mut Conns<'c>, &mut Lease) -> Result<T, ToolError>,
+    ) -> Result<T, ToolError> {
+        let mut lease = Lease::take(conns.state(), plan, purpose, tool, runner)?;
+        let result = work(conns, &mut lease);
+        let released = lease.release(conns.state());
+        let done = result?;
+        released?;
+        Ok(done)
+    }
+
     /// This run's fencing token.
     pub fn token(&self) -> &str {
         &self.runner.token

@@ -48,6 +48,17 @@ fn advance_to(conn: &mut AnyConnection, plan: &Plan, to: Step) {
     }
 }
 
+/// What a runner that slept through 8 and 9 wakes up to: the migration at 9 (advanced
+/// on `state`), and the application writing new storage only (on `app`), every key.
+fn past_9_with_new_writes(state: &mut AnyConnection, app: &mut AnyConnection, plan: &Plan) {
+    advance_to(state, plan, Step::StopWritingOld);
+    app.batch_execute(
+        "DELETE FROM users_pii; \
+         INSERT INTO users_pii (user_id, full_name) SELECT id, 'written after 9' FROM users",
+    )
+    .unwrap();
+}
+
 fn opts(db: &TestDb) -> sync::Options {
     sync::Options {
         batch_size: 10,
@@ -66,7 +77,7 @@ backend_tests! {
         let plan = plan(COLUMN_PLAN);
         let (mut conn, layout) = open(db, &plan);
         advance_to(&mut conn, &plan, Step::PrepareOldStop);
-        let mut other = db.connect();
+        let (mut other, mut other_app) = (db.connect(), db.connect());
         let mut batches = 0;
         let result = sync::run(
             &mut shared(&mut conn),
@@ -77,14 +88,7 @@ backend_tests! {
                 if let Event::Batch { .. } = event {
                     batches += 1;
                     if batches == 1 {
-                        advance_to(&mut other, &plan, Step::StopWritingOld);
-                        other
-                            .batch_execute(
-                                "DELETE FROM users_pii; \
-                                 INSERT INTO users_pii (user_id, full_name) \
-                                 SELECT id, 'written after 9' FROM users",
-                            )
-                            .unwrap();
+                        past_9_with_new_writes(&mut other, &mut other_app, &plan);
                     }
                 }
             },
@@ -302,13 +306,7 @@ fn a_split_batch_after_the_step_reached_8_writes_nothing(app: &TestDb, state: &T
             if let Event::Batch { .. } = event {
                 batches += 1;
                 if batches == 1 {
-                    advance_to(&mut other_state, &plan, Step::StopWritingOld);
-                    other_app
-                    .batch_execute(
-                        "DELETE FROM users_pii; \
-                         INSERT INTO users_pii (user_id, full_name) SELECT id, 'written after 9' FROM users",
-                    )
-                    .unwrap();
+                    past_9_with_new_writes(&mut other_state, &mut other_app, &plan);
                 }
             }
         },

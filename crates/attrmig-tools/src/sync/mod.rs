@@ -147,50 +147,55 @@ pub fn run(
     on: &mut dyn FnMut(&Event),
 ) -> Result<Summary, ToolError> {
     layout.require_new()?;
-    let id = layout.plan().id.to_string();
-    let mut lease = Lease::take(
-        conns.state(),
+    let runner = runner::here(opts.holder.clone());
+    Lease::hold(
+        conns,
         layout.plan(),
         LEASE,
         "sync",
-        runner::here(opts.holder.clone()),
-    )?;
-    // Only where a batch's checkpoint commits in the same transaction as its rows may
-    // those commits skip the disk: a crash then loses both. With the state elsewhere the
-    // checkpoint, committed there, would outlive rows lost here, and a resumed pass
-    // would skip them.
-    let restore = if conns.shared() {
-        relax_durability(conns.app())?
-    } else {
-        None
-    };
-    let mut pass = None;
-    let result = NullTally::register(conns.app())
-        .map_err(|e| ToolError::query("register the sync's NULL tally", e))
-        .and_then(|nulls| {
-            let mut ahead = connect_ahead(opts.lookahead.as_ref());
-            let mut run = Run {
-                layout,
-                nulls: &nulls,
-                lease: &mut lease,
-                opts,
+        runner,
+        |conns, lease| {
+            // Only where a batch's checkpoint commits in the same transaction as its rows may
+            // those commits skip the disk: a crash then loses both. With the state elsewhere
+            // the checkpoint, committed there, would outlive rows lost here, and a resumed
+            // pass would skip them.
+            let restore = if conns.shared() {
+                relax_durability(conns.app())?
+            } else {
+                None
             };
-            run.pass(conns, ahead.as_mut(), step, &mut pass, on)
-        });
-    if let Some(restore) = restore {
-        let _ = conns.app().batch_execute(&restore);
-    }
-    if let (Err(e), Some(pass)) = (&result, pass) {
-        // A pass that stopped on an error says so, and resumes from its checkpoint; not
-        // one that another runner took over (the token doesn't match it any more).
-        let now = attrmig_core::audit::now();
-        let _ = sync_runs::interrupt(conns.state(), &id, pass, lease.token(), &e.to_string(), now);
-    }
-    // Released on success and on error; on a crash it lapses.
-    let released = lease.release(conns.state());
-    let summary = result?;
-    released?;
-    Ok(summary)
+            let mut pass = None;
+            let result = NullTally::register(conns.app())
+                .map_err(|e| ToolError::query("register the sync's NULL tally", e))
+                .and_then(|nulls| {
+                    let mut ahead = connect_ahead(opts.lookahead.as_ref());
+                    let mut run = Run {
+                        layout,
+                        nulls: &nulls,
+                        lease: &mut *lease,
+                        opts,
+                    };
+                    run.pass(conns, ahead.as_mut(), step, &mut pass, on)
+                });
+            if let Some(restore) = restore {
+                let _ = conns.app().batch_execute(&restore);
+            }
+            if let (Err(e), Some(pass)) = (&result, pass) {
+                // A pass that stopped on an error says so, and resumes from its checkpoint;
+                // not one that another runner took over (the token doesn't match it any more).
+                let (id, now) = (layout.plan().id.as_str(), attrmig_core::audit::now());
+                let _ = sync_runs::interrupt(
+                    conns.state(),
+                    id,
+                    pass,
+                    lease.token(),
+                    &e.to_string(),
+                    now,
+                );
+            }
+            result
+        },
+    )
 }
 
 /// Lets this connection's batch commits return before they reach the disk, while the

@@ -36,18 +36,15 @@ enum Outcome {
 pub fn retry(conns: &mut Conns<'_>, layout: &Layout, holder: String) -> Result<Retried, ToolError> {
     layout.require_new()?;
     let id = layout.plan().id.to_string();
-    let mut lease = Lease::take(
-        conns.state(),
+    let runner = runner::here(holder);
+    Lease::hold(
+        conns,
         layout.plan(),
         LEASE,
         "data-issues --retry",
-        runner::here(holder),
-    )?;
-    let result = retry_leased(conns, layout, &id, &mut lease);
-    let released = lease.release(conns.state());
-    let done = result?;
-    released?;
-    Ok(done)
+        runner,
+        |conns, lease| retry_leased(conns, layout, &id, lease),
+    )
 }
 
 fn retry_leased(
