@@ -419,7 +419,8 @@ pub enum Refusal {
     },
     /// A running tool found the migration at 8 or later, or abandoned.
     #[error(
-        "{id} is at {at} now: this {tool} stopped and wrote nothing more (the tools retire at 8 delete-tools; its earlier batches stand)"
+        "{id} {} while this {tool} ran: it stopped and wrote nothing more (the tools retire at 8 delete-tools; its earlier batches stand)",
+        match at { Position::At(step) => format!("reached {step}"), Position::Abandoned { at } => format!("was abandoned at {at}") }
     )]
     OutlivedStep {
         /// `sync`, `data-issues --retry`.
@@ -433,7 +434,7 @@ pub enum Refusal {
     #[error(
         "this {tool} lost its lease on {id}{}: it stopped and wrote nothing more (its earlier batches stand); {}",
         now_held_by.as_deref().map(|h| format!(" to {h}")).unwrap_or_default(),
-        if now_held_by.is_some() { "the other runner carries on".to_owned() } else { format!("`attrmig sync {id}` resumes from the checkpoint") }
+        if now_held_by.is_some() { "the other runner carries on".to_owned() } else { again(tool, id) }
     )]
     LeaseLost {
         /// `sync`, `data-issues --retry`.
@@ -443,6 +444,19 @@ pub enum Refusal {
         /// Who holds the lease now, if anyone.
         now_held_by: Option<String>,
     },
+}
+
+/// How to run a tool that stopped again.
+fn again(tool: &str, id: &str) -> String {
+    match tool {
+        "sync" => {
+            format!("`attrmig sync {id}` goes on (an interrupted pass resumes from its checkpoint)")
+        }
+        "data-issues --retry" => {
+            format!("`attrmig data-issues {id} --retry` tries the open issues again")
+        }
+        _ => format!("`attrmig {tool} {id}` runs it again"),
+    }
 }
 
 fn tools_running(id: &str, tools: &[RunningTool], ttl: Duration) -> String {
@@ -521,6 +535,39 @@ mod tests {
             "6d 23h"
         );
         assert_eq!(human_duration(Duration::from_secs(86_400 + 300)), "1d 5m");
+    }
+
+    #[test]
+    fn a_fenced_tool_says_where_the_migration_went_and_what_next() {
+        let at = |at| Refusal::OutlivedStep {
+            tool: "sync",
+            id: "m".into(),
+            at,
+        };
+        assert!(
+            at(Position::At(Step::StopWritingOld))
+                .to_string()
+                .starts_with("m reached 9 stop-writing-old while this sync ran: it stopped and wrote nothing more")
+        );
+        assert!(
+            at(Position::Abandoned { at: Step::Sync })
+                .to_string()
+                .starts_with("m was abandoned at 4 sync while this sync ran")
+        );
+        let lost = |tool, now_held_by: Option<&str>| {
+            Refusal::LeaseLost {
+                tool,
+                id: "m".into(),
+                now_held_by: now_held_by.map(str::to_owned),
+            }
+            .to_string()
+        };
+        assert!(lost("sync", Some("bob@h:1")).contains("lost its lease on m to bob@h:1"));
+        assert!(lost("sync", Some("bob@h:1")).ends_with("the other runner carries on"));
+        assert!(
+            lost("data-issues --retry", None)
+                .ends_with("`attrmig data-issues m --retry` tries the open issues again")
+        );
     }
 
     #[test]

@@ -216,8 +216,9 @@ impl Lease {
         }
         let now = attrmig_core::audit::now();
         if !leases::renew(state, &self.id, &self.purpose, self.token(), self.ttl, now)? {
-            let holder = leases::holder(state, &self.id, &self.purpose, now)?;
-            return Err(self.lost(holder.map(|h| h.runner.holder)));
+            // Say why: the migration may have moved on meanwhile, or someone else runs.
+            self.fence(state, false)?;
+            return Err(self.lost(None));
         }
         self.renewed = Instant::now();
         Ok(())

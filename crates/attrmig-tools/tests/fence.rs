@@ -349,3 +349,33 @@ fn a_split_batch_after_the_step_reached_8_writes_nothing_on_mysql() {
     };
     a_split_batch_after_the_step_reached_8_writes_nothing(&app, &state);
 }
+
+backend_tests! {
+    /// A runner whose lease was taken and given back meanwhile (the other runner finished)
+    /// is told so, and what it says to do works: a sync goes on.
+    fn a_runner_whose_lease_came_and_went_says_how_to_go_on(db: &TestDb) {
+        named_users(db, 100);
+        let plan = plan(COLUMN_PLAN);
+        let (mut conn, layout) = open(db, &plan);
+        advance_to(&mut conn, &plan, Step::DoubleWrite);
+        let mut other = db.connect();
+        let mut batches = 0;
+        let result = sync::run(&mut shared(&mut conn), &layout, Step::DoubleWrite, &opts(db), &mut |event| {
+            if let Event::Batch { .. } = event {
+                batches += 1;
+                if batches == 1 {
+                    let second = take_over(&mut other, &plan);
+                    leases::release(&mut other, "users-full-name", leases::SYNC, &second.token).unwrap();
+                }
+            }
+        });
+        let err = result.expect_err("the first runner must stop").to_string();
+        assert!(
+            err.ends_with("wrote nothing more (its earlier batches stand); `attrmig sync users-full-name` goes on (an interrupted pass resumes from its checkpoint)"),
+            "{err}"
+        );
+        let summary = sync::run(&mut shared(&mut conn), &layout, Step::DoubleWrite, &opts(db), &mut |_| {}).unwrap();
+        assert!(summary.resumed, "the interrupted pass resumes");
+        assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM users_pii"), 100);
+    }
+}
