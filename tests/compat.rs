@@ -1,26 +1,49 @@
 //! State written by earlier releases keeps working: every committed fixture of a state
-//! schema version is opened by this binary, read, and its audit chain verified.
+//! schema version is opened by this binary (which upgrades it to its own version), read,
+//! its audit chain verified, and the migration in it moved on.
 
 use crate::support::*;
 
 const ID: &str = "users-full-name";
 
+/// A project whose application database is a copy of `tests/fixtures/<fixture>`.
+fn from_fixture<'a>(db: &'a TestDb, fixture: &str) -> Project<'a> {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(fixture);
+    std::fs::copy(&fixture, db.dir().join("app.db")).unwrap();
+    Project::new(db).with_plan(ID, USERS_PLAN)
+}
+
+/// `log --verify` finds the chain intact, `entries` long, ending at `position`.
+fn verified(p: &Project<'_>, entries: usize, position: &str) {
+    let log = p
+        .attrmig(["--json", "log", ID, "--verify"])
+        .run()
+        .ok()
+        .json();
+    assert_eq!(log["verification"]["result"], "intact", "{log:#}");
+    assert_eq!(log["entries"].as_array().unwrap().len(), entries);
+    assert_eq!(log["position"], position);
+}
+
+/// The state schema version in the fixture's copy now.
+fn schema_version(p: &Project<'_>) -> i64 {
+    p.count("SELECT version AS n FROM attrmig_schema")
+}
+
 #[test]
 fn schema_v1_state_still_opens() {
     let db = TestDb::sqlite();
-    let p = Project::new(&db).with_plan(ID, USERS_PLAN);
-    let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/state-v1.sqlite");
-    let app = p.path("app.db");
-    std::fs::copy(&fixture, &app).unwrap();
-    p.write(
-        "attrmig.toml",
-        "[environments.dev]\ndatabase_url = \"sqlite://app.db\"\n",
-    );
+    let p = from_fixture(&db, "state-v1.sqlite");
+    assert_eq!(schema_version(&p), 1);
 
-    let log = p.intact_log(ID);
-    assert_eq!(log["entries"].as_array().unwrap().len(), 4);
-    assert_eq!(log["position"], "2 cross-check");
+    verified(&p, 4, "2 cross-check");
+    // Opening it upgraded it.
+    assert_eq!(
+        schema_version(&p),
+        i64::from(attrmig_store::setup::SCHEMA_VERSION)
+    );
     p.attrmig(["show", ID])
         .run()
         .ok()
@@ -31,4 +54,63 @@ fn schema_v1_state_still_opens() {
         .run()
         .ok()
         .stdout_has("2 cross-check → 3 double-write");
+    // The upgraded tables take a pass (its lease, token and checkpoint) and a report.
+    p.attrmig(["sync", ID])
+        .run()
+        .ok()
+        .stdout_has("sync pass 1 done");
+    p.attrmig(["cross-check", ID])
+        .run()
+        .ok()
+        .stdout_has("old and new agree");
+}
+
+/// `tests/fixtures/state-v2.sqlite`: the migration at 3 double-write, a completed sync
+/// pass (owned by its runner's token), a data issue whose 6 KB old value was stored cut,
+/// keyed by its key's hash, and two cross-checks, the second reporting the cut value.
+#[test]
+fn schema_v2_state_still_opens() {
+    let db = TestDb::sqlite();
+    let p = from_fixture(&db, "state-v2.sqlite");
+    assert_eq!(schema_version(&p), 2);
+
+    verified(&p, 4, "3 double-write");
+    assert_eq!(
+        schema_version(&p),
+        i64::from(attrmig_store::setup::SCHEMA_VERSION)
+    );
+    // Exit 4: an issue is open.
+    let issues = p
+        .attrmig(["--json", "data-issues", ID])
+        .run()
+        .code(4)
+        .json();
+    let issue = &issues["issues"][0];
+    assert_eq!(issue["key"], "7", "{issues:#}");
+    assert!(
+        issue["old_value"]
+            .as_str()
+            .unwrap()
+            .contains("…[cut: 4096 of 6021 bytes shown, sha256 "),
+        "{issue:#}"
+    );
+
+    // It moves on: the data fixed, the issue found by its stored key hash and resolved,
+    // the pass run again, and 4 reached.
+    p.sql("UPDATE users SET full_name = 'name 7' WHERE id = 7");
+    let retried = p
+        .attrmig(["--json", "data-issues", ID, "--retry"])
+        .run()
+        .ok()
+        .json();
+    assert_eq!(retried["fixed"], serde_json::json!(["7"]), "{retried:#}");
+    p.attrmig(["sync", ID]).run().ok();
+    p.attrmig(["cross-check", ID])
+        .run()
+        .ok()
+        .stdout_has("old and new agree");
+    p.attrmig(["advance", ID])
+        .run()
+        .ok()
+        .stdout_has("3 double-write → 4 sync");
 }

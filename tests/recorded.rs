@@ -247,7 +247,8 @@ impl Store {
         completed: bool,
         started: DateTime<Utc>,
     ) {
-        let pass = sync_runs::start(&mut self.conn, id, step, "sync@example.com", started)
+        let token = "recorded";
+        let pass = sync_runs::start(&mut self.conn, id, step, "sync@example.com", token, started)
             .expect("start a pass")
             .pass;
         let too_long = "x".repeat(300);
@@ -273,6 +274,7 @@ impl Store {
                 &mut self.conn,
                 id,
                 pass,
+                token,
                 &(b * batch).to_string(),
                 progress,
                 at,
@@ -288,6 +290,7 @@ impl Store {
             &mut self.conn,
             id,
             pass,
+            token,
             status,
             started + Duration::minutes(batches + 1),
         )

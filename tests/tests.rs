@@ -25,6 +25,10 @@ mod race;
 /// A sync killed with SIGKILL resumes from its checkpoint.
 mod killed;
 
+/// No tool writes after it is retired: a running tool blocks 8; a runner that lost its
+/// lease or outlived the step writes nothing; a lease is never taken from a live runner.
+mod fenced;
+
 /// Bad input: clear errors that say what to do next, and nothing lost.
 mod errors;
 
@@ -49,9 +53,9 @@ mod secrets;
 /// attribute.
 mod keys;
 
-/// Messages at the edges: a huge identifier, a SQLite URL naming a directory or a
-/// device, an audit entry edited into something unreadable.
-mod messages;
 /// What the database itself does with old storage: views, triggers, foreign keys and
 /// indexes on schemas shaped like Pagila, Sakila and Chinook.
 mod dependents;
+/// Messages at the edges: a huge identifier, a SQLite URL naming a directory or a
+/// device, an audit entry edited into something unreadable.
+mod messages;

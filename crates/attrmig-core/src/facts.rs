@@ -46,6 +46,8 @@ pub struct Facts {
     pub late_writes: Option<LateWritesFact>,
     /// The database objects that name the old attribute, observed live (never stored).
     pub dependents: Option<Vec<Dependent>>,
+    /// Tools that hold a live lease now (provably dead holders left out).
+    pub running_tools: Option<Vec<RunningTool>>,
 }
 
 impl Facts {
@@ -71,6 +73,7 @@ impl Facts {
             approvals: None,
             late_writes: None,
             dependents: None,
+            running_tools: None,
         }
     }
 }
@@ -330,6 +333,24 @@ pub struct SyncPassFact {
     pub finished_at: Option<DateTime<Utc>>,
     /// Its state.
     pub status: SyncStatus,
+}
+
+/// A tool that holds its lease (a sync, `data-issues --retry`, a cross-check): while one
+/// does, the tools can't retire (8 delete-tools).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunningTool {
+    /// `sync`, `data-issues --retry`, `cross-check`.
+    pub tool: String,
+    /// `actor@host:pid`.
+    pub holder: String,
+    /// The host it runs on.
+    pub host: String,
+    /// Its process id (in its own PID namespace).
+    pub pid: u32,
+    /// Since when it holds the lease.
+    pub since: DateTime<Utc>,
+    /// Until when, unless renewed.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// An approval of the point of no return.

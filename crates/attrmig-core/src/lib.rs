@@ -11,8 +11,8 @@
 //! Everything that talks to a database, a file or a terminal lives in other crates.
 
 pub mod audit;
-pub mod echo;
 pub mod dependents;
+pub mod echo;
 pub mod facts;
 pub mod guards;
 pub mod ident;

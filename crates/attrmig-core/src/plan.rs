@@ -146,11 +146,26 @@ pub struct SyncSettings {
     pub batch_size: u32,
     /// Throttle; `None` is unthrottled.
     pub max_rows_per_second: Option<u32>,
+    /// How long a tool's lease (sync, `data-issues --retry`, cross-check) lasts unless
+    /// its runner renews it: how long a runner that vanished without a trace (a lost
+    /// machine, another PID namespace) blocks the next one and an advance to 8.
+    #[serde(with = "duration_secs")]
+    pub lease_ttl: Duration,
 }
 
 impl SyncSettings {
     /// The largest batch accepted: a batch is one transaction holding share locks.
     pub const MAX_BATCH_SIZE: u32 = 1_000_000;
+    /// The shortest lease accepted: a runner renews it six times per TTL.
+    pub const MIN_LEASE_TTL: Duration = Duration::from_secs(1);
+    /// The longest lease accepted: a vanished runner blocks no one for longer than this.
+    pub const MAX_LEASE_TTL: Duration = Duration::from_secs(3600);
+
+    /// How often a runner renews its lease: six times per TTL, so that a few slow
+    /// renewals in a row don't lose it.
+    pub fn lease_renew_every(&self) -> Duration {
+        self.lease_ttl / 6
+    }
 }
 
 impl Default for SyncSettings {
@@ -158,6 +173,7 @@ impl Default for SyncSettings {
         SyncSettings {
             batch_size: 10_000,
             max_rows_per_second: None,
+            lease_ttl: Duration::from_secs(60),
         }
     }
 }

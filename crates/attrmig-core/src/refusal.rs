@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit::ChainBreak;
-use crate::facts::Counts;
+use crate::facts::{Counts, RunningTool};
 use crate::{Position, Step};
 
 /// A refused command: an illegal transition, a failed guard, or a tool that may not run now.
@@ -570,6 +570,45 @@ pub enum Refusal {
         /// Its key and name columns: `user_id, name`.
         columns: String,
     },
+    // --- fences (a tool that may no longer write, and what blocks retiring the tools) --
+    /// Advancing to 8 (or past it) while a tool holds its lease.
+    #[error("{}", tools_running(id, tools, *lease_ttl))]
+    ToolsRunning {
+        /// Migration id.
+        id: String,
+        /// Every live lease.
+        tools: Vec<RunningTool>,
+        /// How long a lease lasts after its runner stops renewing it.
+        #[serde(with = "secs")]
+        lease_ttl: Duration,
+    },
+    /// A running tool found the migration at 8 or later, or abandoned.
+    #[error(
+        "{id} {} while this {tool} ran: it stopped and wrote nothing more (the tools retire at 8 delete-tools; its earlier batches stand)",
+        match at { Position::At(step) => format!("reached {step}"), Position::Abandoned { at } => format!("was abandoned at {at}") }
+    )]
+    OutlivedStep {
+        /// `sync`, `data-issues --retry`.
+        tool: &'static str,
+        /// Migration id.
+        id: String,
+        /// Where the migration is.
+        at: Position,
+    },
+    /// A running tool's lease is no longer its own.
+    #[error(
+        "this {tool} lost its lease on {id}{}: it stopped and wrote nothing more (its earlier batches stand); {}",
+        now_held_by.as_deref().map(|h| format!(" to {h}")).unwrap_or_default(),
+        if now_held_by.is_some() { "the other runner carries on".to_owned() } else { again(tool, id) }
+    )]
+    LeaseLost {
+        /// `sync`, `data-issues --retry`.
+        tool: &'static str,
+        /// Migration id.
+        id: String,
+        /// Who holds the lease now, if anyone.
+        now_held_by: Option<String>,
+    },
 }
 
 /// `the table's key is (a, b)`, or that it has none.
@@ -598,6 +637,49 @@ fn statements_hint(statements: &[String]) -> String {
         String::new()
     } else {
         format!(" ({})", statements.join("; "))
+    }
+}
+
+/// How to run a tool that stopped again.
+fn again(tool: &str, id: &str) -> String {
+    match tool {
+        "sync" => {
+            format!("`attrmig sync {id}` goes on (an interrupted pass resumes from its checkpoint)")
+        }
+        "data-issues --retry" => {
+            format!("`attrmig data-issues {id} --retry` tries the open issues again")
+        }
+        _ => format!("`attrmig {tool} {id}` runs it again"),
+    }
+}
+
+fn tools_running(id: &str, tools: &[RunningTool], ttl: Duration) -> String {
+    let each: Vec<String> = tools
+        .iter()
+        .map(|t| {
+            format!(
+                "a {} of {id} is running: {} since {} (`kill {}` on {} stops it)",
+                t.tool,
+                t.holder,
+                ts(&t.since),
+                t.pid,
+                t.host
+            )
+        })
+        .collect();
+    format!(
+        "{}. The tools retire at 8 delete-tools: let it finish, or stop it; a runner stopped on the machine you advance from is seen gone at once, one stopped elsewhere frees its lease within {} of stopping; then `attrmig advance {id}`",
+        each.join("; "),
+        human_duration(ttl)
+    )
+}
+
+mod secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
     }
 }
 
@@ -647,6 +729,39 @@ mod tests {
             "6d 23h"
         );
         assert_eq!(human_duration(Duration::from_secs(86_400 + 300)), "1d 5m");
+    }
+
+    #[test]
+    fn a_fenced_tool_says_where_the_migration_went_and_what_next() {
+        let at = |at| Refusal::OutlivedStep {
+            tool: "sync",
+            id: "m".into(),
+            at,
+        };
+        assert!(
+            at(Position::At(Step::StopWritingOld))
+                .to_string()
+                .starts_with("m reached 9 stop-writing-old while this sync ran: it stopped and wrote nothing more")
+        );
+        assert!(
+            at(Position::Abandoned { at: Step::Sync })
+                .to_string()
+                .starts_with("m was abandoned at 4 sync while this sync ran")
+        );
+        let lost = |tool, now_held_by: Option<&str>| {
+            Refusal::LeaseLost {
+                tool,
+                id: "m".into(),
+                now_held_by: now_held_by.map(str::to_owned),
+            }
+            .to_string()
+        };
+        assert!(lost("sync", Some("bob@h:1")).contains("lost its lease on m to bob@h:1"));
+        assert!(lost("sync", Some("bob@h:1")).ends_with("the other runner carries on"));
+        assert!(
+            lost("data-issues --retry", None)
+                .ends_with("`attrmig data-issues m --retry` tries the open issues again")
+        );
     }
 
     #[test]

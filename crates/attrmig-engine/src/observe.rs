@@ -4,13 +4,15 @@
 
 use attrmig_core::audit::{AuditEntry, counted_approvals};
 use attrmig_core::facts::{
-    DuplicatesFact, Facts, LateWritesFact, OldStorageFact, PlanFingerprint, TableFact,
+    DuplicatesFact, Facts, LateWritesFact, OldStorageFact, PlanFingerprint, RunningTool, TableFact,
 };
 use attrmig_core::guards::needs;
 use attrmig_core::{EntryKind, Plan, Step};
+use attrmig_db::AnyConnection;
 use attrmig_db::{dependents, introspect};
+use attrmig_store::leases::{self, Held};
 use attrmig_store::{MigrationRecord, approvals, audit, cross_checks, data_issues, sync_runs};
-use attrmig_tools::{Layout, duplicates, fingerprint};
+use attrmig_tools::{Layout, duplicates, fingerprint, runner};
 use chrono::{DateTime, Utc};
 
 use crate::Engine;
@@ -46,6 +48,62 @@ pub(crate) fn dropped_by_attrmig(log: &[(AuditEntry, String)]) -> bool {
             && serde_json::from_str::<serde_json::Value>(&e.evidence)
                 .is_ok_and(|v| v["ddl"] == "drop-old" && v["applied"] == true)
     })
+}
+
+fn running_tool(held: Held) -> RunningTool {
+    RunningTool {
+        tool: held.tool,
+        holder: held.runner.holder,
+        host: held.runner.host,
+        pid: held.runner.pid,
+        since: held.acquired_at,
+        expires_at: held.expires_at,
+    }
+}
+
+/// The tools that hold a live lease on `id`. A holder provably dead as seen from here
+/// (this machine, its PID namespace: `attrmig_tools::runner::is_dead`) is left out and
+/// its lease freed, so that stopping a runner on this machine unblocks at once.
+pub(crate) fn running_tools(
+    state: &mut AnyConnection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<RunningTool>, EngineError> {
+    let mut running = Vec::new();
+    for held in leases::live(state, id, now, false)? {
+        if runner::is_dead(&held.runner) {
+            leases::release(state, id, &held.purpose, &held.runner.token)?;
+        } else {
+            running.push(running_tool(held));
+        }
+    }
+    Ok(running)
+}
+
+/// Inside the transaction of an advance to 8 or later, after its compare-and-swap: no
+/// tool may hold a lease. Read under a share lock, so that a tool taking its lease now
+/// either committed before (and is seen) or waits for this advance (and then refuses to
+/// start: the tools are retired). The guard saw the same before; this closes the gap
+/// between the guard and the commit.
+pub(crate) fn refuse_running_tools(
+    state: &mut AnyConnection,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    let id = plan.id.as_str();
+    let tools: Vec<RunningTool> = leases::live(state, id, now, true)?
+        .into_iter()
+        .map(running_tool)
+        .collect();
+    if tools.is_empty() {
+        return Ok(());
+    }
+    Err(attrmig_core::Refusal::ToolsRunning {
+        id: id.to_owned(),
+        tools,
+        lease_ttl: plan.sync.lease_ttl,
+    }
+    .into())
 }
 
 impl Engine {
@@ -131,6 +189,9 @@ impl Engine {
         }
         if need.dependents {
             facts.dependents = Some(dependents::of(self.session.app(), &plan.old)?);
+        }
+        if need.running_tools {
+            facts.running_tools = Some(running_tools(self.session.state(), id, now)?);
         }
         if need.late_writes {
             facts.late_writes =

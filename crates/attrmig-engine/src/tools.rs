@@ -2,11 +2,12 @@
 //!
 //! The engine decides whether a tool may run at the migration's step; the tools crate
 //! does the work. Both tools are "deleted" at step 8: from there on they refuse, because
-//! after step 9 a sync would copy stale old values over new ones.
+//! after step 9 a sync would copy stale old values over new ones. The tools check again
+//! themselves: taking their lease, and in every batch behind their lease's fence
+//! (`attrmig_tools::lease`), so that a tool that started at 7 stops at 8.
 
 use attrmig_core::{Plan, Position, Refusal, Step};
-use attrmig_store::data_issues::{self, DataIssue, Rejected};
-use attrmig_store::{leases, sync_runs};
+use attrmig_store::data_issues::{self, DataIssue};
 use attrmig_tools::sync::{self, Event, Summary};
 use attrmig_tools::{Layout, crosscheck};
 use chrono::{DateTime, Utc};
@@ -174,60 +175,16 @@ impl Engine {
         )?)
     }
 
-    /// Re-drives every open data issue, holding the sync lease meanwhile.
+    /// Re-drives every open data issue, holding the sync lease meanwhile; each key is
+    /// fenced as a sync batch is (`attrmig_tools::sync::retry`).
     pub fn retry_data_issues(&mut self, id: &str) -> Result<RetryOutcome, EngineError> {
         let (plan, _) = self.for_sync(id)?;
         let layout = Layout::resolve(self.session.app(), &plan)?;
         let holder = sync::holder_name(&self.actor);
-        let now = attrmig_core::audit::now();
-        if let Err(held) = leases::acquire(
-            self.session.state(),
-            id,
-            sync::LEASE,
-            &holder,
-            sync::LEASE_TTL,
-            now,
-        )? {
-            return Err(Refusal::LeaseHeld {
-                what: "sync",
-                id: id.to_owned(),
-                holder: held.holder,
-                expires_at: held.expires_at,
-            }
-            .into());
-        }
-        let result = self.retry_leased(id, &layout);
-        leases::release(self.session.state(), id, sync::LEASE, &holder)?;
-        result
-    }
-
-    fn retry_leased(&mut self, id: &str, layout: &Layout) -> Result<RetryOutcome, EngineError> {
-        let open = data_issues::list(self.session.state(), id, false)?;
-        let keys = open
-            .iter()
-            .map(|i| layout.parse_key(&i.key))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (fixed, still) = sync::copy_keys(self.session.app(), layout, &keys)?;
-        let now = attrmig_core::audit::now();
-        for key in &fixed {
-            data_issues::resolve(self.session.state(), id, &key.to_string(), now)?;
-        }
-        let pass = sync_runs::list(self.session.state(), id)?
-            .first()
-            .map_or(0, |p| p.pass);
-        for r in &still {
-            let key = r.key.to_string();
-            let rejected = Rejected {
-                key: &key,
-                old_value: r.old_value.as_deref(),
-                error: &r.error,
-                pass,
-            };
-            data_issues::record(self.session.state(), id, rejected, now)?;
-        }
+        let retried = sync::retry(&mut self.session.conns(), &layout, holder)?;
         Ok(RetryOutcome {
             id: id.to_owned(),
-            fixed: fixed.iter().map(ToString::to_string).collect(),
+            fixed: retried.fixed,
             open: data_issues::list(self.session.state(), id, false)?,
         })
     }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::Engine;
 use crate::error::EngineError;
-use crate::observe::{Depth, Intent};
+use crate::observe::{Depth, Intent, refuse_running_tools};
 
 /// `attrmig advance`.
 #[derive(Debug, Clone)]
@@ -152,18 +152,22 @@ impl Engine {
                 FingerprintChange::Keep
             },
         };
-        let written = if to == Step::StopWritingOld {
-            // The point of no return: fingerprint old storage in the same transaction, so
-            // that any later write to it can be found before it is dropped.
-            let layout = Layout::resolve(self.session.app(), &plan)?;
-            self.append(&record, entry, at, |conns, entry| {
-                let summary = fingerprint::take(conns, &layout)?;
-                entry.evidence["old_fingerprint"] = json!(summary);
-                Ok(())
-            })?
-        } else {
-            self.append(&record, entry, at, |_, _| Ok(()))?
+        // The point of no return: fingerprint old storage in the same transaction, so that
+        // any later write to it can be found before it is dropped.
+        let layout = match to {
+            Step::StopWritingOld => Some(Layout::resolve(self.session.app(), &plan)?),
+            _ => None,
         };
+        let written = self.append(&record, entry, at, |conns, entry| {
+            if to.tools_retired() {
+                refuse_running_tools(conns.state(), &plan, at)?;
+            }
+            if let Some(layout) = &layout {
+                let summary = fingerprint::take(conns, layout)?;
+                entry.evidence["old_fingerprint"] = json!(summary);
+            }
+            Ok(())
+        })?;
         Ok(Advanced {
             id: req.id.clone(),
             from: transition.from,

@@ -55,6 +55,7 @@ struct RawNew {
 struct RawSync {
     batch_size: Option<Spanned<i64>>,
     max_rows_per_second: Option<Spanned<i64>>,
+    lease_ttl: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -391,6 +392,23 @@ fn validate_sync(c: &mut Collector<'_>, raw: Option<&RawSync>) -> SyncSettings {
                 "sync.max_rows_per_second",
                 "must be 0 (unthrottled) or a positive number of rows",
             ),
+        }
+    }
+    if let Some(raw_ttl) = &raw.lease_ttl {
+        let ttl = duration(c, "sync.lease_ttl", Some(raw_ttl), sync.lease_ttl);
+        let (min, max) = (SyncSettings::MIN_LEASE_TTL, SyncSettings::MAX_LEASE_TTL);
+        if (min..=max).contains(&ttl) {
+            sync.lease_ttl = ttl;
+        } else if humantime::parse_duration(raw_ttl.get_ref()).is_ok() {
+            c.at(
+                raw_ttl.span(),
+                "sync.lease_ttl",
+                format!(
+                    "must be between {} and {} (how long a vanished runner blocks the next)",
+                    humantime::format_duration(min),
+                    humantime::format_duration(max)
+                ),
+            );
         }
     }
     sync

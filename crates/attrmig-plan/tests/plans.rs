@@ -93,8 +93,32 @@ fn minimal_plan_gets_defaults() {
     let text = "[old]\nkind='column'\ntable='users'\nkey='id'\ncolumn='full_name'\n[new]\ntable='users'\nkey='id'\ncolumn='display_name'\n";
     let plan = parse(text).unwrap();
     assert_eq!(plan.sync.batch_size, 10_000);
+    assert_eq!(plan.sync.lease_ttl.as_secs(), 60);
     assert_eq!(plan.guards.approvals, 1);
     assert!(plan.tools.paths.is_empty());
+}
+
+#[test]
+fn lease_ttl_is_a_bounded_duration() {
+    let with = |ttl: &str| {
+        replace(
+            "max_rows_per_second = 0",
+            &format!("max_rows_per_second = 0\nlease_ttl = {ttl}"),
+        )
+    };
+    let plan = parse(&with("\"5s\"")).unwrap();
+    assert_eq!(plan.sync.lease_ttl.as_secs(), 5);
+    assert_eq!(plan.sync.lease_renew_every().as_millis(), 833);
+    let err = error(&with("\"500ms\""));
+    assert!(
+        err.contains(":19:13: sync.lease_ttl: must be between 1s and 1h"),
+        "{err}"
+    );
+    let err = error(&with("\"soon\""));
+    assert!(
+        err.contains("sync.lease_ttl: \"soon\" is not a duration"),
+        "{err}"
+    );
 }
 
 #[test]

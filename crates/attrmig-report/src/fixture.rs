@@ -216,6 +216,7 @@ pub fn report() -> Report {
                 rows_scanned: 4_000,
                 rows_written: 4_000,
                 rows_rejected: 0,
+                error: Some("connection lost".into()),
             },
             SyncRun {
                 pass: 2,
@@ -229,6 +230,7 @@ pub fn report() -> Report {
                 rows_scanned: 10_000,
                 rows_written: 9_998,
                 rows_rejected: 2,
+                error: None,
             },
         ],
         open_issues: vec![DataIssue {

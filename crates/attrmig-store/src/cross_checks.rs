@@ -1,6 +1,9 @@
 //! Cross-check runs: one row per run, counts and a sample of mismatches. A run whose
 //! process died stays `running` until [`reconcile`] finds its heartbeat stale and marks
 //! it `interrupted`; guards only ever count `finished` runs.
+//!
+//! A stored report is bounded ([`bounded_report`]): each value cut visibly beyond
+//! [`crate::bounded::VALUE_BYTES`], the whole at most [`crate::bounded::REPORT_BYTES`].
 
 use attrmig_core::Step;
 use attrmig_core::facts::{Counts, CrossCheckFact};
@@ -253,7 +256,32 @@ pub fn heartbeat(
     Ok(())
 }
 
-/// Records the end of a run: its counts and mismatch sample.
+/// The report as it is stored and shown: each old and new value [`cut`] beyond
+/// [`crate::bounded::VALUE_BYTES`], and only as many mismatches, in order, as fit in
+/// [`crate::bounded::REPORT_BYTES`] of JSON (the counts still say how many there were).
+///
+/// [`cut`]: crate::bounded::cut
+pub fn bounded_report(mismatches: Vec<Mismatch>) -> Vec<Mismatch> {
+    let mut room = crate::bounded::REPORT_BYTES;
+    let mut kept = Vec::with_capacity(mismatches.len());
+    for m in mismatches {
+        let m = Mismatch {
+            old: crate::bounded::cut_opt(m.old),
+            new: crate::bounded::cut_opt(m.new),
+            ..m
+        };
+        let size = serde_json::to_string(&m).map_or(usize::MAX, |j| j.len() + 1);
+        if size > room {
+            break;
+        }
+        room -= size;
+        kept.push(m);
+    }
+    kept
+}
+
+/// Records the end of a run: its counts and mismatch sample (bounded by
+/// [`bounded_report`]).
 pub fn finish(
     conn: &mut AnyConnection,
     id: &str,
@@ -262,7 +290,8 @@ pub fn finish(
     mismatches: &[Mismatch],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let report = serde_json::to_string(mismatches).expect("mismatches serialize");
+    let report =
+        serde_json::to_string(&bounded_report(mismatches.to_vec())).expect("mismatches serialize");
     diesel::update(c::table.find((id, run)))
         .set((
             c::status.eq(CheckStatus::Finished.as_str()),
@@ -290,7 +319,7 @@ pub fn fail(
     diesel::update(c::table.find((id, run)))
         .set((
             c::status.eq(CheckStatus::Failed.as_str()),
-            c::error.eq(Some(error)),
+            c::error.eq(Some(crate::bounded::cut(error.to_owned()))),
             c::finished_at.eq(Some(to_db(now))),
         ))
         .execute(conn)

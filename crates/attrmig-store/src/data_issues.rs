@@ -1,10 +1,14 @@
 //! Data issues (dead letters): rows the new storage rejected, kept by key until re-driven.
+//!
+//! Keys are unbounded (found by their hash, [`crate::bounded::key_hash`]); the old value
+//! and the error are kept up to [`crate::bounded::VALUE_BYTES`] each, cut visibly beyond.
 
 use attrmig_db::AnyConnection;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use crate::bounded::{cut, key_hash};
 use crate::error::{StoreError, ctx};
 use crate::schema::attrmig_data_issues as d;
 use crate::time::{from_db, to_db};
@@ -78,10 +82,13 @@ pub fn record(
     r: Rejected<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let updated = diesel::update(d::table.find((id, r.key)))
+    let hash = key_hash(r.key);
+    let old_value = r.old_value.map(|v| cut(v.to_owned()));
+    let error = cut(r.error.to_owned());
+    let updated = diesel::update(d::table.find((id, &hash)))
         .set((
-            d::old_value.eq(r.old_value),
-            d::error.eq(r.error),
+            d::old_value.eq(&old_value),
+            d::error.eq(&error),
             d::pass.eq(r.pass),
             d::last_seen_at.eq(to_db(now)),
             d::attempts.eq(d::attempts + 1),
@@ -93,9 +100,10 @@ pub fn record(
         diesel::insert_into(d::table)
             .values((
                 d::migration_id.eq(id),
+                d::row_key_hash.eq(&hash),
                 d::row_key.eq(r.key),
-                d::old_value.eq(r.old_value),
-                d::error.eq(r.error),
+                d::old_value.eq(&old_value),
+                d::error.eq(&error),
                 d::pass.eq(r.pass),
                 d::first_seen_at.eq(to_db(now)),
                 d::last_seen_at.eq(to_db(now)),
@@ -114,7 +122,7 @@ pub fn resolve(
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    diesel::update(d::table.find((id, key)))
+    diesel::update(d::table.find((id, key_hash(key))))
         .set((
             d::resolved_at.eq(Some(to_db(now))),
             d::attempts.eq(d::attempts + 1),
@@ -132,18 +140,20 @@ pub fn resolve_keys(
     keys: &[String],
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    if keys.is_empty() {
-        return Ok(0);
+    let mut resolved = 0;
+    for chunk in keys.chunks(500) {
+        let hashes: Vec<String> = chunk.iter().map(|k| key_hash(k)).collect();
+        resolved += diesel::update(
+            d::table
+                .filter(d::migration_id.eq(id))
+                .filter(d::row_key_hash.eq_any(hashes))
+                .filter(d::resolved_at.is_null()),
+        )
+        .set(d::resolved_at.eq(Some(to_db(now))))
+        .execute(conn)
+        .map_err(ctx("resolve data issues"))?;
     }
-    diesel::update(
-        d::table
-            .filter(d::migration_id.eq(id))
-            .filter(d::row_key.eq_any(keys))
-            .filter(d::resolved_at.is_null()),
-    )
-    .set(d::resolved_at.eq(Some(to_db(now))))
-    .execute(conn)
-    .map_err(ctx("resolve data issues"))
+    Ok(resolved)
 }
 
 /// A migration's issues, unresolved first, then by key.

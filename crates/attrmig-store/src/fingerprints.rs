@@ -1,6 +1,7 @@
 //! The fingerprint of old storage taken when step 9 is reached: a digest per key whose
 //! old value is not NULL. Kept per key, so that a later comparison can say how many keys
-//! changed, not only that something did.
+//! changed, not only that something did. Keys are unbounded: rows are found by the key's
+//! hash ([`crate::bounded::key_hash`]).
 
 use std::collections::HashMap;
 
@@ -8,6 +9,7 @@ use attrmig_db::AnyConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
+use crate::bounded::key_hash;
 use crate::error::{StoreError, ctx};
 use crate::schema::attrmig_old_fingerprints as f;
 
@@ -32,24 +34,26 @@ pub fn insert(
     let backend = conn.backend();
     for chunk in rows.chunks(CHUNK) {
         let mut sql = String::from(
-            "INSERT INTO attrmig_old_fingerprints (migration_id, row_key, digest) VALUES ",
+            "INSERT INTO attrmig_old_fingerprints (migration_id, row_key_hash, row_key, digest) VALUES ",
         );
         for i in 0..chunk.len() {
-            let n = i * 3;
+            let n = i * 4;
             if i > 0 {
                 sql.push_str(", ");
             }
             sql.push_str(&format!(
-                "({}, {}, {})",
+                "({}, {}, {}, {})",
                 backend.placeholder(n + 1),
                 backend.placeholder(n + 2),
-                backend.placeholder(n + 3)
+                backend.placeholder(n + 3),
+                backend.placeholder(n + 4)
             ));
         }
         let mut query = diesel::sql_query(sql).into_boxed();
         for (key, digest) in chunk {
             query = query
                 .bind::<Text, _>(id)
+                .bind::<Text, _>(key_hash(key))
                 .bind::<Text, _>(key)
                 .bind::<Text, _>(digest);
         }
@@ -68,9 +72,10 @@ pub fn lookup(
 ) -> Result<HashMap<String, String>, StoreError> {
     let mut out = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(CHUNK) {
+        let hashes: Vec<String> = chunk.iter().map(|k| key_hash(k)).collect();
         let rows: Vec<(String, String)> = f::table
             .filter(f::migration_id.eq(id))
-            .filter(f::row_key.eq_any(chunk))
+            .filter(f::row_key_hash.eq_any(hashes))
             .select((f::row_key, f::digest))
             .load(conn)
             .map_err(ctx("read the old-storage fingerprint"))?;

@@ -12,6 +12,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod bounded;
 pub mod cross_checks;
 pub mod data_issues;
 mod error;

@@ -82,12 +82,15 @@ diesel::table! {
         rows_scanned -> BigInt,
         rows_written -> BigInt,
         rows_rejected -> BigInt,
+        token -> Text,
+        error -> Nullable<Text>,
     }
 }
 
 diesel::table! {
-    attrmig_data_issues (migration_id, row_key) {
+    attrmig_data_issues (migration_id, row_key_hash) {
         migration_id -> Text,
+        row_key_hash -> Text,
         row_key -> Text,
         old_value -> Nullable<Text>,
         error -> Text,
@@ -106,12 +109,20 @@ diesel::table! {
         holder -> Text,
         acquired_at -> Timestamp,
         expires_at -> Timestamp,
+        tool -> Text,
+        token -> Text,
+        host -> Nullable<Text>,
+        pid -> Nullable<BigInt>,
+        boot_id -> Nullable<Text>,
+        pid_ns -> Nullable<Text>,
+        proc_start -> Nullable<BigInt>,
     }
 }
 
 diesel::table! {
-    attrmig_old_fingerprints (migration_id, row_key) {
+    attrmig_old_fingerprints (migration_id, row_key_hash) {
         migration_id -> Text,
+        row_key_hash -> Text,
         row_key -> Text,
         digest -> Text,
     }

@@ -15,7 +15,7 @@ use crate::error::StoreError;
 use crate::schema::attrmig_schema;
 
 /// The state schema version this binary writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -87,6 +87,7 @@ pub fn ensure_schema(conn: &mut AnyConnection) -> Result<(), StoreError> {
         // the migrations applied. diesel runs each migration in a savepoint inside it.
         Backend::Sqlite => write_transaction(conn, |conn| {
             refuse_newer(schema_version(conn)?)?;
+            register_sha256(conn)?;
             run_pending(conn, SQLITE)
         }),
         // PostgreSQL DDL is transactional: a transaction-scoped advisory lock serialises
@@ -134,6 +135,23 @@ const MYSQL_LOCK_NAME: &str = "LEFT(CONCAT('attrmig_state_schema.', DATABASE()),
 #[cfg(not(feature = "mysql"))]
 fn mysql_setup(_conn: &mut AnyConnection) -> Result<(), StoreError> {
     Err(StoreError::Db(DbError::MysqlNotBuilt))
+}
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// SHA-256 of a text's UTF-8 bytes, lowercase hex (PostgreSQL and MySQL have one).
+    fn attrmig_sha256(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// SQLite has no SHA-256: version 2 keys data issues and fingerprints by the key's hash,
+/// and its migration computes the hashes of existing rows with this function, registered
+/// on the connection that runs it.
+fn register_sha256(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    if let AnyConnection::Sqlite(sqlite) = conn {
+        attrmig_sha256_utils::register_impl(sqlite, |text: String| crate::bounded::key_hash(&text))
+            .map_err(|e| DbError::query("register attrmig_sha256() for the schema upgrade", e))?;
+    }
+    Ok(())
 }
 
 fn run_pending(conn: &mut AnyConnection, migrations: EmbeddedMigrations) -> Result<(), StoreError> {

@@ -1,6 +1,11 @@
 //! Sync passes: numbered per migration, each with a checkpoint (the last key done) that
 //! advances in the same transaction as the batch it records, where the state lives in the
 //! application database.
+//!
+//! A pass belongs to the runner whose token it holds (the token of its lease, see
+//! [`crate::leases`]); a runner that resumes it takes it over with its own. Every update
+//! of a pass's progress or status names the token, so a runner that lost its pass can't
+//! rewind another's checkpoint, counts or status: its update matches nothing.
 
 use attrmig_core::Step;
 use attrmig_core::facts::{SyncPassFact, SyncStatus};
@@ -39,6 +44,8 @@ pub struct SyncRun {
     pub rows_written: i64,
     /// Rows new storage rejected (now data issues).
     pub rows_rejected: i64,
+    /// Why it stopped, if it stopped on an error.
+    pub error: Option<String>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -55,6 +62,7 @@ struct Row {
     rows_scanned: i64,
     rows_written: i64,
     rows_rejected: i64,
+    error: Option<String>,
 }
 
 fn status_str(s: SyncStatus) -> &'static str {
@@ -91,16 +99,19 @@ impl TryFrom<Row> for SyncRun {
             rows_scanned: r.rows_scanned,
             rows_written: r.rows_written,
             rows_rejected: r.rows_rejected,
+            error: r.error,
         })
     }
 }
 
-/// Starts a new pass, numbered after the last, and returns it.
+/// Starts a new pass, numbered after the last, owned by the runner with `token`, and
+/// returns it.
 pub fn start(
     conn: &mut AnyConnection,
     id: &str,
     step: Step,
     holder: &str,
+    token: &str,
     now: DateTime<Utc>,
 ) -> Result<SyncRun, StoreError> {
     let last: Option<i64> = s::table
@@ -116,6 +127,7 @@ pub fn start(
             s::status.eq(status_str(SyncStatus::Running)),
             s::step.eq(step.id()),
             s::holder.eq(holder),
+            s::token.eq(token),
             s::started_at.eq(to_db(now)),
             s::heartbeat_at.eq(to_db(now)),
             s::rows_scanned.eq(0i64),
@@ -141,18 +153,22 @@ pub fn get(conn: &mut AnyConnection, id: &str, pass: i64) -> Result<Option<SyncR
         .transpose()
 }
 
-/// Takes over an interrupted pass to resume it from its checkpoint.
+/// Takes over an interrupted pass to resume it from its checkpoint: from now on it is
+/// the pass of the runner with `token` (call it holding the lease).
 pub fn resume(
     conn: &mut AnyConnection,
     id: &str,
     pass: i64,
     holder: &str,
+    token: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     diesel::update(s::table.find((id, pass)))
         .set((
             s::status.eq(status_str(SyncStatus::Running)),
             s::holder.eq(holder),
+            s::token.eq(token),
+            s::error.eq(None::<String>),
             s::heartbeat_at.eq(to_db(now)),
         ))
         .execute(conn)
@@ -172,38 +188,44 @@ pub struct BatchProgress {
     pub rejected: i64,
 }
 
-/// Advances the checkpoint to `key` and adds the batch's counts.
+/// Advances the checkpoint to `key` and adds the batch's counts, if the pass is still
+/// the runner's with `token`; `false` if it is not (another runner resumed it).
 pub fn checkpoint(
     conn: &mut AnyConnection,
     id: &str,
     pass: i64,
+    token: &str,
     key: &str,
     progress: BatchProgress,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    diesel::update(s::table.find((id, pass)))
+) -> Result<bool, StoreError> {
+    let n = diesel::update(s::table.find((id, pass)).filter(s::token.eq(token)))
         .set((
             s::checkpoint.eq(Some(key)),
             s::rows_scanned.eq(s::rows_scanned + progress.scanned),
             s::rows_written.eq(s::rows_written + progress.written),
             s::rows_rejected.eq(s::rows_rejected + progress.rejected),
+            // A pass marked interrupted while its runner was slow, and still its own, runs.
+            s::status.eq(status_str(SyncStatus::Running)),
             s::heartbeat_at.eq(to_db(now)),
         ))
         .execute(conn)
         .map_err(ctx("advance the sync checkpoint"))?;
-    Ok(())
+    Ok(n == 1)
 }
 
-/// Ends a pass as completed or interrupted.
+/// Ends a pass as completed or interrupted, if it is still the runner's with `token`;
+/// `false` if it is not.
 pub fn end(
     conn: &mut AnyConnection,
     id: &str,
     pass: i64,
+    token: &str,
     status: SyncStatus,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let finished = (status == SyncStatus::Completed).then(|| to_db(now));
-    diesel::update(s::table.find((id, pass)))
+    let n = diesel::update(s::table.find((id, pass)).filter(s::token.eq(token)))
         .set((
             s::status.eq(status_str(status)),
             s::finished_at.eq(finished),
@@ -211,7 +233,33 @@ pub fn end(
         ))
         .execute(conn)
         .map_err(ctx("end a sync pass"))?;
-    Ok(())
+    Ok(n == 1)
+}
+
+/// Marks a running pass interrupted by `error` (kept, cut to a bounded length), if it is
+/// still the runner's with `token`. It resumes from its checkpoint.
+pub fn interrupt(
+    conn: &mut AnyConnection,
+    id: &str,
+    pass: i64,
+    token: &str,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        s::table
+            .find((id, pass))
+            .filter(s::token.eq(token))
+            .filter(s::status.eq(status_str(SyncStatus::Running))),
+    )
+    .set((
+        s::status.eq(status_str(SyncStatus::Interrupted)),
+        s::error.eq(Some(crate::bounded::cut(error.to_owned()))),
+        s::heartbeat_at.eq(to_db(now)),
+    ))
+    .execute(conn)
+    .map_err(ctx("record why a sync pass stopped"))?;
+    Ok(n == 1)
 }
 
 /// Marks passes still `running` with a heartbeat older than `stale_before` interrupted:

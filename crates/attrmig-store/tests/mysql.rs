@@ -89,3 +89,48 @@ fn a_schema_setup_killed_halfway_is_completed_by_the_next_run_on_mysql() {
         .unwrap();
     setup::ensure_schema(&mut conn).unwrap();
 }
+
+/// The upgrade to version 2 killed halfway (each ALTER TABLE commits at once on MySQL):
+/// the schema still reads as version 1, the next run completes the upgrade, and every
+/// statement of it can run again over what is already done.
+#[test]
+fn an_upgrade_to_2_killed_halfway_is_completed_by_the_next_run_on_mysql() {
+    let Some(db) = TestDb::mysql() else { return };
+    db.execute(include_str!(
+        "../migrations/mysql/20261121000001_attrmig_state_v1/up.sql"
+    ));
+    db.execute(
+        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+         INSERT INTO __diesel_schema_migrations (version) VALUES ('20261121000001');
+         INSERT INTO attrmig_data_issues (migration_id, row_key, old_value, error, pass, first_seen_at, last_seen_at, attempts)
+           VALUES ('m', 'key 1', 'x', 'too long', 1, '2026-11-21 10:00:00', '2026-11-21 10:00:00', 1);",
+    );
+    let up = include_str!("../migrations/mysql/20261201000001_attrmig_state_v2/up.sql");
+    // Up to the old fingerprints' part: the data issues already rekeyed by hash.
+    let cut = up
+        .match_indices("SET @attrmig_ddl")
+        .nth(3)
+        .map(|(i, _)| i)
+        .unwrap();
+    db.execute(&up[..cut]);
+    let mut conn = db.connect();
+    assert_eq!(
+        setup::schema_version(&mut conn).unwrap(),
+        Some(1),
+        "half an upgrade is no upgrade"
+    );
+    setup::ensure_schema(&mut conn).unwrap();
+    assert_eq!(
+        setup::schema_version(&mut conn).unwrap(),
+        Some(setup::SCHEMA_VERSION)
+    );
+    // All of it once more, over the finished upgrade: nothing fails, nothing is lost.
+    db.execute(up);
+    let issues = attrmig_store::data_issues::list(&mut conn, "m", false).unwrap();
+    assert_eq!(
+        issues.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(),
+        ["key 1"]
+    );
+    attrmig_store::fingerprints::insert(&mut conn, "m", &[("k".repeat(5_000), "d".into())])
+        .unwrap();
+}

@@ -14,6 +14,18 @@ use attrmig_store::{
 use attrmig_testing::{TestDb, backend_tests};
 use diesel::connection::SimpleConnection;
 
+fn runner(holder: &str, token: &str) -> leases::Runner {
+    leases::Runner {
+        holder: holder.into(),
+        token: token.into(),
+        host: "host".into(),
+        pid: 1,
+        boot_id: None,
+        pid_ns: None,
+        proc_start: None,
+    }
+}
+
 fn advance(to: Step, actor: &str) -> NewEntry {
     NewEntry {
         kind: EntryKind::Advance,
@@ -159,11 +171,11 @@ backend_tests! {
     fn sync_passes_checkpoints_and_data_issues(db: &TestDb) {
         let mut conn = db.connect();
         setup::ensure_schema(&mut conn).unwrap();
-        let pass = sync_runs::start(&mut conn, "m", Step::DoubleWrite, "alice", now()).unwrap();
+        let pass = sync_runs::start(&mut conn, "m", Step::DoubleWrite, "alice", "token-a", now()).unwrap();
         assert_eq!(pass.pass, 1);
         let progress = sync_runs::BatchProgress { scanned: 10, written: 9, rejected: 1 };
-        sync_runs::checkpoint(&mut conn, "m", 1, "10", progress, now()).unwrap();
-        sync_runs::checkpoint(&mut conn, "m", 1, "20", progress, now()).unwrap();
+        assert!(sync_runs::checkpoint(&mut conn, "m", 1, "token-a", "10", progress, now()).unwrap());
+        assert!(sync_runs::checkpoint(&mut conn, "m", 1, "token-a", "20", progress, now()).unwrap());
         data_issues::record(&mut conn, "m", Rejected { key: "13", old_value: Some("x"), error: "too long", pass: 1 }, now()).unwrap();
         data_issues::record(&mut conn, "m", Rejected { key: "13", old_value: Some("xy"), error: "still too long", pass: 1 }, now()).unwrap();
         assert_eq!(data_issues::unresolved(&mut conn, "m").unwrap(), 1);
@@ -176,11 +188,23 @@ backend_tests! {
         assert_eq!(sync_runs::reconcile(&mut conn, "m", now() + chrono::Duration::minutes(5)).unwrap(), 1);
         let run = sync_runs::get(&mut conn, "m", 1).unwrap().unwrap();
         assert_eq!((run.status, run.checkpoint.as_deref(), run.rows_scanned, run.rows_written), (SyncStatus::Interrupted, Some("20"), 20, 18));
-        sync_runs::resume(&mut conn, "m", 1, "bob", now()).unwrap();
-        sync_runs::end(&mut conn, "m", 1, SyncStatus::Completed, now()).unwrap();
+        sync_runs::resume(&mut conn, "m", 1, "bob", "token-b", now()).unwrap();
+        // The pass is Bob's now: Alice, woken late, can't move it back or end it.
+        assert!(!sync_runs::checkpoint(&mut conn, "m", 1, "token-a", "10", progress, now()).unwrap());
+        assert!(!sync_runs::end(&mut conn, "m", 1, "token-a", SyncStatus::Interrupted, now()).unwrap());
+        assert!(!sync_runs::interrupt(&mut conn, "m", 1, "token-a", "stale", now()).unwrap());
+        assert!(sync_runs::end(&mut conn, "m", 1, "token-b", SyncStatus::Completed, now()).unwrap());
+        let run = sync_runs::get(&mut conn, "m", 1).unwrap().unwrap();
+        assert_eq!((run.checkpoint.as_deref(), run.rows_scanned, run.holder.as_str()), (Some("20"), 20, "bob"));
         let facts = sync_runs::facts(&mut conn, "m").unwrap();
         assert_eq!(facts[0].status, SyncStatus::Completed);
         assert!(facts[0].finished_at.is_some());
+
+        // A pass that stops on an error keeps it.
+        sync_runs::start(&mut conn, "m", Step::DoubleWrite, "carol", "token-c", now()).unwrap();
+        assert!(sync_runs::interrupt(&mut conn, "m", 2, "token-c", "the disk said no", now()).unwrap());
+        let run = sync_runs::get(&mut conn, "m", 2).unwrap().unwrap();
+        assert_eq!((run.status, run.error.as_deref()), (SyncStatus::Interrupted, Some("the disk said no")));
     }
 
     fn leases_exclude_and_expire(db: &TestDb) {
@@ -188,16 +212,128 @@ backend_tests! {
         setup::ensure_schema(&mut conn).unwrap();
         let ttl = chrono::Duration::seconds(30);
         let t0 = now();
-        assert_eq!(leases::acquire(&mut conn, "m", "sync", "alice", ttl, t0).unwrap(), Ok(()));
-        let held = leases::acquire(&mut conn, "m", "sync", "bob", ttl, t0).unwrap().unwrap_err();
-        assert_eq!(held.holder, "alice");
-        assert!(leases::renew(&mut conn, "m", "sync", "alice", ttl, t0).unwrap());
+        let (alice, bob) = (runner("alice@host:1", "token-a"), runner("alice@host:1", "token-b"));
+        let take = |conn: &mut _, who: &leases::Runner, at| {
+            leases::acquire(conn, "m", leases::SYNC, "sync", who, ttl, at, &|_| false).unwrap()
+        };
+        assert_eq!(take(&mut conn, &alice, t0), Ok(()));
+        // The same holder name in another PID namespace is another runner: its token differs.
+        let Err(leases::NotGranted::Held(held)) = take(&mut conn, &bob, t0) else { panic!("granted twice") };
+        assert_eq!((held.runner.holder.as_str(), held.tool.as_str()), ("alice@host:1", "sync"));
+        assert!(leases::renew(&mut conn, "m", leases::SYNC, "token-a", ttl, t0).unwrap());
         // Alice died; after expiry Bob takes over, and Alice can no longer renew.
         let later = t0 + chrono::Duration::seconds(31);
-        assert_eq!(leases::acquire(&mut conn, "m", "sync", "bob", ttl, later).unwrap(), Ok(()));
-        assert!(!leases::renew(&mut conn, "m", "sync", "alice", ttl, later).unwrap());
-        leases::release(&mut conn, "m", "sync", "bob").unwrap();
-        assert_eq!(leases::holder(&mut conn, "m", "sync", later).unwrap(), None);
+        assert_eq!(take(&mut conn, &bob, later), Ok(()));
+        assert!(!leases::renew(&mut conn, "m", leases::SYNC, "token-a", ttl, later).unwrap());
+        // Releasing someone else's lease does nothing.
+        leases::release(&mut conn, "m", leases::SYNC, "token-a").unwrap();
+        assert!(leases::holder(&mut conn, "m", leases::SYNC, later).unwrap().is_some());
+        leases::release(&mut conn, "m", leases::SYNC, "token-b").unwrap();
+        assert_eq!(leases::holder(&mut conn, "m", leases::SYNC, later).unwrap(), None);
+
+        // A live holder that the caller can tell is dead is taken over at once.
+        assert_eq!(take(&mut conn, &alice, later), Ok(()));
+        let dead_alice = |r: &leases::Runner| r.token == "token-a";
+        assert_eq!(leases::acquire(&mut conn, "m", leases::SYNC, "sync", &bob, ttl, later, &dead_alice).unwrap(), Ok(()));
+        assert_eq!(leases::live(&mut conn, "m", later, true).unwrap().len(), 1);
+    }
+
+    fn the_fence_refuses_a_lost_lease_and_a_retired_step(db: &TestDb) {
+        let mut conn = db.connect();
+        setup::ensure_schema(&mut conn).unwrap();
+        let ttl = chrono::Duration::seconds(30);
+        let alice = runner("alice@host:1", "token-a");
+        let take = |conn: &mut _, who: &leases::Runner, at| {
+            leases::acquire(conn, "m", leases::SYNC, "sync", who, ttl, at, &|_| false).unwrap()
+        };
+        // At step 0 (nothing recorded) the lease alone decides.
+        assert_eq!(take(&mut conn, &alice, now()), Ok(()));
+        assert_eq!(leases::fence(&mut conn, "m", leases::SYNC, "token-a").unwrap(), Ok(()));
+        assert_eq!(
+            leases::fence(&mut conn, "m", leases::SYNC, "token-x").unwrap(),
+            Err(leases::Fenced::LeaseLost { now_held_by: Some("alice@host:1".into()) })
+        );
+        let m = migration::unregistered("m", now());
+        audit::append(&mut conn, &m, advance(Step::PrepareStorage, "alice"), now(), |_, _| Ok::<_, StoreError>(())).unwrap();
+        assert_eq!(leases::fence(&mut conn, "m", leases::SYNC, "token-a").unwrap(), Ok(()));
+        // The migration reaches 8: the fence closes, and no tool may start.
+        conn.batch_execute("UPDATE attrmig_migrations SET step = 'delete-tools'").unwrap();
+        assert_eq!(
+            leases::fence(&mut conn, "m", leases::SYNC, "token-a").unwrap(),
+            Err(leases::Fenced::Retired { at: Step::DeleteTools })
+        );
+        leases::release(&mut conn, "m", leases::SYNC, "token-a").unwrap();
+        assert_eq!(take(&mut conn, &alice, now()), Err(leases::NotGranted::Retired { at: Step::DeleteTools }));
+        assert_eq!(
+            leases::fence(&mut conn, "m", leases::SYNC, "token-a").unwrap(),
+            Err(leases::Fenced::Retired { at: Step::DeleteTools })
+        );
+        conn.batch_execute("UPDATE attrmig_migrations SET step = 'sync'").unwrap();
+        assert_eq!(
+            leases::fence(&mut conn, "m", leases::SYNC, "token-a").unwrap(),
+            Err(leases::Fenced::LeaseLost { now_held_by: None })
+        );
+    }
+
+    fn data_issues_and_fingerprints_take_unbounded_keys(db: &TestDb) {
+        let mut conn = db.connect();
+        setup::ensure_schema(&mut conn).unwrap();
+        let long = "k".repeat(10_000);
+        let cased = ["a", "A"];
+        for key in [long.as_str(), cased[0], cased[1]] {
+            data_issues::record(&mut conn, "m", Rejected { key, old_value: Some("v"), error: "e", pass: 1 }, now()).unwrap();
+        }
+        let keys: Vec<String> = data_issues::list(&mut conn, "m", false).unwrap().into_iter().map(|i| i.key).collect();
+        assert_eq!(keys.len(), 3, "'a' and 'A' are two keys");
+        assert!(keys.contains(&long));
+        data_issues::resolve(&mut conn, "m", &long, now()).unwrap();
+        assert_eq!(data_issues::resolve_keys(&mut conn, "m", &["A".into()], now()).unwrap(), 1);
+        assert_eq!(data_issues::unresolved(&mut conn, "m").unwrap(), 1);
+
+        fingerprints::insert(&mut conn, "m", &[(long.clone(), "d1".into()), ("a".into(), "d2".into()), ("A".into(), "d3".into())]).unwrap();
+        let found = fingerprints::lookup(&mut conn, "m", &[long.clone(), "A".into()]).unwrap();
+        assert_eq!((found[&long].as_str(), found["A"].as_str()), ("d1", "d3"));
+    }
+
+    /// A state written at version 1 (its own migration, run alone) upgrades to 2 with
+    /// every data issue and fingerprint still found by its key.
+    fn version_1_upgrades_with_its_rows(db: &TestDb) {
+        let mut conn = db.connect();
+        let v1 = match db.backend() {
+            attrmig_db::Backend::Sqlite => include_str!("../migrations/sqlite/20261121000001_attrmig_state_v1/up.sql"),
+            attrmig_db::Backend::Postgres => include_str!("../migrations/postgres/20261121000001_attrmig_state_v1/up.sql"),
+            attrmig_db::Backend::Mysql => include_str!("../migrations/mysql/20261121000001_attrmig_state_v1/up.sql"),
+        };
+        conn.batch_execute(v1).unwrap();
+        // diesel's own record of having run it, as a version 1 binary leaves it.
+        conn.batch_execute(
+            "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+             INSERT INTO __diesel_schema_migrations (version) VALUES ('20261121000001');",
+        ).unwrap();
+        conn.batch_execute(
+            "INSERT INTO attrmig_data_issues (migration_id, row_key, old_value, error, pass, first_seen_at, last_seen_at, attempts)
+               VALUES ('m', 'key 1', 'x', 'too long', 1, '2026-11-21 10:00:00', '2026-11-21 10:00:00', 1),
+                      ('m', 'clé 2', 'y', 'too long', 1, '2026-11-21 10:00:00', '2026-11-21 10:00:00', 1);
+             INSERT INTO attrmig_old_fingerprints (migration_id, row_key, digest) VALUES ('m', 'key 1', 'd1'), ('m', 'clé 2', 'd2');
+             INSERT INTO attrmig_leases (migration_id, purpose, holder, acquired_at, expires_at)
+               VALUES ('m', 'sync', 'old@host:7', '2026-11-21 10:00:00', '2026-11-21 10:01:00');
+             INSERT INTO attrmig_sync_runs (migration_id, pass, status, step, holder, started_at, heartbeat_at, checkpoint, rows_scanned, rows_written, rows_rejected)
+               VALUES ('m', 1, 'interrupted', 'double-write', 'old@host:7', '2026-11-21 10:00:00', '2026-11-21 10:00:00', '40', 40, 40, 0);",
+        ).unwrap();
+        assert_eq!(setup::schema_version(&mut conn).unwrap(), Some(1));
+        setup::ensure_schema(&mut conn).unwrap();
+        assert_eq!(setup::schema_version(&mut conn).unwrap(), Some(2));
+
+        data_issues::resolve(&mut conn, "m", "clé 2", now()).unwrap();
+        let open: Vec<String> = data_issues::list(&mut conn, "m", false).unwrap().into_iter().map(|i| i.key).collect();
+        assert_eq!(open, ["key 1"], "the upgrade's hashes are the ones the binary computes");
+        let found = fingerprints::lookup(&mut conn, "m", &["key 1".into(), "clé 2".into()]).unwrap();
+        assert_eq!((found["key 1"].as_str(), found["clé 2"].as_str()), ("d1", "d2"));
+        let pass = sync_runs::get(&mut conn, "m", 1).unwrap().unwrap();
+        assert_eq!((pass.checkpoint.as_deref(), pass.error), (Some("40"), None));
+        // A version 1 lease has no token: nobody's fence passes it, and it lapses as before.
+        let lease = leases::holder(&mut conn, "m", leases::SYNC, chrono::DateTime::parse_from_rfc3339("2026-11-21T10:00:30Z").unwrap().into()).unwrap().unwrap();
+        assert_eq!((lease.runner.holder.as_str(), lease.runner.token.as_str()), ("old@host:7", ""));
     }
 
     fn fingerprints_and_intents(db: &TestDb) {

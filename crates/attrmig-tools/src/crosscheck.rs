@@ -13,6 +13,11 @@
 //! New rows whose key has no old row at all are `extra_in_new` too. Values of different
 //! types are compared as text.
 //!
+//! A run holds a lease of its own while it goes (see [`crate::lease`]): an advance to 8
+//! waits until no cross-check holds one. A run that fails, also while recording its
+//! end, ends `failed` with its error. Its report is bounded
+//! ([`cross_checks::bounded_report`]): what is printed is what is stored.
+//!
 //! A full run walks the old keys in keyset batches; each batch is counted by the database
 //! (a join over the batch's key range) and only mismatches, up to `max_report`, are read
 //! back: memory does not depend on the table's size.
@@ -21,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use attrmig_core::Step;
 use attrmig_core::facts::Counts;
-use attrmig_store::Conns;
 use attrmig_store::cross_checks::{self, Mismatch, MismatchClass, NewRun};
+use attrmig_store::{Conns, leases};
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -32,6 +37,8 @@ use serde::Serialize;
 use crate::batch_ends::{connect_ahead, with_batch_ends};
 use crate::error::ToolError;
 use crate::layout::{KeyType, Layout, Scope};
+use crate::lease::Lease;
+use crate::runner;
 use crate::sql::{Bind, Key, Sql};
 use attrmig_db::{AnyConnection, Backend, DatabaseUrl};
 
@@ -96,6 +103,29 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Report, ToolError> {
     layout.require_new()?;
+    // A lease of its own (cross-checks may run side by side): while it is held, the
+    // migration can't be advanced to 8, when the tools retire.
+    let runner = runner::here(runner::holder_name(actor));
+    let purpose = leases::cross_check_purpose(&runner.token);
+    Lease::hold(
+        conns,
+        layout.plan(),
+        &purpose,
+        "cross-check",
+        runner,
+        |conns, lease| run_leased(conns, layout, step, actor, opts, progress, lease),
+    )
+}
+
+fn run_leased(
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+    step: Step,
+    actor: &str,
+    opts: &Options,
+    progress: &mut dyn Progress,
+    lease: &mut Lease,
+) -> Result<Report, ToolError> {
     let id = layout.plan().id.to_string();
     let started_at = attrmig_core::audit::now();
     let new_run = NewRun {
@@ -111,38 +141,34 @@ pub fn run(
         max: opts.max_report,
         last_mismatched: false,
     };
+    let mut finished_at = started_at;
     let outcome = match opts.sample {
-        None => full(conns, layout, &id, run, opts, &mut found, progress),
+        None => full(conns, layout, &id, run, opts, &mut found, progress, lease),
         Some(n) => sample(conns.app(), layout, n, &mut found, progress),
-    };
-    if let Err(e) = outcome {
-        cross_checks::fail(
-            conns.state(),
-            &id,
-            run,
-            &e.to_string(),
-            attrmig_core::audit::now(),
-        )?;
-        return Err(e);
     }
-    let finished_at = attrmig_core::audit::now();
-    cross_checks::finish(
-        conns.state(),
-        &id,
-        run,
-        found.counts,
-        &found.mismatches,
-        finished_at,
-    )?;
-    Ok(Report {
-        run,
-        full: opts.sample.is_none(),
-        sample_size: opts.sample,
-        counts: found.counts,
-        mismatches: found.mismatches,
-        started_at,
-        finished_at,
-    })
+    .map(|()| cross_checks::bounded_report(std::mem::take(&mut found.mismatches)))
+    .and_then(|report| {
+        finished_at = attrmig_core::audit::now();
+        cross_checks::finish(conns.state(), &id, run, found.counts, &report, finished_at)?;
+        Ok(report)
+    });
+    match outcome {
+        Ok(mismatches) => Ok(Report {
+            run,
+            full: opts.sample.is_none(),
+            sample_size: opts.sample,
+            counts: found.counts,
+            mismatches,
+            started_at,
+            finished_at,
+        }),
+        // Also when recording the end failed: the run must not stay `running`.
+        Err(e) => {
+            let now = attrmig_core::audit::now();
+            let _ = cross_checks::fail(conns.state(), &id, run, &e.to_string(), now);
+            Err(e)
+        }
+    }
 }
 
 struct Found {
@@ -160,6 +186,7 @@ impl Found {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn full(
     conns: &mut Conns<'_>,
     layout: &Layout,
@@ -168,6 +195,7 @@ fn full(
     opts: &Options,
     found: &mut Found,
     progress: &mut dyn Progress,
+    lease: &mut Lease,
 ) -> Result<(), ToolError> {
     let mut ahead = connect_ahead(opts.lookahead.as_ref());
     let batch = opts.batch_size.max(1);
@@ -184,6 +212,7 @@ fn full(
                 found,
             )?;
             progress.batch(&found.counts);
+            lease.keep(conns.state())?;
             if beat.elapsed() >= HEARTBEAT {
                 cross_checks::heartbeat(
                     conns.state(),

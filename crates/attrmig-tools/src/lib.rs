@@ -6,6 +6,8 @@
 //! - [`ddl`]: the DDL of steps 1, 7 and 10 in each backend's dialect.
 //! - [`fingerprint`]: the old-storage fingerprint of step 9, compared before the drop.
 //! - [`duplicates`]: EAV entities with more than one row of the attribute (step 1).
+//! - [`lease`] and [`runner`]: one runner at a time, and the fence every write passes, so
+//!   that no tool writes after it is retired or after it lost its lease.
 //!
 //! Every statement is built from a [`layout::Layout`]: one definition of what the old
 //! key and value are, for every kind of old storage and every backend.
@@ -17,6 +19,8 @@ pub mod duplicates;
 mod error;
 pub mod fingerprint;
 pub mod layout;
+pub mod lease;
+pub mod runner;
 pub mod sql;
 pub mod sync;
 

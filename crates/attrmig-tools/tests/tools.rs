@@ -10,7 +10,6 @@ use attrmig_db::{Backend, DatabaseUrl};
 use attrmig_store::cross_checks::MismatchClass;
 use attrmig_store::{Conns, data_issues, leases, setup};
 use attrmig_testing::{TestDb, backend_tests};
-use attrmig_tools::sql::Key;
 use attrmig_tools::{Layout, crosscheck, ddl, fingerprint, sync};
 use common::*;
 
@@ -210,11 +209,11 @@ backend_tests! {
 
         // Fix two of them at the source, re-drive: those resolve, the third stays.
         db.execute("UPDATE users SET full_name = 'fixed 13' WHERE id = 13; UPDATE users SET full_name = 'fixed 14' WHERE id = 14;");
-        let keys: Vec<Key> = issues.iter().map(|i| layout.parse_key(&i.key).unwrap()).collect();
-        let (fixed, still) = sync::copy_keys(&mut conn, &layout, &keys).unwrap();
-        assert_eq!(fixed, [Key::Int(13), Key::Int(14)]);
-        assert_eq!(still.len(), 1);
+        let retried = sync::retry(&mut shared(&mut conn), &layout, "alice@laptop:1".into()).unwrap();
+        assert_eq!((retried.fixed, retried.still), (vec!["13".to_owned(), "14".to_owned()], vec!["200".to_owned()]));
         assert_eq!(text(&mut conn, "SELECT full_name AS t FROM users_pii WHERE user_id = 13").as_deref(), Some("fixed 13"));
+        let open: Vec<String> = data_issues::list(&mut conn, "users-full-name", false).unwrap().into_iter().map(|i| i.key).collect();
+        assert_eq!(open, ["200"]);
     }
 
     fn rejected_rows_are_isolated_with_the_state_in_another_database(db: &TestDb) {
@@ -239,7 +238,18 @@ backend_tests! {
         let plan = column_kind(db);
         let (mut conn, layout) = open(db, &plan);
         let now = attrmig_core::audit::now();
-        leases::acquire(&mut conn, "users-full-name", sync::LEASE, "bob@ci-runner-7:4242", sync::LEASE_TTL, now)
+        // Bob runs on another machine: nothing here can tell whether he is alive.
+        let bob = leases::Runner {
+            holder: "bob@ci-runner-7:4242".into(),
+            token: "bob's token".into(),
+            host: "ci-runner-7".into(),
+            pid: 4242,
+            boot_id: Some("another machine's boot".into()),
+            pid_ns: Some("pid:[4026531836]".into()),
+            proc_start: Some(1),
+        };
+        let ttl = chrono::Duration::seconds(60);
+        leases::acquire(&mut conn, "users-full-name", sync::LEASE, "sync", &bob, ttl, now, &|_| false)
             .unwrap()
             .unwrap();
         let opts = sync::Options { batch_size: BATCH, max_rows_per_second: None, restart: false, holder: "alice@laptop:1".into(), lookahead: None };

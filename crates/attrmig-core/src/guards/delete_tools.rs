@@ -1,6 +1,9 @@
-//! Entering 8 delete-tools: old and new agree (the last cross-check is clean) and every
-//! hand-written cross-check or sync tool listed in the plan is gone from the repository.
-//! From here on the built-in tools refuse to run too.
+//! Entering 8 delete-tools: old and new agree (the last cross-check is clean), every
+//! hand-written cross-check or sync tool listed in the plan is gone from the repository,
+//! and no built-in tool is running (none holds its lease). From here on the built-in
+//! tools refuse to start, and one that was running writes nothing more (its every batch
+//! checks the step); the advance re-checks the leases inside its own transaction, so no
+//! tool that starts between this guard and the advance's commit slips past it.
 
 use serde_json::json;
 
@@ -10,7 +13,36 @@ use crate::facts::Facts;
 use crate::plan::Plan;
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
-    vec![last_cross_check_clean(plan, facts), tools_gone(plan, facts)]
+    vec![
+        last_cross_check_clean(plan, facts),
+        tools_gone(plan, facts),
+        no_tool_running(plan, facts),
+    ]
+}
+
+fn no_tool_running(plan: &Plan, facts: &Facts) -> GuardCheck {
+    let name = "no-tool-running";
+    match &facts.running_tools {
+        None => GuardCheck::fail(
+            name,
+            Refusal::NotObserved {
+                what: "the tools' leases",
+            },
+        ),
+        Some(running) if !running.is_empty() => GuardCheck::fail(
+            name,
+            Refusal::ToolsRunning {
+                id: plan.id.to_string(),
+                tools: running.clone(),
+                lease_ttl: plan.sync.lease_ttl,
+            },
+        ),
+        Some(_) => GuardCheck::pass(
+            name,
+            "no sync, data-issues retry or cross-check holds a lease",
+            json!({ "running": [] }),
+        ),
+    }
 }
 
 fn last_cross_check_clean(plan: &Plan, facts: &Facts) -> GuardCheck {
@@ -85,6 +117,7 @@ mod tests {
     #[test]
     fn tools_must_be_gone_and_check_clean() {
         let mut f = facts(0);
+        f.running_tools = Some(vec![]);
         f.cross_checks = Some(vec![check(7, true, 0, 0, clean())]);
         f.tool_paths_present = Some(vec!["scripts/backfill_full_name.py".into()]);
         let checks = guards(&plan(), &f);
@@ -94,6 +127,42 @@ mod tests {
         f.tool_paths_present = Some(vec![]);
         f.cross_checks = Some(vec![check(8, false, 0, 0, dirty())]);
         let checks = guards(&plan(), &f);
-        assert!(!checks[0].passed() && checks[1].passed());
+        assert!(!checks[0].passed() && checks[1].passed() && checks[2].passed());
+    }
+
+    #[test]
+    fn a_running_tool_blocks_and_says_what_to_do() {
+        let mut f = facts(0);
+        f.cross_checks = Some(vec![check(7, true, 0, 0, clean())]);
+        f.tool_paths_present = Some(vec![]);
+        f.running_tools = None;
+        assert!(!guards(&plan(), &f)[2].passed(), "not observed is no pass");
+        f.running_tools = Some(vec![crate::facts::RunningTool {
+            tool: "sync".into(),
+            holder: "ada@box:4242".into(),
+            host: "box".into(),
+            pid: 4242,
+            since: t(-1),
+            expires_at: t(0),
+        }]);
+        let err = guards(&plan(), &f)[2]
+            .verdict
+            .clone()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("a sync of users-full-name is running: ada@box:4242 since "),
+            "{err}"
+        );
+        assert!(err.contains("(`kill 4242` on box stops it)"), "{err}");
+        assert!(err.contains("let it finish, or stop it"), "{err}");
+        assert!(
+            err.contains("frees its lease within 1m of stopping"),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("then `attrmig advance users-full-name`"),
+            "{err}"
+        );
     }
 }

@@ -130,6 +130,8 @@ pub struct Needs {
     pub late_writes: bool,
     /// The database objects that name the old attribute (views, triggers, constraints...).
     pub dependents: bool,
+    /// Tools holding a live lease.
+    pub running_tools: bool,
 }
 
 /// The facts the guards of `entering` read.
@@ -171,6 +173,7 @@ pub fn needs(entering: Step) -> Needs {
         Step::DeleteTools => Needs {
             cross_checks: true,
             tool_paths: true,
+            running_tools: true,
             ..none
         },
         Step::StopWritingOld => Needs {

@@ -2,7 +2,10 @@
 //!
 //! - **One transaction per batch**, which also advances the pass's checkpoint when the
 //!   state lives in the application database: a killed sync resumes after the last
-//!   committed batch and never loses or duplicates a row (writes are upserts).
+//!   committed batch and never loses or duplicates a row (writes are upserts). With the
+//!   state elsewhere, the state transaction stays open across the batch's commit and
+//!   records the checkpoint after it; a checkpoint only ever claims committed, durable
+//!   rows (the sync relaxes durability only where both commit together).
 //! - **No lost double-writes.** The batch locks its source rows (`FOR SHARE` on
 //!   PostgreSQL; a `LOCK IN SHARE MODE` read before the writes on MySQL/MariaDB; on
 //!   SQLite the batch is one `BEGIN IMMEDIATE` write transaction), so a writer that
@@ -16,6 +19,11 @@
 //!   CHECK, foreign key, type conversion) is split in halves, in savepoints, until the bad
 //!   rows are isolated; each becomes a data issue and the rest is written.
 //! - **One runner per migration** (a lease that expires if its holder dies), throttled.
+//! - **Fenced.** Every batch commits only if, inside its own transaction, the migration is
+//!   still below 8 delete-tools and the lease still holds this run's token (see
+//!   [`crate::lease`]): a runner that outlived the step, or lost its lease while it was
+//!   stopped, writes nothing, and can't rewind the pass of the runner that took over (the
+//!   pass's every update names its token).
 //!
 //! A NULL old value writes no row when new storage is another table (an absent row
 //! already reads as NULL); an existing new value is set to NULL. In the same table the
@@ -25,10 +33,8 @@ use std::time::{Duration, Instant};
 
 use attrmig_core::Step;
 use attrmig_core::facts::SyncStatus;
-use attrmig_db::{
-    AnyConnection, Backend, DatabaseUrl, is_row_level, is_transient, write_transaction,
-};
-use attrmig_store::sync_runs::{self, BatchProgress, SyncRun};
+use attrmig_db::{AnyConnection, Backend, DatabaseUrl, is_row_level, is_transient};
+use attrmig_store::sync_runs::{self, BatchProgress};
 use attrmig_store::{Conns, data_issues, leases};
 use chrono::{DateTime, Utc};
 use diesel::Connection;
@@ -39,18 +45,18 @@ use serde::Serialize;
 use crate::batch_ends::{connect_ahead, with_batch_ends};
 use crate::error::ToolError;
 use crate::layout::{Layout, Scope};
+use crate::lease::Lease;
+use crate::runner;
+pub use crate::runner::holder_name;
 use crate::sql::{Key, Sql};
 
+mod retry;
 mod statements;
+pub use retry::{Retried, retry};
 use statements::{NullTally, write};
 
-/// The lease's purpose name.
-pub const LEASE: &str = "sync";
-/// How long a lease lasts unless renewed; renewed after every batch.
-pub const LEASE_TTL: chrono::Duration = chrono::Duration::seconds(60);
-/// How often a running sync renews its lease: well inside the TTL, and not once per
-/// batch (each renewal is a commit).
-const LEASE_RENEW_EVERY: Duration = Duration::from_secs(10);
+/// The lease's purpose name (shared with `data-issues --retry`).
+pub const LEASE: &str = leases::SYNC;
 /// WAL pages between SQLite checkpoints while a pass runs (40 MB at 4 KB pages).
 const SQLITE_WAL_PAGES: u32 = 10_000;
 /// Attempts at a batch that keeps deadlocking.
@@ -65,7 +71,8 @@ pub struct Options {
     pub max_rows_per_second: Option<u32>,
     /// Start a new pass even if the last one was interrupted.
     pub restart: bool,
-    /// Who runs it: `actor@host:pid`, shown to a second runner.
+    /// Who runs it: `actor@host:pid` ([`holder_name`]), shown to a second runner. The
+    /// lease itself is this run's own random token, never this name.
     pub holder: String,
     /// The application database again, for a second connection on which the pass finds
     /// where its next batches end while the current one is copied (server databases
@@ -130,7 +137,8 @@ pub struct Summary {
 }
 
 /// Runs (or resumes) a sync pass to the end. `step` is the migration's step now; the
-/// caller has checked the tools may run at it.
+/// caller has checked the tools may run at it (the lease checks it again, and every
+/// batch after it).
 pub fn run(
     conns: &mut Conns<'_>,
     layout: &Layout,
@@ -139,29 +147,63 @@ pub fn run(
     on: &mut dyn FnMut(&Event),
 ) -> Result<Summary, ToolError> {
     layout.require_new()?;
-    let id = layout.plan().id.to_string();
-    take_lease(conns.state(), &id, &opts.holder)?;
-    let restore = relax_durability(conns.app())?;
-    let result = NullTally::register(conns.app())
-        .map_err(|e| ToolError::query("register the sync's NULL tally", e))
-        .and_then(|nulls| {
-            let mut ahead = connect_ahead(opts.lookahead.as_ref());
-            run_leased(conns, ahead.as_mut(), layout, &nulls, step, opts, on)
-        });
-    if let Some(restore) = restore {
-        let _ = conns.app().batch_execute(&restore);
-    }
-    // Released on success and on error; on a crash it expires.
-    let released = leases::release(conns.state(), &id, LEASE, &opts.holder);
-    let summary = result?;
-    released?;
-    Ok(summary)
+    let runner = runner::here(opts.holder.clone());
+    Lease::hold(
+        conns,
+        layout.plan(),
+        LEASE,
+        "sync",
+        runner,
+        |conns, lease| {
+            // Only where a batch's checkpoint commits in the same transaction as its rows may
+            // those commits skip the disk: a crash then loses both. With the state elsewhere
+            // the checkpoint, committed there, would outlive rows lost here, and a resumed
+            // pass would skip them.
+            let restore = if conns.shared() {
+                relax_durability(conns.app())?
+            } else {
+                None
+            };
+            let mut pass = None;
+            let result = NullTally::register(conns.app())
+                .map_err(|e| ToolError::query("register the sync's NULL tally", e))
+                .and_then(|nulls| {
+                    let mut ahead = connect_ahead(opts.lookahead.as_ref());
+                    let mut run = Run {
+                        layout,
+                        nulls: &nulls,
+                        lease: &mut *lease,
+                        opts,
+                    };
+                    run.pass(conns, ahead.as_mut(), step, &mut pass, on)
+                });
+            if let Some(restore) = restore {
+                let _ = conns.app().batch_execute(&restore);
+            }
+            if let (Err(e), Some(pass)) = (&result, pass) {
+                // A pass that stopped on an error says so, and resumes from its checkpoint;
+                // not one that another runner took over (the token doesn't match it any more).
+                let (id, now) = (layout.plan().id.as_str(), attrmig_core::audit::now());
+                let _ = sync_runs::interrupt(
+                    conns.state(),
+                    id,
+                    pass,
+                    lease.token(),
+                    &e.to_string(),
+                    now,
+                );
+            }
+            result
+        },
+    )
 }
 
 /// Lets this connection's batch commits return before they reach the disk, while the
 /// pass runs: `synchronous_commit = off` on PostgreSQL, `synchronous = NORMAL` on SQLite
 /// in WAL mode. Neither can corrupt anything; a crash may lose the latest commits, and a
-/// lost batch takes its checkpoint with it, so the pass redoes it. (SQLite in rollback
+/// lost batch takes its checkpoint with it, so the pass redoes it. Only for a connection
+/// that commits the checkpoint with the rows ([`Conns::Shared`]): with the state in
+/// another database the checkpoint would survive rows lost here. (SQLite in rollback
 /// journal mode keeps its setting: there NORMAL is not crash-safe.) SQLite in WAL mode
 /// also checkpoints the log every [`SQLITE_WAL_PAGES`] pages instead of every 1,000:
 /// each checkpoint syncs the database file, and with 10,000-row batches the default ran
@@ -219,177 +261,203 @@ fn relax_durability(conn: &mut AnyConnection) -> Result<Option<String>, ToolErro
     )))
 }
 
-fn take_lease(state: &mut AnyConnection, id: &str, holder: &str) -> Result<(), ToolError> {
-    let now = attrmig_core::audit::now();
-    if let Some(held) = leases::holder(state, id, LEASE, now)?
-        && held.holder != holder
-        && holder_is_dead_here(&held.holder)
-    {
-        // Its process is gone from this machine: no need to wait for expiry.
-        leases::release(state, id, LEASE, &held.holder)?;
-    }
-    match leases::acquire(state, id, LEASE, holder, LEASE_TTL, now)? {
-        Ok(()) => Ok(()),
-        Err(held) => Err(attrmig_core::Refusal::LeaseHeld {
-            what: "sync",
-            id: id.to_owned(),
-            holder: held.holder,
-            expires_at: held.expires_at,
-        }
-        .into()),
-    }
+/// One run of a pass: what every batch needs.
+struct Run<'a> {
+    layout: &'a Layout,
+    nulls: &'a NullTally,
+    lease: &'a mut Lease,
+    opts: &'a Options,
 }
 
-/// This machine's name, for lease holders.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".to_owned())
-}
+impl Run<'_> {
+    /// Starts or resumes the pass and runs it to the end. `pass_number` is set as soon as
+    /// the pass is this run's, so that an error can be recorded on it.
+    fn pass(
+        &mut self,
+        conns: &mut Conns<'_>,
+        ahead: Option<&mut AnyConnection>,
+        step: Step,
+        pass_number: &mut Option<i64>,
+        on: &mut dyn FnMut(&Event),
+    ) -> Result<Summary, ToolError> {
+        let layout = self.layout;
+        let id = layout.plan().id.to_string();
+        let (holder, token) = (
+            self.lease.runner().holder.clone(),
+            self.lease.token().to_owned(),
+        );
+        let restart = self.opts.restart;
+        // Behind the fence like every batch: a runner that lost its lease before it got
+        // here must not take over (or mark) a pass that is now another runner's.
+        let (pass, resumed) = self.lease.commit_state(conns.state(), |state| {
+            let now = attrmig_core::audit::now();
+            // We hold the lease, so any pass still marked running lost its runner.
+            sync_runs::reconcile(state, &id, now + chrono::Duration::seconds(1))?;
+            let previous = sync_runs::list(state, &id)?.into_iter().next();
+            Ok(match previous {
+                Some(p) if p.status == SyncStatus::Interrupted && !restart => {
+                    sync_runs::resume(state, &id, p.pass, &holder, &token, now)?;
+                    (p, true)
+                }
+                _ => (
+                    sync_runs::start(state, &id, step, &holder, &token, now)?,
+                    false,
+                ),
+            })
+        })?;
+        *pass_number = Some(pass.pass);
+        let total = layout.count_old(conns.app())?;
+        let mut after = pass
+            .checkpoint
+            .as_deref()
+            .map(|k| layout.parse_key(k))
+            .transpose()?;
+        let mut done = u64::try_from(pass.rows_scanned).unwrap_or(0);
+        on(&Event::Started {
+            pass: pass.pass,
+            resumed_after: pass.checkpoint.clone(),
+            total,
+            done,
+        });
+        // Keys with open data issues: resolved at the end if this pass copied them.
+        let open = data_issues::list(conns.state(), &id, false)?
+            .iter()
+            .map(|i| layout.parse_key(&i.key))
+            .collect::<Result<Vec<_>, _>>()?;
 
-/// `actor@host:pid`.
-pub fn holder_name(actor: &str) -> String {
-    format!("{actor}@{}:{}", hostname(), std::process::id())
-}
-
-/// A holder named `...@<this host>:<pid>` whose process no longer exists.
-fn holder_is_dead_here(holder: &str) -> bool {
-    let Some((rest, pid)) = holder.rsplit_once(':') else {
-        return false;
-    };
-    let Some((_, host)) = rest.rsplit_once('@') else {
-        return false;
-    };
-    let Ok(pid) = pid.parse::<u32>() else {
-        return false;
-    };
-    host == hostname()
-        && cfg!(target_os = "linux")
-        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-fn run_leased(
-    conns: &mut Conns<'_>,
-    ahead: Option<&mut AnyConnection>,
-    layout: &Layout,
-    nulls: &NullTally,
-    step: Step,
-    opts: &Options,
-    on: &mut dyn FnMut(&Event),
-) -> Result<Summary, ToolError> {
-    let id = layout.plan().id.to_string();
-    let now = attrmig_core::audit::now();
-    // We hold the lease, so any pass still marked running lost its runner.
-    sync_runs::reconcile(conns.state(), &id, now + chrono::Duration::seconds(1))?;
-    let previous = sync_runs::list(conns.state(), &id)?.into_iter().next();
-    let (pass, resumed) = match previous {
-        Some(p) if p.status == SyncStatus::Interrupted && !opts.restart => {
-            sync_runs::resume(conns.state(), &id, p.pass, &opts.holder, now)?;
-            (p, true)
-        }
-        _ => (
-            sync_runs::start(conns.state(), &id, step, &opts.holder, now)?,
-            false,
-        ),
-    };
-    let total = layout.count_old(conns.app())?;
-    let mut after = pass
-        .checkpoint
-        .as_deref()
-        .map(|k| layout.parse_key(k))
-        .transpose()?;
-    let mut done = u64::try_from(pass.rows_scanned).unwrap_or(0);
-    on(&Event::Started {
-        pass: pass.pass,
-        resumed_after: pass.checkpoint.clone(),
-        total,
-        done,
-    });
-    // Keys with open data issues: resolved at the end if this pass copied them.
-    let open = data_issues::list(conns.state(), &id, false)?
-        .iter()
-        .map(|i| layout.parse_key(&i.key))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let clock = Instant::now();
-    let mut renewed = Instant::now();
-    let batch_size = opts.batch_size.max(1);
-    let (mut scanned, mut written, mut rejected) = (0u64, 0u64, 0u64);
-    with_batch_ends(layout, ahead, after.clone(), batch_size, |ends| {
-        loop {
-            // A full batch's end is found by one probe; only the last batch reads its keys
-            // (to know where it ends). Keys are read in full only to split a failing batch.
-            let (hi, count) = match ends.next(conns.app())? {
-                Some(hi) => (hi, u64::from(batch_size)),
-                None => {
-                    let keys = layout.next_keys(conns.app(), after.as_ref(), batch_size)?;
-                    match keys.last() {
-                        Some(last) => (last.clone(), keys.len() as u64),
-                        None => return Ok(()),
+        let clock = Instant::now();
+        let batch_size = self.opts.batch_size.max(1);
+        let (mut scanned, mut written, mut rejected) = (0u64, 0u64, 0u64);
+        with_batch_ends(layout, ahead, after.clone(), batch_size, |ends| {
+            loop {
+                // A full batch's end is found by one probe; only the last batch reads its
+                // keys (to know where it ends). Keys are read in full only to split a
+                // failing batch.
+                let (hi, count) = match ends.next(conns.app())? {
+                    Some(hi) => (hi, u64::from(batch_size)),
+                    None => {
+                        let keys = layout.next_keys(conns.app(), after.as_ref(), batch_size)?;
+                        match keys.last() {
+                            Some(last) => (last.clone(), keys.len() as u64),
+                            None => return Ok::<(), ToolError>(()),
+                        }
                     }
+                };
+                let copied = self.batch(conns, pass.pass, after.as_ref(), &hi, count)?;
+                scanned += count;
+                done += count;
+                written += copied.written;
+                rejected += copied.rejected.len() as u64;
+                for r in &copied.rejected {
+                    on(&Event::Rejected {
+                        key: r.key.to_string(),
+                        error: r.error.clone(),
+                    });
                 }
-            };
-            let copied = batch(conns, layout, nulls, &pass, after.as_ref(), &hi, count)?;
-            scanned += count;
-            done += count;
-            written += copied.written;
-            rejected += copied.rejected.len() as u64;
-            for r in &copied.rejected {
-                on(&Event::Rejected {
-                    key: r.key.to_string(),
-                    error: r.error.clone(),
+                on(&Event::Batch {
+                    done,
+                    total,
+                    written,
+                    rejected,
+                    checkpoint: hi.to_string(),
                 });
+                let pause = throttle(self.opts.max_rows_per_second, scanned, clock.elapsed());
+                self.lease.sleep(conns.state(), pause)?;
+                after = Some(hi);
             }
-            on(&Event::Batch {
-                done,
-                total,
-                written,
-                rejected,
-                checkpoint: hi.to_string(),
-            });
-            if renewed.elapsed() >= LEASE_RENEW_EVERY {
-                let now = attrmig_core::audit::now();
-                if !leases::renew(conns.state(), &id, LEASE, &opts.holder, LEASE_TTL, now)? {
-                    return Err(ToolError::Unexpected(
-                        "the sync lease expired and was taken over by another runner; this runner stops (its batches are committed)".into(),
-                    ));
-                }
-                renewed = Instant::now();
+        })?;
+        // Data issues whose rows agree now: the data was fixed and this pass copied them.
+        let settled = agreeing(conns.app(), layout, &open)?;
+        let lost = self.lease.lost(None);
+        self.lease.commit_state(conns.state(), |state| {
+            let now = attrmig_core::audit::now();
+            data_issues::resolve_keys(state, &id, &settled, now)?;
+            if !sync_runs::end(state, &id, pass.pass, &token, SyncStatus::Completed, now)? {
+                return Err(lost);
             }
-            throttle(opts.max_rows_per_second, scanned, clock.elapsed());
-            after = Some(hi);
+            Ok(())
+        })?;
+        Ok(Summary {
+            pass: pass.pass,
+            resumed,
+            scanned,
+            written,
+            rejected,
+            started_at: pass.started_at,
+            seconds: clock.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// One batch `(after, hi]` of `count` keys: rows, data issues and checkpoint,
+    /// committed behind the fence (together where the state lives in the application
+    /// database); retried on deadlock.
+    fn batch(
+        &mut self,
+        conns: &mut Conns<'_>,
+        pass: i64,
+        after: Option<&Key>,
+        hi: &Key,
+        count: u64,
+    ) -> Result<Copied, ToolError> {
+        let (layout, nulls) = (self.layout, self.nulls);
+        let id = layout.plan().id.to_string();
+        let token = self.lease.token().to_owned();
+        let lease = &mut *self.lease;
+        // First the whole range in one statement, with no savepoint: two round trips
+        // fewer a batch, and no subtransaction. Only if the database rejects a row is the
+        // batch redone (the failed attempt rolled back) by `copy`, split in savepoints
+        // until the rejected rows are isolated.
+        let mut attempt = |split: bool| {
+            retrying(|| {
+                let write_rows = |c: &mut AnyConnection| {
+                    if split {
+                        copy(c, layout, nulls, after, hi, None)
+                    } else {
+                        copy_whole(c, layout, nulls, after, hi)
+                    }
+                };
+                let lost = lease.lost(None);
+                let bookkeeping = |state: &mut AnyConnection, copied: &Copied| {
+                    let now = attrmig_core::audit::now();
+                    for r in &copied.rejected {
+                        let key = r.key.to_string();
+                        let rejected = data_issues::Rejected {
+                            key: &key,
+                            old_value: r.old_value.as_deref(),
+                            error: &r.error,
+                            pass,
+                        };
+                        data_issues::record(state, &id, rejected, now)?;
+                    }
+                    let progress = BatchProgress {
+                        scanned: count as i64,
+                        written: copied.written as i64,
+                        rejected: copied.rejected.len() as i64,
+                    };
+                    let key = hi.to_string();
+                    // The lease is ours, so is the pass; a mismatch means a runner of
+                    // another attrmig resumed it: write nothing.
+                    if !sync_runs::checkpoint(state, &id, pass, &token, &key, progress, now)? {
+                        return Err(lost);
+                    }
+                    Ok(())
+                };
+                lease.commit(conns, write_rows, bookkeeping)
+            })
+        };
+        match attempt(false) {
+            Err(ToolError::Db(e)) if e.diesel().is_some_and(is_row_level) => attempt(true),
+            other => other,
         }
-    })?;
-    // Data issues whose rows agree now: the data was fixed and this pass copied them.
-    let settled = agreeing(conns.app(), layout, &open)?;
-    data_issues::resolve_keys(conns.state(), &id, &settled, attrmig_core::audit::now())?;
-    sync_runs::end(
-        conns.state(),
-        &id,
-        pass.pass,
-        SyncStatus::Completed,
-        attrmig_core::audit::now(),
-    )?;
-    Ok(Summary {
-        pass: pass.pass,
-        resumed,
-        scanned,
-        written,
-        rejected,
-        started_at: pass.started_at,
-        seconds: clock.elapsed().as_secs_f64(),
-    })
+    }
 }
 
-fn throttle(max_rows_per_second: Option<u32>, rows: u64, elapsed: Duration) {
-    if let Some(max) = max_rows_per_second.filter(|m| *m > 0) {
-        let due = Duration::from_secs_f64(rows as f64 / f64::from(max));
-        if due > elapsed {
-            std::thread::sleep(due - elapsed);
-        }
+/// How long to wait before the next batch so that `rows` keys take at least
+/// `rows / max_rows_per_second`.
+fn throttle(max_rows_per_second: Option<u32>, rows: u64, elapsed: Duration) -> Duration {
+    match max_rows_per_second.filter(|m| *m > 0) {
+        Some(max) => Duration::from_secs_f64(rows as f64 / f64::from(max)).saturating_sub(elapsed),
+        None => Duration::ZERO,
     }
 }
 
@@ -409,71 +477,6 @@ pub struct Rejection {
 struct Copied {
     written: u64,
     rejected: Vec<Rejection>,
-}
-
-/// One batch `(after, hi]` of `count` keys: rows, data issues and checkpoint, committed
-/// together where the state lives in the application database; retried on deadlock.
-fn batch(
-    conns: &mut Conns<'_>,
-    layout: &Layout,
-    nulls: &NullTally,
-    pass: &SyncRun,
-    after: Option<&Key>,
-    hi: &Key,
-    count: u64,
-) -> Result<Copied, ToolError> {
-    let id = layout.plan().id.to_string();
-    let bookkeeping = |state: &mut AnyConnection, copied: &Copied| -> Result<(), ToolError> {
-        let now = attrmig_core::audit::now();
-        for r in &copied.rejected {
-            let key = r.key.to_string();
-            let rejected = data_issues::Rejected {
-                key: &key,
-                old_value: r.old_value.as_deref(),
-                error: &r.error,
-                pass: pass.pass,
-            };
-            data_issues::record(state, &id, rejected, now)?;
-        }
-        let progress = BatchProgress {
-            scanned: count as i64,
-            written: copied.written as i64,
-            rejected: copied.rejected.len() as i64,
-        };
-        sync_runs::checkpoint(state, &id, pass.pass, &hi.to_string(), progress, now)?;
-        Ok(())
-    };
-    // First the whole range in one statement, with no savepoint: two round trips fewer
-    // a batch, and no subtransaction. Only if the database rejects a row is the batch
-    // redone (the failed attempt rolled back) by `copy`, split in savepoints until the
-    // rejected rows are isolated.
-    let mut attempt = |split: bool| {
-        let write_rows = |c: &mut AnyConnection| {
-            if split {
-                copy(c, layout, nulls, after, hi, None)
-            } else {
-                copy_whole(c, layout, nulls, after, hi)
-            }
-        };
-        retrying(|| match conns {
-            Conns::Shared(conn) => write_transaction(conn, |c| {
-                let copied = write_rows(c)?;
-                bookkeeping(c, &copied)?;
-                Ok(copied)
-            }),
-            Conns::Split { app, state } => {
-                // Two databases can't commit together: rows first, then the checkpoint. A
-                // crash in between re-copies one batch, which writes nothing new.
-                let copied = write_transaction(app, write_rows)?;
-                write_transaction(state, |s| bookkeeping(s, &copied))?;
-                Ok(copied)
-            }
-        })
-    };
-    match attempt(false) {
-        Err(ToolError::Db(e)) if e.diesel().is_some_and(is_row_level) => attempt(true),
-        other => other,
-    }
 }
 
 /// Copies `(lo, hi]` in one statement; a row-level failure is returned as is (and aborts
@@ -619,45 +622,6 @@ fn describe(e: &DieselError) -> String {
         },
         other => other.to_string(),
     }
-}
-
-/// Re-drives single keys (open data issues) now: each in its own savepoint. Returns the
-/// keys written and the ones still rejected.
-pub fn copy_keys(
-    conn: &mut AnyConnection,
-    layout: &Layout,
-    keys: &[Key],
-) -> Result<(Vec<Key>, Vec<Rejection>), ToolError> {
-    layout.require_new()?;
-    let mut fixed = Vec::new();
-    let mut still = Vec::new();
-    for key in keys {
-        let outcome = retrying(|| {
-            write_transaction(conn, |c| {
-                match c.transaction(|c| {
-                    write(
-                        c,
-                        layout,
-                        Scope::Keys(std::slice::from_ref(key)),
-                        &NullTally::default(),
-                    )
-                }) {
-                    Ok(_) => Ok(None),
-                    Err(e) if is_row_level(&e) => Ok(Some(describe(&e))),
-                    Err(e) => Err(ToolError::query("copy a row", e)),
-                }
-            })
-        })?;
-        match outcome {
-            None => fixed.push(key.clone()),
-            Some(error) => still.push(Rejection {
-                key: key.clone(),
-                old_value: old_value(conn, layout, key)?,
-                error,
-            }),
-        }
-    }
-    Ok((fixed, still))
 }
 
 fn old_value(
