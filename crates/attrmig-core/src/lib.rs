@@ -6,12 +6,14 @@
 //! - [`guards::evaluate`]: whether the evidence ([`Facts`]) allows entering a step, each
 //!   guard passing with evidence or refusing with a [`Refusal`] that says what to do next.
 //! - [`Mode::at`]: what the application must write and read at each step.
+//! - [`fleet`]: what the application's instances report, and what the guards ask of it.
 //! - [`plan::Plan`]: a validated plan; [`audit`]: the audit log's hash chain.
 //!
 //! Everything that talks to a database, a file or a terminal lives in other crates.
 
 pub mod audit;
 pub mod facts;
+pub mod fleet;
 pub mod guards;
 pub mod ident;
 pub mod machine;

@@ -406,7 +406,10 @@ fn fleet_errors_name_file_line_and_key() {
         "{err}"
     );
     let err = parse(&format!("{GOOD}\n[fleet]\nobserve = true\n")).unwrap_err();
-    assert!(err.contains("fleet.observe: unknown key `observe`"), "{err}");
+    assert!(
+        err.contains("fleet.observe: unknown key `observe`"),
+        "{err}"
+    );
     assert!(err.contains("(in [fleet])"), "{err}");
     let err = parse(&format!("{GOOD}\n[fleet]\ninstance_ttl = \"soon\"\n")).unwrap_err();
     assert!(
