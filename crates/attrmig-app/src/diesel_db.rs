@@ -22,6 +22,9 @@ pub struct DieselStateDb {
     url: DatabaseUrl,
     reads: Mutex<Option<AnyConnection>>,
     reports: Mutex<Option<AnyConnection>>,
+    /// Statements other than the protocol's own: the test of docs/app.md runs the
+    /// documented text through this client.
+    statements: Option<(String, String)>,
 }
 
 impl DieselStateDb {
@@ -34,6 +37,21 @@ impl DieselStateDb {
             url,
             reads: Mutex::new(None),
             reports: Mutex::new(None),
+            statements: None,
+        })
+    }
+
+    /// A client that runs `read_steps` and `upsert` (for this URL's backend) instead of
+    /// the protocol's statements: how the test of docs/app.md runs the documented SQL.
+    #[doc(hidden)]
+    pub fn with_statements(
+        url: &str,
+        read_steps: String,
+        upsert: String,
+    ) -> Result<DieselStateDb, StateError> {
+        Ok(DieselStateDb {
+            statements: Some((read_steps, upsert)),
+            ..DieselStateDb::new(url)?
         })
     }
 
@@ -77,8 +95,12 @@ struct StepRow {
 
 impl StateDb for DieselStateDb {
     fn read_steps(&self) -> Result<Vec<MigrationRow>, StateError> {
+        let sql = self
+            .statements
+            .as_ref()
+            .map_or(READ_STEPS, |(read, _)| read);
         let rows = self.with(&self.reads, |conn| {
-            diesel::sql_query(READ_STEPS).load::<StepRow>(conn)
+            diesel::sql_query(sql).load::<StepRow>(conn)
         })?;
         Ok(rows
             .into_iter()
@@ -93,7 +115,11 @@ impl StateDb for DieselStateDb {
 
     fn write_report(&self, r: &ReportRow) -> Result<(), StateError> {
         self.with(&self.reports, |conn| {
-            diesel::sql_query(upsert_report(dialect(conn.backend())))
+            let sql = match &self.statements {
+                Some((_, upsert)) => upsert.as_str(),
+                None => upsert_report(dialect(conn.backend())),
+            };
+            diesel::sql_query(sql)
                 .bind::<Text, _>(&r.migration_id)
                 .bind::<Text, _>(&r.instance_id)
                 .bind::<Text, _>(&r.host)

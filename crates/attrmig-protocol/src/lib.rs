@@ -23,8 +23,8 @@ pub const PROTOCOL_VERSION: i32 = 1;
 pub const MIGRATIONS_TABLE: &str = "attrmig_migrations";
 
 /// The table applications write: one row per migration and instance. An application
-/// needs only INSERT and UPDATE on it (and, on PostgreSQL, SELECT on its key columns,
-/// which `ON CONFLICT` reads).
+/// needs INSERT and UPDATE on it, and what each backend's upsert reads: SELECT on its two
+/// key columns on PostgreSQL, SELECT on the table on MySQL/MariaDB (docs/app.md).
 pub const REPORTS_TABLE: &str = "attrmig_fleet_reports";
 
 /// The SQL backends, as the protocol spells them.
@@ -81,9 +81,11 @@ const UPSERT_SQLITE: &str = "INSERT INTO attrmig_fleet_reports (migration_id, in
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (migration_id, instance_id) DO UPDATE SET host = excluded.host, process = excluded.process, app_version = excluded.app_version, step = excluded.step, step_since = excluded.step_since, pinned = excluded.pinned, stale = excluded.stale, seen_step = excluded.seen_step, seen_version = excluded.seen_version, started_at = excluded.started_at, reported_at = excluded.reported_at, periods = excluded.periods, buckets = excluded.buckets, mismatches = excluded.mismatches, protocol = excluded.protocol";
 
+// On PostgreSQL the update reuses the parameters rather than `excluded.*`: reading
+// `excluded` needs SELECT on those columns, and an application may only SELECT the key.
 const UPSERT_POSTGRES: &str = "INSERT INTO attrmig_fleet_reports (migration_id, instance_id, host, process, app_version, step, step_since, pinned, stale, seen_step, seen_version, started_at, reported_at, periods, buckets, mismatches, protocol)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-ON CONFLICT (migration_id, instance_id) DO UPDATE SET host = excluded.host, process = excluded.process, app_version = excluded.app_version, step = excluded.step, step_since = excluded.step_since, pinned = excluded.pinned, stale = excluded.stale, seen_step = excluded.seen_step, seen_version = excluded.seen_version, started_at = excluded.started_at, reported_at = excluded.reported_at, periods = excluded.periods, buckets = excluded.buckets, mismatches = excluded.mismatches, protocol = excluded.protocol";
+ON CONFLICT (migration_id, instance_id) DO UPDATE SET host = $3, process = $4, app_version = $5, step = $6, step_since = $7, pinned = $8, stale = $9, seen_step = $10, seen_version = $11, started_at = $12, reported_at = $13, periods = $14, buckets = $15, mismatches = $16, protocol = $17";
 
 const UPSERT_MYSQL: &str = "INSERT INTO attrmig_fleet_reports (migration_id, instance_id, host, process, app_version, step, step_since, pinned, stale, seen_step, seen_version, started_at, reported_at, periods, buckets, mismatches, protocol)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -121,10 +123,11 @@ mod tests {
                 "{dialect:?}"
             );
             // Every column but the key is updated.
-            for column in &REPORT_COLUMNS[2..] {
+            for (i, column) in REPORT_COLUMNS.iter().enumerate().skip(2) {
                 let set = match dialect {
                     Dialect::Mysql => format!("{column} = VALUES({column})"),
-                    _ => format!("{column} = excluded.{column}"),
+                    Dialect::Postgres => format!("{column} = ${}", i + 1),
+                    Dialect::Sqlite => format!("{column} = excluded.{column}"),
                 };
                 assert!(sql.contains(&set), "{dialect:?}: {column}");
             }
