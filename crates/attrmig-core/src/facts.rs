@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::Step;
+use crate::fleet::FleetFact;
 
 /// Everything the guards of one transition may look at.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +44,10 @@ pub struct Facts {
     pub approvals: Option<Vec<ApprovalFact>>,
     /// What is known about late writes to old storage after step 9.
     pub late_writes: Option<LateWritesFact>,
+    /// The application instances' reports (observed migrations only).
+    pub fleet: Option<FleetFact>,
+    /// `[fleet] observed` as recorded by the latest advance (`None`: no advance yet).
+    pub fleet_observed_recorded: Option<bool>,
 }
 
 impl Facts {
@@ -67,6 +72,8 @@ impl Facts {
             tool_paths_present: None,
             approvals: None,
             late_writes: None,
+            fleet: None,
+            fleet_observed_recorded: None,
         }
     }
 }

@@ -10,6 +10,7 @@ mod double_read_new;
 mod double_read_old;
 mod double_write;
 mod drop_old;
+mod fleet;
 mod prepare_old_stop;
 mod prepare_storage;
 mod stop_reading_old;
@@ -123,6 +124,8 @@ pub struct Needs {
     pub approvals: bool,
     /// Late writes to old storage since step 9.
     pub late_writes: bool,
+    /// The application instances' reports, for a plan whose `[fleet]` is observed.
+    pub fleet: bool,
 }
 
 /// The facts the guards of `entering` read.
@@ -144,14 +147,21 @@ pub fn needs(entering: Step) -> Needs {
             cross_checks: true,
             sync_passes: true,
             data_issues: true,
+            fleet: true,
             ..none
         },
-        Step::DoubleReadOld | Step::DoubleReadNew | Step::StopReadingOld => Needs {
+        Step::DoubleReadOld => Needs {
             cross_checks: true,
+            ..none
+        },
+        Step::DoubleReadNew | Step::StopReadingOld => Needs {
+            cross_checks: true,
+            fleet: true,
             ..none
         },
         Step::PrepareOldStop => Needs {
             old_storage: true,
+            fleet: true,
             ..none
         },
         Step::DeleteTools => Needs {
@@ -167,6 +177,7 @@ pub fn needs(entering: Step) -> Needs {
             old_storage: true,
             old_attribute_rows: true,
             late_writes: true,
+            fleet: true,
             ..none
         },
     }
@@ -178,6 +189,9 @@ pub fn evaluate(entering: Step, plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
     // From step 1 on the plan's storage part is pinned: a changed plan is a new migration.
     if entering > Step::PrepareStorage {
         checks.push(plan_unchanged(plan, facts));
+    }
+    if entering > Step::Planned {
+        checks.push(fleet_observation_unchanged(plan, facts));
     }
     checks.extend(match entering {
         Step::Planned => Vec::new(),
@@ -216,6 +230,55 @@ fn plan_unchanged(plan: &Plan, facts: &Facts) -> GuardCheck {
         // Migrations recorded before fingerprints existed have none; nothing to compare.
         None => GuardCheck::pass(name, "no fingerprint recorded", Value::Null),
     }
+}
+
+/// The guard that records `[fleet] observed` with every advance, and refuses a switch
+/// since the last one unless a note says why (the note goes into the audit log).
+pub const FLEET_OBSERVATION: &str = "fleet-observation-unchanged";
+
+fn fleet_observation_unchanged(plan: &Plan, facts: &Facts) -> GuardCheck {
+    let now = plan.fleet.observed;
+    let evidence = |switched: Option<bool>| json!({ "observed": now, "switched_from": switched });
+    let words = |o: bool| {
+        if o {
+            "observed"
+        } else {
+            "not observed (taken on trust)"
+        }
+    };
+    match facts.fleet_observed_recorded {
+        Some(before) if before != now => match facts.note.as_deref().map(str::trim) {
+            Some(note) if !note.is_empty() => GuardCheck::pass(
+                FLEET_OBSERVATION,
+                format!("[fleet] observed switched from {before} to {now}; note: {note}"),
+                evidence(Some(before)),
+            ),
+            _ => GuardCheck::fail(
+                FLEET_OBSERVATION,
+                Refusal::FleetObservationSwitched {
+                    id: plan.id.to_string(),
+                    from: before,
+                    to: now,
+                },
+            ),
+        },
+        Some(_) => GuardCheck::pass(
+            FLEET_OBSERVATION,
+            format!("the application is {}, as at the last advance", words(now)),
+            evidence(None),
+        ),
+        None => GuardCheck::pass(
+            FLEET_OBSERVATION,
+            format!("the application is {}", words(now)),
+            evidence(None),
+        ),
+    }
+}
+
+/// Entering 10 for an observed migration: every live instance stopped writing old
+/// storage. `attrmig ddl drop-old --apply` asks the same before it drops.
+pub fn fleet_stopped_writing_old(plan: &Plan, facts: &Facts) -> GuardCheck {
+    drop_old::fleet_stopped_writing_old(plan, facts)
 }
 
 // --- evidence shared by several steps ------------------------------------------------
