@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::Engine;
 use crate::error::EngineError;
+use crate::fleet::FleetSummary;
 use crate::observe::{Depth, Intent, STALE_AFTER};
 
 /// One line of `attrmig status`.
@@ -32,6 +33,8 @@ pub struct StatusRow {
     pub owners: Vec<String>,
     /// Plan missing or invalid.
     pub problem: Option<String>,
+    /// The application's instances: observed or not, converged, who lags.
+    pub fleet: Option<FleetSummary>,
 }
 
 /// A failing guard.
@@ -118,6 +121,9 @@ pub struct Show {
     pub guards: Vec<GuardCheck>,
     /// Approvals of the point of no return that count now.
     pub approvals: Vec<ApprovalFact>,
+    /// The application's instances: observed or not (and then what is taken on trust),
+    /// converged, who lags.
+    pub fleet: FleetSummary,
 }
 
 /// `attrmig mode ID`: what the application must do at the current step.
@@ -196,6 +202,7 @@ impl Engine {
             last_cross_check,
             owners: Vec::new(),
             problem: None,
+            fleet: None,
         };
         let plan = match self.project.load_plan(id) {
             Ok(Some(plan)) => plan,
@@ -212,6 +219,7 @@ impl Engine {
             }
         };
         row.owners = plan.owners.clone();
+        row.fleet = Some(self.fleet_summary(Some(&plan), id, record.position)?);
         if let Some(next) = row.next {
             row.blocked_by = self
                 .next_guards(&plan, &record, next)?
@@ -327,7 +335,9 @@ impl Engine {
             .into_iter()
             .filter(|a| history.last_rollback.is_none_or(|r| a.at > r))
             .collect();
+        let fleet = self.fleet_summary(Some(&plan), id, record.position)?;
         Ok(Show {
+            fleet,
             id: id.to_owned(),
             description: plan.description.clone(),
             owners: plan.owners.clone(),

@@ -190,7 +190,10 @@ pub fn evaluate(entering: Step, plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
     if entering > Step::PrepareStorage {
         checks.push(plan_unchanged(plan, facts));
     }
-    if entering > Step::Planned {
+    // Shown (and recorded) for an observed plan, or one that was observed at the last
+    // advance: a plan that never was keeps today's guards exactly.
+    let observed_before = facts.fleet_observed_recorded == Some(true);
+    if entering > Step::Planned && (plan.fleet.observed || observed_before) {
         checks.push(fleet_observation_unchanged(plan, facts));
     }
     checks.extend(match entering {
