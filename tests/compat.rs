@@ -31,6 +31,11 @@ fn schema_v1_state_still_opens() {
         .ok()
         .stdout_has("← current")
         .stdout_has("reviewer@example.com");
+    // Opening it upgraded it to this binary's schema: the fleet's reports table exists.
+    p.attrmig(["fleet", ID])
+        .run()
+        .ok()
+        .stdout_has("users-full-name at 2 cross-check: not observed");
     // And it can still move: the recorded storage fingerprint matches today's plan.
     p.attrmig(["advance", ID, "--note", "release 2"])
         .run()

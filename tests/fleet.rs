@@ -152,14 +152,35 @@ fn drop_old_is_refused_while_an_observed_instance_still_writes_old() {
     let db = TestDb::sqlite();
     let plan_text = observed_plan();
     let p = Project::new(&db).with_users(5).with_plan(ID, &plan_text);
-    p.attrmig(["ddl", ID, "prepare-storage", "--apply"]).run().ok();
+    p.attrmig(["ddl", ID, "prepare-storage", "--apply"])
+        .run()
+        .ok();
     let mut store = Store::open(&db);
-    store.advance_to(&plan(ID, &plan_text), attrmig_core::Step::StopWritingOld, hours_ago(12), Hours::hours(1));
-    let _stuck = instance(&db, "batch-1", "worker-7", "6.2.0").pin(ID, Step::DeleteTools).open().unwrap();
+    store.advance_to(
+        &plan(ID, &plan_text),
+        attrmig_core::Step::StopWritingOld,
+        hours_ago(12),
+        Hours::hours(1),
+    );
+    let _stuck = instance(&db, "batch-1", "worker-7", "6.2.0")
+        .pin(ID, Step::DeleteTools)
+        .open()
+        .unwrap();
     let _ok = instance(&db, "web-1", "host-a", "8.0.0").open().unwrap();
-    wait_for("both report", || p.attrmig(["--json", "fleet", ID, "--live"]).run().ok().json()["migrations"][0]["instances"].as_array().is_some_and(|a| a.len() == 2));
+    wait_for("both report", || {
+        p.attrmig(["--json", "fleet", ID, "--live"])
+            .run()
+            .ok()
+            .json()["migrations"][0]["instances"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+    });
     p.attrmig(["ddl", ID, "drop-old", "--apply"]).run().code(3)
         .stderr_has("1 live instance(s) still write old storage, so 10 drop-old can't be entered: batch-1 (")
         .stderr_has("on worker-7, version 6.2.0) at 8 delete-tools: writes both, reads new, pinned");
-    assert_eq!(p.count("SELECT COUNT(*) AS n FROM users WHERE full_name IS NOT NULL"), 5, "nothing was dropped");
+    assert_eq!(
+        p.count("SELECT COUNT(*) AS n FROM users WHERE full_name IS NOT NULL"),
+        5,
+        "nothing was dropped"
+    );
 }

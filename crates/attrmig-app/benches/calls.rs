@@ -91,7 +91,12 @@ fn main() {
     };
     let m = at(Step::DoubleWrite, 1.0);
     let lib = per_call(|| m.write(write_old, write_old).unwrap());
-    case("write, 3 double-write (old then new)", false, direct_write, lib);
+    case(
+        "write, 3 double-write (old then new)",
+        false,
+        direct_write,
+        lib,
+    );
     let m = at(Step::Sync, 1.0);
     let lib = per_call(|| {
         black_box(m.read(&1u64, old, new).unwrap());
@@ -101,12 +106,22 @@ fn main() {
     let lib = per_call(|| {
         black_box(m.read(&1u64, old, new).unwrap());
     });
-    case("read, 5a, not sampled (compare_ratio 0)", false, direct_one, lib);
+    case(
+        "read, 5a, not sampled (compare_ratio 0)",
+        false,
+        direct_one,
+        lib,
+    );
     let m = at(Step::StopReadingOld, 1.0);
     let lib = per_call(|| {
         black_box(m.read(&1u64, old, new).unwrap());
     });
-    case("read, 6 stop-reading-old (new only)", false, direct_one, lib);
+    case(
+        "read, 6 stop-reading-old (new only)",
+        false,
+        direct_one,
+        lib,
+    );
     let lib = per_call(|| {
         black_box(instance.read("bench", &1u64, old, new).unwrap());
     });

@@ -22,7 +22,10 @@ type Table = Arc<Mutex<HashMap<u64, String>>>;
 
 async fn put(table: &Table, id: u64, name: &str) -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(2)).await;
-    table.lock().map_err(|e| e.to_string())?.insert(id, name.to_owned());
+    table
+        .lock()
+        .map_err(|e| e.to_string())?
+        .insert(id, name.to_owned());
     Ok(())
 }
 
@@ -47,10 +50,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await??
     };
-    let names = instance.migration("users-full-name").expect("declared above");
+    let names = instance
+        .migration("users-full-name")
+        .expect("declared above");
     let (old, new): (Table, Table) = Default::default();
     names.pin(Step::DoubleReadNew);
-    println!("pinned at {}: {}", names.status().step, names.mode().describe());
+    println!(
+        "pinned at {}: {}",
+        names.status().step,
+        names.mode().describe()
+    );
 
     // Requests run concurrently, each through the library.
     let mut tasks = Vec::new();

@@ -26,7 +26,9 @@ struct Storage {
 
 impl Storage {
     fn put(map: &Mutex<HashMap<u64, String>>, id: u64, name: &str) -> Result<(), String> {
-        map.lock().map_err(|e| e.to_string())?.insert(id, name.to_owned());
+        map.lock()
+            .map_err(|e| e.to_string())?
+            .insert(id, name.to_owned());
         Ok(())
     }
 
@@ -45,24 +47,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .refresh_every(Duration::from_millis(500))
         .report_every(Duration::from_secs(1))
         .open()?;
-    let names = instance.migration("users-full-name").expect("declared above");
+    let names = instance
+        .migration("users-full-name")
+        .expect("declared above");
     let db = Storage::default();
     println!("at {}: {}", names.status().step, names.mode().describe());
 
-    for (id, name) in [(1, "Ada Lovelace"), (2, "Grace Hopper"), (3, "Edsger Dijkstra")] {
-        names.write(|| Storage::put(&db.old, id, name), || Storage::put(&db.new, id, name))?;
+    for (id, name) in [
+        (1, "Ada Lovelace"),
+        (2, "Grace Hopper"),
+        (3, "Edsger Dijkstra"),
+    ] {
+        names.write(
+            || Storage::put(&db.old, id, name),
+            || Storage::put(&db.new, id, name),
+        )?;
     }
 
     // As if the migration were at 5a, with a bug in the new write path for key 3.
     names.pin(Step::DoubleReadOld);
     for (id, name) in [(1, "Ada King"), (3, "Edsger W. Dijkstra")] {
         let wrong = if id == 3 { "Edsger W." } else { name };
-        names.write(|| Storage::put(&db.old, id, name), || Storage::put(&db.new, id, wrong))?;
+        names.write(
+            || Storage::put(&db.old, id, name),
+            || Storage::put(&db.new, id, wrong),
+        )?;
     }
     // User 2 was written at 0 planned (old only) and never synced: the double read finds
     // it missing in new, as it finds the planted bug in user 3.
     for id in 1..=3 {
-        let served = names.read(&id, || Storage::get(&db.old, id), || Storage::get(&db.new, id))?;
+        let served = names.read(
+            &id,
+            || Storage::get(&db.old, id),
+            || Storage::get(&db.new, id),
+        )?;
         println!("user {id}: {served:?} (served from old; both compared)");
     }
     let status = names.status();
