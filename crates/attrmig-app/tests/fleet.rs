@@ -12,7 +12,7 @@ use common::*;
 
 backend_tests! {
     fn the_instance_follows_advance_rollback_and_abandon(db: &TestDb) {
-        let mut state = State::new(&db);
+        let mut state = State::new(db);
         // Not registered yet: planned, old only.
         let instance = state.instance().open().unwrap();
         let m = instance.migration(ID).unwrap();
@@ -33,7 +33,7 @@ backend_tests! {
     }
 
     fn a_new_instance_starts_at_the_recorded_step(db: &TestDb) {
-        let mut state = State::new(&db);
+        let mut state = State::new(db);
         for step in [Step::PrepareStorage, Step::CrossCheck, Step::DoubleWrite, Step::Sync, Step::DoubleReadOld] {
             state.set(ID, Position::At(step));
         }
@@ -42,7 +42,7 @@ backend_tests! {
     }
 
     fn reports_are_written_per_interval_and_read_back_by_attrmig(db: &TestDb) {
-        let mut state = State::new(&db);
+        let mut state = State::new(db);
         for step in [Step::PrepareStorage, Step::CrossCheck, Step::DoubleWrite] {
             state.set(ID, Position::At(step));
         }
@@ -81,7 +81,7 @@ backend_tests! {
     }
 
     fn the_last_mode_is_kept_while_the_state_cannot_be_read(db: &TestDb) {
-        let mut state = State::new(&db);
+        let mut state = State::new(db);
         for step in [Step::PrepareStorage, Step::CrossCheck, Step::DoubleWrite] {
             state.set(ID, Position::At(step));
         }
@@ -99,7 +99,7 @@ backend_tests! {
     }
 
     fn a_report_that_could_not_be_written_is_carried_by_the_next(db: &TestDb) {
-        let mut state = State::new(&db);
+        let mut state = State::new(db);
         let instance = state.instance().instance_id("web-2").open().unwrap();
         let m = instance.migration(ID).unwrap();
         eventually("a first report", || !state.reports(ID).is_empty());
@@ -116,7 +116,7 @@ backend_tests! {
     }
 
     fn a_shutdown_writes_a_last_report(db: &TestDb) {
-        let mut state = State::new(&db);
+        let mut state = State::new(db);
         // A report interval far longer than the test: only the last report can carry it.
         let instance = state.instance().report_every(std::time::Duration::from_secs(600)).open().unwrap();
         instance.migration(ID).unwrap().write(|| Ok::<(), ()>(()), || Ok(())).unwrap();

@@ -129,7 +129,7 @@ fn at_double_write(state: &mut State) {
 
 backend_tests! {
     fn the_documented_statements_work(db: &TestDb) {
-        let mut state = State::new(&db);
+        let mut state = State::new(db);
         at_double_write(&mut state);
         walks_the_protocol(&mut state, db.url(), dialect(db));
     }

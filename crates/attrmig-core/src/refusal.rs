@@ -453,7 +453,7 @@ pub enum Refusal {
         /// Since when every instance writes both.
         fleet_since: DateTime<Utc>,
         /// The instance that was last to.
-        last: InstanceSummary,
+        last: Box<InstanceSummary>,
     },
     /// The fleet did not compare enough reads in the step before.
     #[error(

@@ -75,6 +75,20 @@ pub struct FleetSummary {
     pub on_trust: Vec<String>,
 }
 
+impl FleetSummary {
+    /// A migration whose application is not observed and has no reports.
+    pub fn not_observed() -> FleetSummary {
+        FleetSummary {
+            observed: Some(false),
+            live: 0,
+            gone: 0,
+            converged: false,
+            lagging: Vec::new(),
+            on_trust: ON_TRUST.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
 /// What is taken on trust for a migration whose application is not observed.
 pub const ON_TRUST: [&str; 5] = [
     "3 double-write: that every writer writes both storages (a note says where it shipped)",

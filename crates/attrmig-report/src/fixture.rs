@@ -90,6 +90,7 @@ fn show(id: &str, log: &[EntryView]) -> Show {
         .collect();
     let mode = Mode::at(current);
     Show {
+        fleet: attrmig_engine::FleetSummary::not_observed(),
         id: id.into(),
         description: "Move full_name out of users into users_pii".into(),
         owners: vec!["identity-team".into()],
@@ -172,6 +173,7 @@ pub fn report() -> Report {
             last_cross_check: None,
             owners: vec!["identity-team".into()],
             problem: None,
+            fleet: None,
         },
         show: Some(show(id, &log)),
         log: LogView {
@@ -237,6 +239,7 @@ pub fn report() -> Report {
             last_cross_check: None,
             owners: Vec::new(),
             problem: Some("plan missing: plans/orders-status.toml".into()),
+            fleet: None,
         },
         show: None,
         log: LogView {

@@ -139,7 +139,7 @@ fn fleet_wrote_both_first(
                 pass: pass.pass,
                 started_at: pass.started_at,
                 fleet_since: *t,
-                last: last.clone(),
+                last: Box::new(last.clone()),
             })
         }
         (Some(pass), _) => super::passed(
