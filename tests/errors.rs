@@ -58,11 +58,15 @@ fn a_newer_state_schema_is_refused() {
     let db = TestDb::sqlite();
     let p = Project::new(&db).with_users(3).with_plan(ID, USERS_PLAN);
     p.attrmig(["status"]).run().ok();
-    p.sql("UPDATE attrmig_schema SET version = 2");
-    p.attrmig(["status"])
-        .run()
-        .code(1)
-        .stderr_has("schema version 2, newer than this attrmig knows (1); upgrade attrmig");
+    let known = attrmig_store::setup::SCHEMA_VERSION;
+    p.sql(&format!(
+        "UPDATE attrmig_schema SET version = {}",
+        known + 1
+    ));
+    p.attrmig(["status"]).run().code(1).stderr_has(&format!(
+        "schema version {}, newer than this attrmig knows ({known}); upgrade attrmig",
+        known + 1
+    ));
     p.attrmig(["ddl", ID, "prepare-storage", "--apply"])
         .run()
         .code(1)
