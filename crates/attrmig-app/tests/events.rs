@@ -4,32 +4,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use attrmig_app::Step;
 use attrmig_core::Position;
 use common::*;
 
 #[test]
 fn staleness_and_recovery_are_logged_once_each() {
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let buf = Buf::default();
-    let writer = buf.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
-    let log = || String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    tracing::subscriber::set_global_default(buf.subscriber()).expect("the only subscriber");
+    let log = || buf.text();
 
     let db = TestDb::sqlite();
     let mut state = State::new(&db);
