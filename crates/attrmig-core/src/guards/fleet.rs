@@ -459,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn entering_10_the_fleet_applied_9_and_no_late_write_was_reported() {
+    fn entering_10_the_fleet_applied_9_and_says_since_when() {
         let a = instance(
             "a",
             &[(Step::DeleteTools, 0), (Step::StopWritingOld, 100)],
