@@ -49,6 +49,11 @@ fn schema_v1_state_still_opens() {
         .ok()
         .stdout_has("← current")
         .stdout_has("reviewer@example.com");
+    // Opening it upgraded it to this binary's schema: the fleet's reports table exists.
+    p.attrmig(["fleet", ID])
+        .run()
+        .ok()
+        .stdout_has("users-full-name at 2 cross-check: not observed");
     // And it can still move: the recorded storage fingerprint matches today's plan.
     p.attrmig(["advance", ID, "--note", "release 2"])
         .run()
@@ -113,4 +118,41 @@ fn schema_v2_state_still_opens() {
         .run()
         .ok()
         .stdout_has("3 double-write → 4 sync");
+}
+
+/// `tests/fixtures/state-v3.sqlite`: the migration at 4 sync (five audit entries, an
+/// approval by reviewer@example.com), and one instance's report in the fleet's table,
+/// written by attrmig-app's `sync_app` example: pinned to 5a, three compared reads, one
+/// persistent mismatch of key 3 in its sample.
+#[test]
+fn schema_v3_state_still_opens() {
+    let db = TestDb::sqlite();
+    let p = from_fixture(&db, "state-v3.sqlite");
+    assert_eq!(schema_version(&p), 3);
+
+    verified(&p, 5, "4 sync");
+    assert_eq!(
+        schema_version(&p),
+        i64::from(attrmig_store::setup::SCHEMA_VERSION)
+    );
+    // The report reads back: the instance, its pin, its counts and its mismatch sample.
+    let fleet = p.attrmig(["--json", "fleet", ID]).run().ok().json();
+    let instance = &fleet["migrations"][0]["instances"][0];
+    assert_eq!(instance["id"], "vm-4319-3fcda3", "{fleet:#}");
+    assert_eq!(instance["pinned"], true, "{fleet:#}");
+    assert_eq!(instance["step"], "double-read-old", "{fleet:#}");
+    assert_eq!(instance["counters"]["compared"], 3, "{fleet:#}");
+    assert_eq!(instance["mismatches"][0]["key"], "3", "{fleet:#}");
+    // Long gone by now: its last report is older than the instance_ttl.
+    assert_eq!(instance["live"], false, "{fleet:#}");
+
+    // And it moves on: the plan is not observed, so 5a rests on the cross-check.
+    p.attrmig(["cross-check", ID])
+        .run()
+        .ok()
+        .stdout_has("old and new agree");
+    p.attrmig(["advance", ID])
+        .run()
+        .ok()
+        .stdout_has("4 sync → 5a double-read-old");
 }

@@ -23,6 +23,7 @@ const COMMANDS: &[&str] = &[
     "check",
     "report",
     "demo",
+    "fleet",
 ];
 
 fn settings() -> insta::Settings {

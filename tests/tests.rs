@@ -35,6 +35,10 @@ mod errors;
 /// Snapshots of `--help` and of the refusals users meet most.
 mod snapshots;
 
+/// The application in the loop: instances report through attrmig-app, the guards of an
+/// observed migration read their reports, `fleet`, `status` and `show` show them.
+mod fleet;
+
 /// State written by earlier releases still opens.
 mod compat;
 

@@ -21,6 +21,7 @@ const STATE_TABLES: &[&str] = &[
     "attrmig_leases",
     "attrmig_old_fingerprints",
     "attrmig_intents",
+    "attrmig_fleet_reports",
 ];
 
 /// A dump file of the state tables.

@@ -77,6 +77,7 @@ pub enum Command {
     Sync(cmd::sync::SyncArgs),
     DataIssues(cmd::data_issues::DataIssuesArgs),
     Demo(cmd::demo::DemoArgs),
+    Fleet(cmd::fleet::FleetArgs),
 }
 
 #[cfg(test)]

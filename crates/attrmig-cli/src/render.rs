@@ -4,7 +4,9 @@
 use attrmig_core::dependents::{Access, Dependent, FoundBy, OnDrop};
 use attrmig_core::guards::GuardCheck;
 use attrmig_core::{Position, Step};
-use attrmig_engine::{EngineError, LogView, Moved, RungState, Show, StatusRow, Verification};
+use attrmig_engine::{
+    EngineError, FleetSummary, FleetView, LogView, Moved, RungState, Show, StatusRow, Verification,
+};
 use attrmig_tools::ddl::DdlReport;
 use chrono::{DateTime, Utc};
 
@@ -67,6 +69,7 @@ pub fn status(rows: &[StatusRow]) -> String {
         "NEXT",
         "BLOCKED BY",
         "LAST CROSS-CHECK",
+        "FLEET",
         "OWNERS",
     ]);
     for r in rows {
@@ -110,6 +113,7 @@ pub fn status(rows: &[StatusRow]) -> String {
             r.next.map_or("-".into(), |s| s.to_string()),
             blocked,
             check,
+            r.fleet.as_ref().map_or("-".into(), fleet_line),
             r.owners.join(", "),
         ]);
     }
@@ -177,6 +181,18 @@ pub fn show(s: &Show) -> String {
         None => out.push_str("\nthe migration was abandoned; it can't move again\n"),
     }
     out.push_str(&dependents(&s.old, &s.dependents));
+    out.push_str(&format!("\nfleet: {}\n", fleet_line(&s.fleet)));
+    for i in &s.fleet.lagging {
+        out.push_str(&format!("  lagging: {i}\n"));
+    }
+    if !s.fleet.on_trust.is_empty() {
+        out.push_str(
+            "taken on trust (the application is not observed: [fleet] observed = false):\n",
+        );
+        for t in &s.fleet.on_trust {
+            out.push_str(&format!("  · {t}\n"));
+        }
+    }
     if !s.approvals.is_empty() {
         let who: Vec<String> = s
             .approvals
@@ -296,4 +312,117 @@ pub fn log(view: &LogView) -> String {
         None => {}
     }
     out
+}
+
+/// One line about a migration's fleet: `not observed`, `3 live, converged`,
+/// `2 live, 1 lagging: web-2`, `no live instance (1 gone)`.
+pub fn fleet_line(f: &FleetSummary) -> String {
+    let gone = if f.gone > 0 {
+        format!(" ({} gone)", f.gone)
+    } else {
+        String::new()
+    };
+    match (f.observed, f.live) {
+        (Some(false), 0) => "not observed".into(),
+        (Some(false), live) => format!("not observed ({live} live report)"),
+        (_, 0) => format!("no live instance{gone}"),
+        (_, live) if f.converged => format!("{live} live, converged{gone}"),
+        (_, live) => format!(
+            "{live} live, {} lagging: {}{gone}",
+            f.lagging.len(),
+            f.lagging
+                .iter()
+                .map(|i| format!("{} on {} at {}", i.id, i.host, i.step.number()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// `attrmig fleet [ID]`.
+pub fn fleet(view: &FleetView) -> String {
+    if view.migrations.is_empty() {
+        return "no instance has reported: applications report through attrmig-app or the protocol in docs/app.md".into();
+    }
+    let mut out = Vec::new();
+    for m in &view.migrations {
+        let mut head = format!("{} at {}: {}", m.id, m.position, fleet_line(&m.summary));
+        if m.summary.observed == Some(false) {
+            head.push_str(" ([fleet] observed = false: the guards don't read these reports)");
+        }
+        if m.instances.is_empty() {
+            out.push(head);
+            continue;
+        }
+        let mut t = table(&[
+            "INSTANCE",
+            "HOST",
+            "VERSION",
+            "STEP",
+            "SINCE",
+            "LAST SEEN",
+            "STATE",
+            "WRITES O/N (ERR)",
+            "READS O/N (ERR)",
+            "COMPARED",
+            "MISMATCHES (TRANSIENT)",
+        ]);
+        for i in &m.instances {
+            use attrmig_core::fleet::Counter::*;
+            let c = &i.counters;
+            let mut state = if i.summary.live { "live" } else { "gone" }.to_owned();
+            if i.summary.pinned {
+                state.push_str(", pinned");
+            }
+            if i.summary.stale {
+                state.push_str(", stale");
+            }
+            t.add_row(vec![
+                i.summary.id.clone(),
+                i.summary.host.clone(),
+                i.summary.app_version.clone(),
+                i.summary.step.to_string(),
+                time(&i.since),
+                time(&i.summary.last_seen),
+                state,
+                format!(
+                    "{}/{} ({}/{})",
+                    c[WritesOld], c[WritesNew], c[WriteErrorsOld], c[WriteErrorsNew]
+                ),
+                format!(
+                    "{}/{} ({}/{})",
+                    c[ReadsOld], c[ReadsNew], c[ReadErrorsOld], c[ReadErrorsNew]
+                ),
+                c[Compared].to_string(),
+                format!("{} ({})", c[Mismatches], c[TransientMismatches]),
+            ]);
+        }
+        let mut block = format!("{head}\n{t}");
+        let samples: Vec<String> = m
+            .instances
+            .iter()
+            .flat_map(|i| i.mismatches.iter().map(move |s| (i, s)))
+            .take(10)
+            .map(|(i, s)| {
+                let fields: Vec<String> = s
+                    .fields
+                    .iter()
+                    .map(|f| format!("{}: {} ≠ {}", f.field, f.old, f.new))
+                    .collect();
+                format!(
+                    "  key {} ({} at {}): {}",
+                    s.key,
+                    i.summary.id,
+                    time(&s.at),
+                    fields.join(", ")
+                )
+            })
+            .collect();
+        if !samples.is_empty() {
+            block.push_str("\nrecent persistent mismatches:\n");
+            block.push_str(&samples.join("\n"));
+        }
+        out.push(block);
+    }
+    out.join("\n\n")
 }

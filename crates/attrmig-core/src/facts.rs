@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::Step;
 use crate::dependents::Dependent;
+use crate::fleet::FleetFact;
 
 /// Everything the guards of one transition may look at.
 #[derive(Debug, Clone, Serialize)]
@@ -48,6 +49,10 @@ pub struct Facts {
     pub dependents: Option<Vec<Dependent>>,
     /// Tools that hold a live lease now (provably dead holders left out).
     pub running_tools: Option<Vec<RunningTool>>,
+    /// The application instances' reports (observed migrations only).
+    pub fleet: Option<FleetFact>,
+    /// `[fleet] observed` as recorded by the latest advance (`None`: no advance yet).
+    pub fleet_observed_recorded: Option<bool>,
 }
 
 impl Facts {
@@ -74,6 +79,8 @@ impl Facts {
             late_writes: None,
             dependents: None,
             running_tools: None,
+            fleet: None,
+            fleet_observed_recorded: None,
         }
     }
 }

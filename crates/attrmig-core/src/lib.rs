@@ -6,6 +6,7 @@
 //! - [`guards::evaluate`]: whether the evidence ([`Facts`]) allows entering a step, each
 //!   guard passing with evidence or refusing with a [`Refusal`] that says what to do next.
 //! - [`Mode::at`]: what the application must write and read at each step.
+//! - [`fleet`]: what the application's instances report, and what the guards ask of it.
 //! - [`plan::Plan`]: a validated plan; [`audit`]: the audit log's hash chain.
 //!
 //! Everything that talks to a database, a file or a terminal lives in other crates.
@@ -14,6 +15,7 @@ pub mod audit;
 pub mod dependents;
 pub mod echo;
 pub mod facts;
+pub mod fleet;
 pub mod guards;
 pub mod ident;
 pub mod machine;

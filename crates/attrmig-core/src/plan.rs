@@ -31,6 +31,9 @@ pub struct Plan {
     pub tools: ToolSettings,
     /// Code rules that `attrmig check` enforces.
     pub code: CodeRules,
+    /// Whether the application reports what it does (`attrmig-app`), and what the
+    /// guards require of its reports.
+    pub fleet: FleetSettings,
 }
 
 /// Where the attribute lives before the migration.
@@ -209,6 +212,38 @@ mod duration_secs {
     }
 }
 
+/// `[fleet]`: whether the application's instances report what they do, and what the
+/// guards of steps 4, 5b, 6, 7 and 10 require of those reports.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FleetSettings {
+    /// The application reports (`attrmig-app` or the documented SQL protocol); the fleet
+    /// guards apply. `false`: the application's steps are taken on trust.
+    pub observed: bool,
+    /// How long an instance counts as live after its last report.
+    #[serde(with = "duration_secs")]
+    pub instance_ttl: Duration,
+    /// Compared reads the fleet must have made in 5a (5b) before 5b (6) is entered.
+    pub min_compared_reads: u64,
+    /// Highest accepted share of compared reads with a persistent mismatch (0 to 1).
+    pub max_mismatch_rate: f64,
+}
+
+impl FleetSettings {
+    /// The most `instance_ttl` can be: a week without a report is not a live instance.
+    pub const MAX_INSTANCE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+}
+
+impl Default for FleetSettings {
+    fn default() -> Self {
+        FleetSettings {
+            observed: false,
+            instance_ttl: Duration::from_secs(120),
+            min_compared_reads: 1000,
+            max_mismatch_rate: 0.0,
+        }
+    }
+}
+
 /// Hand-written tools that must be gone before step 8.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ToolSettings {
@@ -330,6 +365,7 @@ pub(crate) mod fixtures {
                 paths: vec!["scripts/backfill_full_name.py".into()],
             },
             code: CodeRules::default(),
+            fleet: FleetSettings::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::audit::ChainBreak;
 use crate::facts::{Counts, RunningTool};
+use crate::fleet::InstanceSummary;
 use crate::{Position, Step};
 
 /// A refused command: an illegal transition, a failed guard, or a tool that may not run now.
@@ -609,6 +610,107 @@ pub enum Refusal {
         /// Who holds the lease now, if anyone.
         now_held_by: Option<String>,
     },
+    // --- the fleet (attrmig-app reports) --------------------------------------------
+    /// An observed migration whose application has no live instance.
+    #[error(
+        "no instance of the application reported in the last {} ({gone} instance(s) reported before and are gone); [fleet] observed = true gates this step on the reports: start the application with attrmig-app or a client of docs/app.md's protocol (`attrmig fleet {id}` lists what reported)",
+        human_duration(*ttl)
+    )]
+    FleetSilent {
+        /// Migration id.
+        id: String,
+        /// `[fleet] instance_ttl`.
+        ttl: Duration,
+        /// Instances whose last report is older than that.
+        gone: usize,
+    },
+    /// Live instances don't apply the mode the step needs.
+    #[error(
+        "{} live instance(s) {need}, so {step} can't be entered: {}; an instance applies the migration's step within its refresh interval unless it is pinned, can't read the state database, or runs a release without attrmig-app (`attrmig fleet {id}` lists them)",
+        instances.len(), list(instances)
+    )]
+    FleetLagging {
+        /// Migration id.
+        id: String,
+        /// The step being entered.
+        step: Step,
+        /// What they do that holds it back, in words: `still write old storage only`.
+        need: &'static str,
+        /// The instances.
+        instances: Vec<InstanceSummary>,
+    },
+    /// The counted sync pass started before the whole fleet wrote both storages.
+    #[error(
+        "sync pass {pass} started {}, before the whole fleet wrote both storages ({}, when {} was the last to): rows written meanwhile by an instance still writing old only can be missing in new; run `attrmig sync {id}` for a new pass, then a full cross-check",
+        ts(started_at),
+        ts(fleet_since),
+        last
+    )]
+    SyncBeforeFleetDoubleWrote {
+        /// Migration id.
+        id: String,
+        /// The pass.
+        pass: i64,
+        /// When it started.
+        started_at: DateTime<Utc>,
+        /// Since when every instance writes both.
+        fleet_since: DateTime<Utc>,
+        /// The instance that was last to.
+        last: Box<InstanceSummary>,
+    },
+    /// The fleet did not compare enough reads in the step before.
+    #[error(
+        "the fleet compared {compared} read(s) in {step} since it was reached, fewer than [fleet] min_compared_reads = {need}; let it serve reads longer (per live instance: {})",
+        per_instance.join(", ")
+    )]
+    TooFewComparedReads {
+        /// Migration id.
+        id: String,
+        /// The step the reads were compared in.
+        step: Step,
+        /// Compared reads.
+        compared: u64,
+        /// Required.
+        need: u64,
+        /// `web-1: 120` for each live instance.
+        per_instance: Vec<String>,
+    },
+    /// Too many compared reads still disagreed when read again.
+    #[error(
+        "{mismatches} of {compared} compared read(s) in {step} disagreed also when read again (rate {rate:.6}, [fleet] max_mismatch_rate = {max}): a bug in the double-write or in a read, not a race; sample keys: {}; reported by: {}; fix the application, then `attrmig rollback {id}` and advance again so the reads are counted afresh",
+        if sample_keys.is_empty() { "none kept".to_owned() } else { sample_keys.join(", ") },
+        list(instances)
+    )]
+    MismatchRateTooHigh {
+        /// Migration id.
+        id: String,
+        /// The step the reads were compared in.
+        step: Step,
+        /// Compared reads.
+        compared: u64,
+        /// Persistent mismatches.
+        mismatches: u64,
+        /// Their rate.
+        rate: f64,
+        /// The limit.
+        max: f64,
+        /// Keys of sampled mismatches, with the fields that differ.
+        sample_keys: Vec<String>,
+        /// The instances that reported them.
+        instances: Vec<InstanceSummary>,
+    },
+    /// `[fleet] observed` changed since the last advance and no note says why.
+    #[error(
+        "plans/{id}.toml switched [fleet] observed from {from} to {to} since the last advance; pass --note \"...\" saying why (it is recorded in the audit log), or restore it"
+    )]
+    FleetObservationSwitched {
+        /// Migration id.
+        id: String,
+        /// As recorded at the last advance.
+        from: bool,
+        /// As the plan says now.
+        to: bool,
+    },
 }
 
 /// `the table's key is (a, b)`, or that it has none.
@@ -681,6 +783,14 @@ mod secs {
     ) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_secs())
     }
+}
+
+fn list(instances: &[InstanceSummary]) -> String {
+    instances
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// `2026-11-21 17:40:03 UTC`.

@@ -125,6 +125,28 @@ impl Engine {
             }
             _ => {}
         }
+        if step == Step::DropOld && plan.fleet.observed {
+            // Dropping old storage while an instance still writes it breaks its writes.
+            let facts = attrmig_core::Facts {
+                fleet: Some(crate::observe::fleet_fact(
+                    self.session.state(),
+                    &plan,
+                    now(),
+                )?),
+                ..attrmig_core::Facts::new(
+                    now(),
+                    self.actor.clone(),
+                    attrmig_core::facts::PlanFingerprint {
+                        recorded: None,
+                        current: String::new(),
+                    },
+                )
+            };
+            let check = attrmig_core::guards::fleet_stopped_writing_old(&plan, &facts);
+            if let Err(refusal) = check.verdict {
+                return Err(refusal.into());
+            }
+        }
         if step == Step::DropOld {
             let changed = fingerprint::changed_since(&mut self.session.conns(), &layout)?;
             outcome.late_writes = Some(changed);

@@ -14,9 +14,11 @@ use attrmig_tools::ToolError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// Refused: illegal transition, or a tool that may not run now.
+    /// Refused: illegal transition, or a tool that may not run now. Boxed: a refusal
+    /// carries what it names (instances, tools, a chain break), and every `Result` of
+    /// the engine would otherwise be as large as the largest of them.
     #[error(transparent)]
-    Refused(Refusal),
+    Refused(Box<Refusal>),
     /// Guards of the next step refuse; every guard's verdict is included.
     #[error("cannot enter {to}: {} guard(s) refuse", checks.iter().filter(|c| !c.passed()).count())]
     Blocked {
@@ -89,7 +91,7 @@ pub enum EngineError {
 
 impl From<Refusal> for EngineError {
     fn from(r: Refusal) -> Self {
-        EngineError::Refused(r)
+        EngineError::Refused(Box::new(r))
     }
 }
 
@@ -97,10 +99,10 @@ impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::LostRace { id, now_at, by } => {
-                EngineError::Refused(Refusal::LostRace { id, now_at, by })
+                EngineError::Refused(Box::new(Refusal::LostRace { id, now_at, by }))
             }
             StoreError::ChainBroken { id, chain } => {
-                EngineError::Refused(Refusal::ChainBroken { id, chain })
+                EngineError::Refused(Box::new(Refusal::ChainBroken { id, chain }))
             }
             e => EngineError::Store(e),
         }
@@ -110,7 +112,7 @@ impl From<StoreError> for EngineError {
 impl From<ToolError> for EngineError {
     fn from(e: ToolError) -> Self {
         match e {
-            ToolError::Refused(r) => EngineError::Refused(r),
+            ToolError::Refused(r) => EngineError::Refused(Box::new(r)),
             ToolError::Store(s) => s.into(),
             e => EngineError::Tool(e),
         }

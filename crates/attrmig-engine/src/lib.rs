@@ -8,6 +8,7 @@
 pub mod actor;
 mod ddl;
 mod error;
+mod fleet;
 mod log;
 mod observe;
 mod overview;
@@ -18,6 +19,7 @@ mod transition;
 
 pub use ddl::DdlOutcome;
 pub use error::EngineError;
+pub use fleet::{FleetSummary, FleetView, InstanceView, MigrationFleet, ON_TRUST};
 pub use log::{EntryView, LogView, Verification};
 pub use observe::{Intent, STALE_AFTER};
 pub use overview::{Blocker, LastCheck, ModeView, Rung, RungState, Show, StatusRow};

@@ -6,12 +6,15 @@ use attrmig_core::audit::{AuditEntry, counted_approvals};
 use attrmig_core::facts::{
     DuplicatesFact, Facts, LateWritesFact, OldStorageFact, PlanFingerprint, RunningTool, TableFact,
 };
-use attrmig_core::guards::needs;
+use attrmig_core::fleet::FleetFact;
+use attrmig_core::guards::{FLEET_OBSERVATION, needs};
 use attrmig_core::{EntryKind, Plan, Step};
 use attrmig_db::AnyConnection;
 use attrmig_db::{dependents, introspect};
 use attrmig_store::leases::{self, Held};
-use attrmig_store::{MigrationRecord, approvals, audit, cross_checks, data_issues, sync_runs};
+use attrmig_store::{
+    MigrationRecord, approvals, audit, cross_checks, data_issues, fleet, sync_runs,
+};
 use attrmig_tools::{Layout, duplicates, fingerprint, runner};
 use chrono::{DateTime, Utc};
 
@@ -38,6 +41,38 @@ pub(crate) enum Depth {
     Thorough,
     /// For read-only views (`status`, `show`): nothing that scans old storage.
     View,
+}
+
+/// `[fleet] observed` as the latest advance recorded it (its guard's evidence); `None`
+/// before the first advance. An advance recorded before the guard existed was not
+/// observed: the application's steps were taken on trust then.
+pub(crate) fn recorded_observation(log: &[(AuditEntry, String)]) -> Option<bool> {
+    let (latest, _) = log
+        .iter()
+        .rev()
+        .find(|(e, _)| e.kind == EntryKind::Advance)?;
+    let evidence: serde_json::Value = serde_json::from_str(&latest.evidence).unwrap_or_default();
+    let guards = evidence["guards"].as_array().cloned().unwrap_or_default();
+    Some(
+        guards
+            .iter()
+            .find(|g| g["name"] == FLEET_OBSERVATION)
+            .and_then(|g| g["evidence"]["observed"].as_bool())
+            .unwrap_or(false),
+    )
+}
+
+/// Every instance's report on `id`, as of `now`.
+pub(crate) fn fleet_fact(
+    state: &mut attrmig_db::AnyConnection,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<FleetFact, EngineError> {
+    Ok(FleetFact {
+        now,
+        instance_ttl: plan.fleet.instance_ttl,
+        instances: fleet::reports(state, plan.id.as_str())?,
+    })
 }
 
 /// Whether a drop of old storage was done by `attrmig ddl drop-old --apply`, which checks
@@ -132,6 +167,10 @@ impl Engine {
         facts.note = intent.note.clone();
         facts.confirmed_point_of_no_return = intent.confirm_point_of_no_return;
         facts.history = audit::history(log);
+        facts.fleet_observed_recorded = recorded_observation(log);
+        if need.fleet && plan.fleet.observed {
+            facts.fleet = Some(fleet_fact(self.session.state(), plan, now)?);
+        }
 
         if need.new_storage {
             facts.new_storage = Some(introspect::table(self.session.app(), &plan.new.table)?);

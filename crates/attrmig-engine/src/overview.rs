@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::error::EngineError;
+use crate::fleet::FleetSummary;
 use crate::observe::{Depth, Intent, STALE_AFTER};
 use crate::{Engine, Verification};
 
@@ -36,6 +37,8 @@ pub struct StatusRow {
     pub problem: Option<String>,
     /// Whether the audit chain verifies: a broken one blocks every change.
     pub audit_log: Verification,
+    /// The application's instances: observed or not, converged, who lags.
+    pub fleet: Option<FleetSummary>,
 }
 
 /// A failing guard.
@@ -127,6 +130,9 @@ pub struct Show {
     /// What the database itself does with old storage (views, triggers, indexes...),
     /// observed now.
     pub dependents: Vec<Dependent>,
+    /// The application's instances: observed or not (and then what is taken on trust),
+    /// converged, who lags.
+    pub fleet: FleetSummary,
 }
 
 /// `attrmig mode ID`: what the application must do at the current step.
@@ -207,6 +213,7 @@ impl Engine {
             owners: Vec::new(),
             problem: None,
             audit_log,
+            fleet: None,
         };
         let plan = match self.project.load_plan(id) {
             Ok(Some(plan)) => plan,
@@ -223,6 +230,7 @@ impl Engine {
             }
         };
         row.owners = plan.owners.clone();
+        row.fleet = Some(self.fleet_summary(Some(&plan), id, record.position)?);
         if let Some(next) = row.next {
             row.blocked_by = self
                 .next_guards(&plan, &record, next)?
@@ -342,7 +350,9 @@ impl Engine {
             .filter(|a| history.last_rollback.is_none_or(|r| a.at > r))
             .collect();
         let audit_log = self.verify_log(id)?;
+        let fleet = self.fleet_summary(Some(&plan), id, record.position)?;
         Ok(Show {
+            fleet,
             id: id.to_owned(),
             description: plan.description.clone(),
             owners: plan.owners.clone(),

@@ -7,7 +7,8 @@ use std::time::Duration;
 use attrmig_core::echo::quoted;
 use attrmig_core::ident::{Ident, JsonPath, MigrationId, NameError};
 use attrmig_core::plan::{
-    CodeRef, CodeRules, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings, ToolSettings,
+    CodeRef, CodeRules, FleetSettings, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings,
+    ToolSettings,
 };
 use serde::Deserialize;
 use toml::Spanned;
@@ -27,6 +28,7 @@ struct RawPlan {
     guards: Option<RawGuards>,
     tools: Option<RawTools>,
     code: Option<RawCode>,
+    fleet: Option<RawFleet>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +66,23 @@ struct RawGuards {
     soak: Option<Spanned<String>>,
     max_check_age: Option<Spanned<String>>,
     approvals: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFleet {
+    observed: Option<Spanned<bool>>,
+    instance_ttl: Option<Spanned<String>>,
+    min_compared_reads: Option<Spanned<i64>>,
+    max_mismatch_rate: Option<Spanned<RawNumber>>,
+}
+
+/// TOML keeps `0` and `0.0` apart; a rate may be written either way.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(untagged)]
+enum RawNumber {
+    Integer(i64),
+    Float(f64),
 }
 
 #[derive(Deserialize)]
@@ -140,6 +159,7 @@ pub fn parse_plan(id: &str, file: &Path, text: &str) -> Result<Plan, FileErrors>
         ),
     };
     let code = validate_code(&mut c, raw.code.as_ref());
+    let fleet = validate_fleet(&mut c, raw.fleet.as_ref());
     let owners = raw
         .owners
         .unwrap_or_default()
@@ -164,6 +184,7 @@ pub fn parse_plan(id: &str, file: &Path, text: &str) -> Result<Plan, FileErrors>
             guards,
             tools,
             code,
+            fleet,
         }),
         _ => None,
     };
@@ -459,6 +480,63 @@ fn validate_guards(c: &mut Collector<'_>, raw: Option<&RawGuards>) -> GuardSetti
             defaults.max_check_age,
         ),
         approvals,
+    }
+}
+
+fn validate_fleet(c: &mut Collector<'_>, raw: Option<&RawFleet>) -> FleetSettings {
+    let defaults = FleetSettings::default();
+    let Some(raw) = raw else { return defaults };
+    let mut ttl = duration(
+        c,
+        "fleet.instance_ttl",
+        raw.instance_ttl.as_ref(),
+        defaults.instance_ttl,
+    );
+    if let Some(span) = raw.instance_ttl.as_ref().map(Spanned::span)
+        && (ttl.is_zero() || ttl > FleetSettings::MAX_INSTANCE_TTL)
+    {
+        c.at(
+            span,
+            "fleet.instance_ttl",
+            "must be more than 0s and at most 7d; write it longer than the instances' report interval (10s by default), e.g. \"2m\"",
+        );
+        ttl = defaults.instance_ttl;
+    }
+    let min_compared_reads = match &raw.min_compared_reads {
+        None => defaults.min_compared_reads,
+        Some(n) => u64::try_from(*n.get_ref()).unwrap_or_else(|_| {
+            c.at(
+                n.span(),
+                "fleet.min_compared_reads",
+                "must be 0 or a positive number of compared reads",
+            );
+            defaults.min_compared_reads
+        }),
+    };
+    let max_mismatch_rate = match &raw.max_mismatch_rate {
+        None => defaults.max_mismatch_rate,
+        Some(r) => {
+            let value = match *r.get_ref() {
+                RawNumber::Integer(i) => i as f64,
+                RawNumber::Float(f) => f,
+            };
+            if (0.0..=1.0).contains(&value) {
+                value
+            } else {
+                c.at(
+                    r.span(),
+                    "fleet.max_mismatch_rate",
+                    "must be a share between 0 and 1 (0.001 is one persistent mismatch in 1,000 compared reads)",
+                );
+                defaults.max_mismatch_rate
+            }
+        }
+    };
+    FleetSettings {
+        observed: raw.observed.as_ref().is_some_and(|o| *o.get_ref()),
+        instance_ttl: ttl,
+        min_compared_reads,
+        max_mismatch_rate,
     }
 }
 

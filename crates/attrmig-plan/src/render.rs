@@ -102,6 +102,13 @@ pub fn render_plan(plan: &Plan) -> String {
         "\n[tools]                      # hand-written tools that step 8 requires to be deleted\npaths = {}\n",
         list(&plan.tools.paths)
     ));
+    s.push_str(&format!(
+        "\n[fleet]                      # the application's instances report what they do (attrmig-app, docs/app.md)\nobserved = {}             # true: steps 4, 5b, 6, 7 and 10 are gated on their reports\ninstance_ttl = {}           # an instance is live this long after its last report\nmin_compared_reads = {}     # compared reads needed in 5a before 5b, and in 5b before 6\nmax_mismatch_rate = {}      # share of compared reads allowed a persistent mismatch\n",
+        plan.fleet.observed,
+        quote(&human_duration(plan.fleet.instance_ttl).replace(' ', "")),
+        plan.fleet.min_compared_reads,
+        plan.fleet.max_mismatch_rate
+    ));
     let refs: Vec<String> = plan
         .code
         .old_refs

@@ -371,3 +371,86 @@ fn config_environments() {
     .to_string();
     assert!(err.contains("needs database_url"), "{err}");
 }
+
+#[test]
+fn fleet_defaults_when_absent() {
+    let plan = parse(GOOD).unwrap();
+    assert!(!plan.fleet.observed);
+    assert_eq!(plan.fleet.instance_ttl, std::time::Duration::from_secs(120));
+    assert_eq!(plan.fleet.min_compared_reads, 1000);
+    assert_eq!(plan.fleet.max_mismatch_rate, 0.0);
+}
+
+#[test]
+fn fleet_table_is_read() {
+    let plan = parse(&format!(
+        "{GOOD}\n[fleet]\nobserved = true\ninstance_ttl = \"45s\"\nmin_compared_reads = 50\nmax_mismatch_rate = 0.001\n"
+    ))
+    .unwrap();
+    assert!(plan.fleet.observed);
+    assert_eq!(plan.fleet.instance_ttl, std::time::Duration::from_secs(45));
+    assert_eq!(plan.fleet.min_compared_reads, 50);
+    assert_eq!(plan.fleet.max_mismatch_rate, 0.001);
+    // A rate written as an integer is a rate too.
+    let plan = parse(&format!("{GOOD}\n[fleet]\nmax_mismatch_rate = 0\n")).unwrap();
+    assert_eq!(plan.fleet.max_mismatch_rate, 0.0);
+}
+
+#[test]
+fn fleet_errors_name_file_line_and_key() {
+    let text = format!(
+        "{GOOD}\n[fleet]\nobserved = true\ninstance_ttl = \"0s\"\nmin_compared_reads = -1\nmax_mismatch_rate = 1.5\n"
+    );
+    let err = parse(&text).unwrap_err();
+    let line = |key: &str| {
+        text.lines()
+            .position(|l| l.starts_with(key))
+            .map(|i| i + 1)
+            .unwrap()
+    };
+    assert!(
+        err.contains(&format!(
+            "plans/users-full-name.toml:{}:16: fleet.instance_ttl: must be more than 0s",
+            line("instance_ttl")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            ":{}:22: fleet.min_compared_reads: must be 0 or a positive number",
+            line("min_compared_reads")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            ":{}:21: fleet.max_mismatch_rate: must be a share between 0 and 1",
+            line("max_mismatch_rate")
+        )),
+        "{err}"
+    );
+    let err = parse(&format!("{GOOD}\n[fleet]\nobserve = true\n")).unwrap_err();
+    assert!(
+        err.contains("fleet.observe: unknown key `observe`"),
+        "{err}"
+    );
+    assert!(err.contains("(in [fleet])"), "{err}");
+    let err = parse(&format!("{GOOD}\n[fleet]\ninstance_ttl = \"soon\"\n")).unwrap_err();
+    assert!(
+        err.contains("fleet.instance_ttl: \"soon\" is not a duration"),
+        "{err}"
+    );
+    let err = parse(&format!("{GOOD}\n[fleet]\nobserved = \"yes\"\n")).unwrap_err();
+    assert!(err.contains("fleet.observed"), "{err}");
+}
+
+#[test]
+fn fleet_renders_and_round_trips() {
+    let mut plan = parse(GOOD).unwrap();
+    plan.fleet.observed = true;
+    plan.fleet.instance_ttl = std::time::Duration::from_secs(300);
+    plan.fleet.max_mismatch_rate = 0.0005;
+    let text = render_plan(&plan);
+    assert!(text.contains("[fleet]"), "{text}");
+    assert_eq!(parse(&text).unwrap(), plan, "{text}");
+}

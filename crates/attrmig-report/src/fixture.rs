@@ -90,6 +90,7 @@ fn show(id: &str, log: &[EntryView]) -> Show {
         .collect();
     let mode = Mode::at(current);
     Show {
+        fleet: attrmig_engine::FleetSummary::not_observed(),
         id: id.into(),
         description: "Move full_name out of users into users_pii".into(),
         owners: vec!["identity-team".into()],
@@ -188,6 +189,7 @@ pub fn report() -> Report {
             owners: vec!["identity-team".into()],
             problem: None,
             audit_log: Verification::Intact { entries: log.len() },
+            fleet: None,
         },
         show: Some(show(id, &log)),
         log: LogView {
@@ -258,6 +260,7 @@ pub fn report() -> Report {
             owners: Vec::new(),
             problem: Some("plan missing: plans/orders-status.toml".into()),
             audit_log: truncated(gone),
+            fleet: None,
         },
         show: None,
         log: LogView {

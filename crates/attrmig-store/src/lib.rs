@@ -9,6 +9,7 @@
 //!   hash-chained audit entry in one transaction.
 //! - [`approvals`], [`cross_checks`], [`sync_runs`], [`data_issues`], [`leases`],
 //!   [`fingerprints`], [`intents`]: the evidence the guards and tools read and write.
+//! - [`fleet`]: the application instances' reports (written by them, read here).
 
 pub mod approvals;
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod cross_checks;
 pub mod data_issues;
 mod error;
 pub mod fingerprints;
+pub mod fleet;
 pub mod intents;
 pub mod leases;
 pub mod migration;

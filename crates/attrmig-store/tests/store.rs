@@ -295,8 +295,8 @@ backend_tests! {
         assert_eq!((found[&long].as_str(), found["A"].as_str()), ("d1", "d3"));
     }
 
-    /// A state written at version 1 (its own migration, run alone) upgrades to 2 with
-    /// every data issue and fingerprint still found by its key.
+    /// A state written at version 1 (its own migration, run alone) upgrades to this
+    /// binary's version with every data issue and fingerprint still found by its key.
     fn version_1_upgrades_with_its_rows(db: &TestDb) {
         let mut conn = db.connect();
         let v1 = match db.backend() {
@@ -322,7 +322,7 @@ backend_tests! {
         ).unwrap();
         assert_eq!(setup::schema_version(&mut conn).unwrap(), Some(1));
         setup::ensure_schema(&mut conn).unwrap();
-        assert_eq!(setup::schema_version(&mut conn).unwrap(), Some(2));
+        assert_eq!(setup::schema_version(&mut conn).unwrap(), Some(setup::SCHEMA_VERSION));
 
         data_issues::resolve(&mut conn, "m", "clé 2", now()).unwrap();
         let open: Vec<String> = data_issues::list(&mut conn, "m", false).unwrap().into_iter().map(|i| i.key).collect();

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use attrmig_core::ident::{Ident, MigrationId};
 use attrmig_core::plan::{
-    CodeRules, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings, ToolSettings,
+    CodeRules, FleetSettings, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings,
+    ToolSettings,
 };
 use clap::Args;
 use serde_json::json;
@@ -91,6 +92,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
         guards: GuardSettings::default(),
         tools: ToolSettings::default(),
         code: CodeRules::default(),
+        fleet: FleetSettings::default(),
     };
     let project = ctx.project()?;
     let path = project.plan_path(id.as_str());

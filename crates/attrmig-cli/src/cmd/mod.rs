@@ -9,6 +9,7 @@ pub mod cross_check;
 pub mod data_issues;
 pub mod ddl;
 pub mod demo;
+pub mod fleet;
 
 pub mod init;
 pub mod log;
@@ -97,6 +98,7 @@ pub fn run_in(cli: Cli, cwd: PathBuf) -> Result<Code, Failure> {
         Command::Sync(args) => sync::run(&ctx, args),
         Command::DataIssues(args) => data_issues::run(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
+        Command::Fleet(args) => fleet::run(&ctx, args),
     }
 }
 

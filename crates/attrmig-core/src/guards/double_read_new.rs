@@ -1,16 +1,25 @@
 //! Entering 5b double-read-new: at least `guards.soak` spent comparing while serving old,
 //! and a fresh clean cross-check, before new values are served.
 
-use super::{GuardCheck, fresh_clean_cross_check, soaked};
+use super::{GuardCheck, fleet, fresh_clean_cross_check, soaked};
 use crate::Step;
 use crate::facts::Facts;
 use crate::plan::Plan;
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
-    vec![
+    let mut checks = vec![
         soaked(Step::DoubleReadOld, plan, facts),
         fresh_clean_cross_check(plan, facts),
-    ]
+    ];
+    if plan.fleet.observed {
+        checks.push(fleet::compared_enough(
+            plan,
+            facts,
+            Step::DoubleReadOld,
+            Step::DoubleReadNew,
+        ));
+    }
+    checks
 }
 
 #[cfg(test)]

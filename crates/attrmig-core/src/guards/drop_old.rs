@@ -5,16 +5,68 @@
 
 use serde_json::json;
 
-use super::{GuardCheck, passed};
-use crate::Refusal;
+use super::{GuardCheck, fleet, passed};
 use crate::facts::{Facts, LateWritesFact, OldStorageFact};
 use crate::plan::{OldStorage, Plan};
+use crate::{Refusal, Step};
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
-    vec![
-        GuardCheck::from_result("no-late-writes", no_late_writes(facts)),
-        GuardCheck::from_result("old-storage-gone", old_storage_gone(plan, facts)),
-    ]
+    let mut checks = Vec::new();
+    if plan.fleet.observed {
+        checks.push(fleet_stopped_writing_old(plan, facts));
+    }
+    checks.push(GuardCheck::from_result(
+        "no-late-writes",
+        no_late_writes(facts),
+    ));
+    checks.push(GuardCheck::from_result(
+        "old-storage-gone",
+        old_storage_gone(plan, facts),
+    ));
+    checks
+}
+
+/// With an observed fleet: every live instance applied 9 (nobody writes old). The moment
+/// since which every instance, gone ones until their last report, writes new only is
+/// "when the whole fleet applied 9": writes to old storage before it are expected
+/// traffic, any after it a late write.
+///
+/// What remains for today's fingerprint: it is taken when 9 is recorded, not when the
+/// whole fleet applied 9, so `no-late-writes` also counts the writes instances made
+/// before they applied 9 (it errs on the safe side), and it can't say who wrote.
+pub(super) fn fleet_stopped_writing_old(plan: &Plan, facts: &Facts) -> GuardCheck {
+    GuardCheck::from_result("fleet-stopped-writing-old", stopped(plan, facts))
+}
+
+fn stopped(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
+    let f = fleet::live_fleet(plan, facts)?;
+    fleet::none_lagging(plan, f, Step::DropOld, "still write old storage", |m| {
+        !m.write_old
+    })?;
+    let Some((since, last)) = f.holds_since(|m| !m.write_old) else {
+        return Err(Refusal::NotObserved {
+            what: "when the fleet stopped writing old storage",
+        });
+    };
+    let after_9 = facts
+        .history
+        .reached
+        .get(&Step::StopWritingOld)
+        .map(|at| {
+            format!(
+                ", {} after 9 was reached",
+                crate::human_duration((since - *at).to_std().unwrap_or_default())
+            )
+        })
+        .unwrap_or_default();
+    passed(
+        format!(
+            "the whole fleet writes new only since {} ({} was the last{after_9})",
+            crate::refusal::ts(&since),
+            last.id
+        ),
+        json!({ "fleet_applied_9_at": since, "last_instance": last.id, "fleet": fleet::fleet_evidence(f) }),
+    )
 }
 
 fn no_late_writes(facts: &Facts) -> Result<super::Passed, Refusal> {

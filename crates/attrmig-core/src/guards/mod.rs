@@ -11,6 +11,7 @@ mod double_read_new;
 mod double_read_old;
 mod double_write;
 mod drop_old;
+mod fleet;
 mod prepare_old_stop;
 mod prepare_storage;
 mod stop_reading_old;
@@ -132,6 +133,8 @@ pub struct Needs {
     pub dependents: bool,
     /// Tools holding a live lease.
     pub running_tools: bool,
+    /// The application instances' reports, for a plan whose `[fleet]` is observed.
+    pub fleet: bool,
 }
 
 /// The facts the guards of `entering` read.
@@ -154,20 +157,28 @@ pub fn needs(entering: Step) -> Needs {
             cross_checks: true,
             sync_passes: true,
             data_issues: true,
+            fleet: true,
             ..none
         },
-        Step::DoubleReadOld | Step::DoubleReadNew => Needs {
+        Step::DoubleReadOld => Needs {
             cross_checks: true,
+            ..none
+        },
+        Step::DoubleReadNew => Needs {
+            cross_checks: true,
+            fleet: true,
             ..none
         },
         Step::StopReadingOld => Needs {
             cross_checks: true,
             dependents: true,
+            fleet: true,
             ..none
         },
         Step::PrepareOldStop => Needs {
             old_storage: true,
             dependents: true,
+            fleet: true,
             ..none
         },
         Step::DeleteTools => Needs {
@@ -185,6 +196,7 @@ pub fn needs(entering: Step) -> Needs {
             old_storage: true,
             old_attribute_rows: true,
             late_writes: true,
+            fleet: true,
             ..none
         },
     }
@@ -196,6 +208,12 @@ pub fn evaluate(entering: Step, plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
     // From step 1 on the plan's storage part is pinned: a changed plan is a new migration.
     if entering > Step::PrepareStorage {
         checks.push(plan_unchanged(plan, facts));
+    }
+    // Shown (and recorded) for an observed plan, or one that was observed at the last
+    // advance: a plan that never was keeps today's guards exactly.
+    let observed_before = facts.fleet_observed_recorded == Some(true);
+    if entering > Step::Planned && (plan.fleet.observed || observed_before) {
+        checks.push(fleet_observation_unchanged(plan, facts));
     }
     checks.extend(match entering {
         Step::Planned => Vec::new(),
@@ -234,6 +252,55 @@ fn plan_unchanged(plan: &Plan, facts: &Facts) -> GuardCheck {
         // Migrations recorded before fingerprints existed have none; nothing to compare.
         None => GuardCheck::pass(name, "no fingerprint recorded", Value::Null),
     }
+}
+
+/// The guard that records `[fleet] observed` with every advance, and refuses a switch
+/// since the last one unless a note says why (the note goes into the audit log).
+pub const FLEET_OBSERVATION: &str = "fleet-observation-unchanged";
+
+fn fleet_observation_unchanged(plan: &Plan, facts: &Facts) -> GuardCheck {
+    let now = plan.fleet.observed;
+    let evidence = |switched: Option<bool>| json!({ "observed": now, "switched_from": switched });
+    let words = |o: bool| {
+        if o {
+            "observed"
+        } else {
+            "not observed (taken on trust)"
+        }
+    };
+    match facts.fleet_observed_recorded {
+        Some(before) if before != now => match facts.note.as_deref().map(str::trim) {
+            Some(note) if !note.is_empty() => GuardCheck::pass(
+                FLEET_OBSERVATION,
+                format!("[fleet] observed switched from {before} to {now}; note: {note}"),
+                evidence(Some(before)),
+            ),
+            _ => GuardCheck::fail(
+                FLEET_OBSERVATION,
+                Refusal::FleetObservationSwitched {
+                    id: plan.id.to_string(),
+                    from: before,
+                    to: now,
+                },
+            ),
+        },
+        Some(_) => GuardCheck::pass(
+            FLEET_OBSERVATION,
+            format!("the application is {}, as at the last advance", words(now)),
+            evidence(None),
+        ),
+        None => GuardCheck::pass(
+            FLEET_OBSERVATION,
+            format!("the application is {}", words(now)),
+            evidence(None),
+        ),
+    }
+}
+
+/// Entering 10 for an observed migration: every live instance stopped writing old
+/// storage. `attrmig ddl drop-old --apply` asks the same before it drops.
+pub fn fleet_stopped_writing_old(plan: &Plan, facts: &Facts) -> GuardCheck {
+    drop_old::fleet_stopped_writing_old(plan, facts)
 }
 
 // --- evidence shared by several steps ------------------------------------------------

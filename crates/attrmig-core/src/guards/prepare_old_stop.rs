@@ -5,16 +5,45 @@
 
 use serde_json::json;
 
-use super::{GuardCheck, database, passed};
-use crate::Refusal;
+use super::{GuardCheck, database, fleet, passed};
 use crate::facts::Facts;
 use crate::plan::{OldStorage, Plan};
+use crate::{Refusal, Step};
 
 pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
-    vec![
+    let mut checks = vec![
         GuardCheck::from_result("old-accepts-writes-without-attribute", check(plan, facts)),
         database::constraints_accept_absence(plan, facts),
-    ]
+    ];
+    if plan.fleet.observed {
+        checks.push(GuardCheck::from_result(
+            "fleet-stopped-reading-old",
+            nobody_reads_old(plan, facts),
+        ));
+    }
+    checks
+}
+
+/// With an observed fleet: no live instance reads old storage any more (it would read
+/// values writers are about to stop maintaining).
+fn nobody_reads_old(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
+    let f = fleet::live_fleet(plan, facts)?;
+    fleet::none_lagging(
+        plan,
+        f,
+        Step::PrepareOldStop,
+        "still read old storage",
+        |m| !m.reads_old(),
+    )?;
+    let since = f.holds_since(|m| !m.reads_old());
+    passed(
+        format!(
+            "no live instance reads old storage ({} live, {})",
+            f.live().count(),
+            fleet::since_words(since.as_ref())
+        ),
+        json!({ "fleet": fleet::fleet_evidence(f) }),
+    )
 }
 
 fn check(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {

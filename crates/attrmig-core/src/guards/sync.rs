@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use super::{GuardCheck, cross_check_evidence};
+use super::{GuardCheck, cross_check_evidence, fleet};
 use crate::facts::{Facts, SyncPassFact, SyncStatus};
 use crate::plan::Plan;
 use crate::refusal::ts;
@@ -51,6 +51,13 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
             },
         ),
     }];
+
+    if plan.fleet.observed {
+        checks.push(GuardCheck::from_result(
+            "fleet-wrote-both-before-sync",
+            fleet_wrote_both_first(plan, facts, qualifying),
+        ));
+    }
 
     checks.push(match (qualifying, &facts.cross_checks) {
         (_, None) => GuardCheck::fail("clean-full-cross-check-after-sync", Refusal::NotObserved { what: "cross-check runs" }),
@@ -105,6 +112,53 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
         ),
     });
     checks
+}
+
+/// With an observed fleet, the counted pass must also have started after the whole
+/// fleet wrote both storages, not merely after 3 was recorded: an instance still on the
+/// old mode writes rows the pass can miss.
+fn fleet_wrote_both_first(
+    plan: &Plan,
+    facts: &Facts,
+    pass: Option<&SyncPassFact>,
+) -> Result<super::Passed, Refusal> {
+    let f = fleet::live_fleet(plan, facts)?;
+    fleet::none_lagging(plan, f, Step::Sync, "still write old storage only", |m| {
+        m.write_new
+    })?;
+    let since = f.holds_since(|m| m.write_new);
+    let evidence = json!({
+        "fleet_writes_both_since": since.as_ref().map(|(t, _)| t),
+        "last_instance": since.as_ref().map(|(_, i)| &i.id),
+        "fleet": fleet::fleet_evidence(f),
+    });
+    match (pass, &since) {
+        (Some(pass), Some((t, last))) if pass.started_at < *t => {
+            Err(Refusal::SyncBeforeFleetDoubleWrote {
+                id: plan.id.to_string(),
+                pass: pass.pass,
+                started_at: pass.started_at,
+                fleet_since: *t,
+                last: Box::new(last.clone()),
+            })
+        }
+        (Some(pass), _) => super::passed(
+            format!(
+                "sync pass {} started {}, after the whole fleet wrote both {}",
+                pass.pass,
+                ts(&pass.started_at),
+                fleet::since_words(since.as_ref())
+            ),
+            evidence,
+        ),
+        (None, _) => super::passed(
+            format!(
+                "the whole fleet writes both {}: a sync pass started after that counts",
+                fleet::since_words(since.as_ref())
+            ),
+            evidence,
+        ),
+    }
 }
 
 fn describe_pass(pass: &SyncPassFact, double_write_at: &chrono::DateTime<chrono::Utc>) -> String {
