@@ -7,10 +7,12 @@
 //!   guard passing with evidence or refusing with a [`Refusal`] that says what to do next.
 //! - [`Mode::at`]: what the application must write and read at each step.
 //! - [`plan::Plan`]: a validated plan; [`audit`]: the audit log's hash chain.
+//! - [`equality`]: what "equal" means for an old and a new value, per type family.
 //!
 //! Everything that talks to a database, a file or a terminal lives in other crates.
 
 pub mod audit;
+pub mod equality;
 pub mod facts;
 pub mod guards;
 pub mod ident;
