@@ -3,13 +3,15 @@
 //! - [`DatabaseUrl`]: which backend a URL names, and how to print it without a password.
 //! - [`AnyConnection`] and [`connect`]: one connection type for SQLite, PostgreSQL and
 //!   (with the `mysql` feature) MySQL/MariaDB.
-//! - [`Backend`]'s dialect methods: quoting, placeholders, casts, JSON access.
+//! - [`Backend`]'s dialect methods: quoting, placeholders, casts, JSON access; and
+//!   [`equality`], how each backend says that two values are equal.
 //! - [`introspect::table`]: columns, types, nullability, defaults, uniqueness.
 //! - [`write_transaction`], [`is_transient`], [`is_row_level`]: how writes are wrapped and
 //!   how their failures are told apart.
 
 mod connection;
 mod dialect;
+pub mod equality;
 mod error;
 pub mod introspect;
 mod url;

@@ -7,7 +7,9 @@
 //! - [`fingerprint`]: the old-storage fingerprint of step 9, compared before the drop.
 //!
 //! Every statement is built from a [`layout::Layout`]: one definition of what the old
-//! key and value are, for every kind of old storage and every backend.
+//! key and value are, for every kind of old storage and every backend, and of when an
+//! old and a new value are equal ([`attrmig_core::equality`]); [`values`] reads values
+//! back as bytes, for people and for digests.
 
 mod batch_ends;
 pub mod crosscheck;
@@ -17,6 +19,8 @@ pub mod fingerprint;
 pub mod layout;
 pub mod sql;
 pub mod sync;
+mod value_columns;
+pub mod values;
 
 pub use error::ToolError;
 pub use layout::Layout;

@@ -139,6 +139,7 @@ pub fn run(
     on: &mut dyn FnMut(&Event),
 ) -> Result<Summary, ToolError> {
     layout.require_new()?;
+    layout.prepare(conns.app())?;
     let id = layout.plan().id.to_string();
     take_lease(conns.state(), &id, &opts.holder)?;
     let restore = relax_durability(conns.app())?;
@@ -398,7 +399,7 @@ fn throttle(max_rows_per_second: Option<u32>, rows: u64, elapsed: Duration) {
 pub struct Rejection {
     /// Its key.
     pub key: Key,
-    /// Its old value, as text.
+    /// Its old value, for people (bytes in hex).
     pub old_value: Option<String>,
     /// What the database said.
     pub error: String,
@@ -488,8 +489,8 @@ fn copy_whole(
     let written = write(conn, layout, Scope::Range(lo, Some(hi)), nulls)
         .map_err(|e| ToolError::query("copy a batch", e))?;
     Ok(Copied {
-        written: written as u64,
-        rejected: Vec::new(),
+        written: written.rows as u64,
+        rejected: written.rejected,
     })
 }
 
@@ -522,8 +523,8 @@ fn copy(
     let error = match conn.transaction(|c| write(c, layout, Scope::Range(lo, Some(hi)), nulls)) {
         Ok(written) => {
             return Ok(Copied {
-                written: written as u64,
-                rejected: Vec::new(),
+                written: written.rows as u64,
+                rejected: written.rejected,
             });
         }
         Err(e) if is_row_level(&e) => e,
@@ -603,6 +604,10 @@ fn agreeing(
         sql.push(&format!("SELECT {} AS k", layout.text(&ok)));
         layout.push_old_with_new(&mut sql, Scope::Keys(chunk));
         sql.push(&format!(" AND NOT {}", layout.values_differ(&ov, &nv)));
+        // A malformed document reads as NULL, which is not agreement.
+        if let Some(unreadable) = layout.old_unreadable() {
+            sql.push(&format!(" AND NOT {unreadable}"));
+        }
         let rows: Vec<Agreeing> = sql
             .load(conn)
             .map_err(|e| ToolError::query("check data issues against new storage", e))?;
@@ -629,6 +634,7 @@ pub fn copy_keys(
     keys: &[Key],
 ) -> Result<(Vec<Key>, Vec<Rejection>), ToolError> {
     layout.require_new()?;
+    layout.prepare(conn)?;
     let mut fixed = Vec::new();
     let mut still = Vec::new();
     for key in keys {
@@ -642,18 +648,22 @@ pub fn copy_keys(
                         &NullTally::default(),
                     )
                 }) {
-                    Ok(_) => Ok(None),
-                    Err(e) if is_row_level(&e) => Ok(Some(describe(&e))),
+                    Ok(written) => Ok(written.rejected.into_iter().next()),
+                    Err(e) if is_row_level(&e) => Ok(Some(Rejection {
+                        key: key.clone(),
+                        old_value: None,
+                        error: describe(&e),
+                    })),
                     Err(e) => Err(ToolError::query("copy a row", e)),
                 }
             })
         })?;
         match outcome {
             None => fixed.push(key.clone()),
-            Some(error) => still.push(Rejection {
-                key: key.clone(),
+            Some(rejection) if rejection.old_value.is_some() => still.push(rejection),
+            Some(rejection) => still.push(Rejection {
                 old_value: old_value(conn, layout, key)?,
-                error,
+                ..rejection
             }),
         }
     }
@@ -667,13 +677,13 @@ fn old_value(
 ) -> Result<Option<String>, ToolError> {
     #[derive(diesel::QueryableByName)]
     struct V {
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        v: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Binary>)]
+        v: Option<Vec<u8>>,
     }
     let mut sql = Sql::new(layout.backend());
     sql.push(&format!(
         "SELECT {} AS v FROM {} WHERE ",
-        layout.text(&layout.old_value()),
+        layout.shown(attrmig_core::equality::Side::Old, &layout.old_value()),
         layout.old_from()
     ));
     layout.push_old_rows(&mut sql);
@@ -682,5 +692,8 @@ fn old_value(
     let rows: Vec<V> = sql
         .load(conn)
         .map_err(|e| ToolError::query("read a rejected old value", e))?;
-    Ok(rows.into_iter().next().and_then(|r| r.v))
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| layout.show(attrmig_core::equality::Side::Old, r.v)))
 }
