@@ -221,15 +221,7 @@ struct BatchCounts {
 }
 
 /// A mismatching key, its values read as bytes ([`Layout::shown`]).
-#[derive(QueryableByName)]
-struct MismatchRow {
-    #[diesel(sql_type = Text)]
-    k: String,
-    #[diesel(sql_type = Nullable<Binary>)]
-    old_v: Option<Vec<u8>>,
-    #[diesel(sql_type = Nullable<Binary>)]
-    new_v: Option<Vec<u8>>,
-}
+type MismatchRow = values::PairRow;
 
 fn n(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)

@@ -156,9 +156,7 @@ pub fn unreadable(
     rows.into_iter()
         .map(|r| {
             Ok(Unreadable {
-                key: layout
-                    .parse_key(&r.k)
-                    .map_err(|e| DieselError::DeserializationError(e.to_string().into()))?,
+                key: key(layout, &r.k)?,
                 document: layout.show_document(r.doc),
                 new: layout.show(Side::New, r.new_v),
             })
@@ -178,14 +176,23 @@ pub struct Changed {
     pub new: Option<String>,
 }
 
+/// A key with its old and new values read as bytes (by [`Layout::shown`] or
+/// [`Layout::read_exact`]).
 #[derive(QueryableByName)]
-struct ChangedRow {
+pub(crate) struct PairRow {
     #[diesel(sql_type = Text)]
-    k: String,
+    pub(crate) k: String,
     #[diesel(sql_type = Nullable<Binary>)]
-    old_v: Option<Vec<u8>>,
+    pub(crate) old_v: Option<Vec<u8>>,
     #[diesel(sql_type = Nullable<Binary>)]
-    new_v: Option<Vec<u8>>,
+    pub(crate) new_v: Option<Vec<u8>>,
+}
+
+/// A key read back as text, in a query's row.
+fn key(layout: &Layout, text: &str) -> Result<Key, DieselError> {
+    layout
+        .parse_key(text)
+        .map_err(|e| DieselError::DeserializationError(e.to_string().into()))
 }
 
 /// The readable old rows of `scope` with a value that new does not hold (after a write:
@@ -208,28 +215,16 @@ pub fn changed(
         " AND {ov} IS NOT NULL AND {}",
         layout.values_differ(&ov, &nv)
     ));
-    let rows: Vec<ChangedRow> = sql.load(conn)?;
+    let rows: Vec<PairRow> = sql.load(conn)?;
     rows.into_iter()
         .map(|r| {
             Ok(Changed {
-                key: layout
-                    .parse_key(&r.k)
-                    .map_err(|e| DieselError::DeserializationError(e.to_string().into()))?,
+                key: key(layout, &r.k)?,
                 old: layout.show(Side::Old, r.old_v),
                 new: layout.show(Side::New, r.new_v),
             })
         })
         .collect()
-}
-
-#[derive(QueryableByName)]
-struct PairRow {
-    #[diesel(sql_type = Text)]
-    k: String,
-    #[diesel(sql_type = Nullable<Binary>)]
-    old_v: Option<Vec<u8>>,
-    #[diesel(sql_type = Nullable<Binary>)]
-    new_v: Option<Vec<u8>>,
 }
 
 /// The old keys of `scope` whose old and new values differ when each is read exactly and
@@ -262,11 +257,7 @@ pub fn differing_by_canonical_form(
             .new_v
             .map(|v| eq.canonical(Side::New, &layout.exact(Side::New, v)));
         if old != new {
-            differing.push(
-                layout
-                    .parse_key(&r.k)
-                    .map_err(|e| DieselError::DeserializationError(e.to_string().into()))?,
-            );
+            differing.push(key(layout, &r.k)?);
         }
     }
     Ok(differing)

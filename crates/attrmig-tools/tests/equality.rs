@@ -10,7 +10,6 @@
 
 mod common;
 
-use attrmig_core::Step;
 use attrmig_core::facts::Counts;
 use attrmig_db::{AnyConnection, Backend};
 use attrmig_store::data_issues;
@@ -618,39 +617,11 @@ fn prepare(db: &TestDb) {
 }
 
 fn cross_check(conn: &mut AnyConnection, layout: &Layout) -> Result<crosscheck::Report, String> {
-    let opts = crosscheck::Options {
-        sample: None,
-        batch_size: 10,
-        max_report: 10,
-        lookahead: None,
-    };
-    crosscheck::run(
-        &mut shared(conn),
-        layout,
-        Step::CrossCheck,
-        "alice",
-        &opts,
-        &mut (),
-    )
-    .map_err(|e| format!("cross-check failed: {e}"))
+    cross_check_in(conn, layout, None, 10).map_err(|e| format!("cross-check failed: {e}"))
 }
 
 fn sync_pass(conn: &mut AnyConnection, layout: &Layout) -> Result<sync::Summary, String> {
-    let opts = sync::Options {
-        batch_size: 10,
-        max_rows_per_second: None,
-        restart: false,
-        holder: "alice@test:1".into(),
-        lookahead: None,
-    };
-    sync::run(
-        &mut shared(conn),
-        layout,
-        Step::DoubleWrite,
-        &opts,
-        &mut |_| {},
-    )
-    .map_err(|e| format!("sync failed: {e}"))
+    sync_pass_in(conn, layout, 10).map_err(|e| format!("sync failed: {e}"))
 }
 
 /// The SQL comparison (the cross-check's counts) and the comparison of canonical forms

@@ -4,7 +4,6 @@
 
 mod common;
 
-use attrmig_core::Step;
 use attrmig_core::facts::Counts;
 use attrmig_db::{AnyConnection, Backend};
 use attrmig_store::cross_checks::MismatchClass;
@@ -15,39 +14,11 @@ use attrmig_tools::{Layout, crosscheck, fingerprint, sync};
 use common::*;
 
 fn check(conn: &mut AnyConnection, layout: &Layout, sample: Option<u64>) -> crosscheck::Report {
-    let opts = crosscheck::Options {
-        sample,
-        batch_size: 2,
-        max_report: 10,
-        lookahead: None,
-    };
-    crosscheck::run(
-        &mut shared(conn),
-        layout,
-        Step::CrossCheck,
-        "alice",
-        &opts,
-        &mut (),
-    )
-    .unwrap()
+    cross_check_in(conn, layout, sample, 2).unwrap()
 }
 
 fn sync_all(conn: &mut AnyConnection, layout: &Layout) -> sync::Summary {
-    let opts = sync::Options {
-        batch_size: 2,
-        max_rows_per_second: None,
-        restart: false,
-        holder: "alice@test:1".into(),
-        lookahead: None,
-    };
-    sync::run(
-        &mut shared(conn),
-        layout,
-        Step::DoubleWrite,
-        &opts,
-        &mut |_| {},
-    )
-    .unwrap()
+    sync_pass_in(conn, layout, 2).unwrap()
 }
 
 /// The mismatches as (key, class, old, new).

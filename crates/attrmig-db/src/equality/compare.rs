@@ -3,6 +3,7 @@
 
 use attrmig_core::equality::{Equality, Family, Method, Side, ValueType};
 
+use super::types::without_modifiers;
 use super::{PG_JSON_CHECK, SQLITE_JSON_DIFFERS};
 use crate::url::Backend;
 
@@ -129,13 +130,7 @@ fn postgres_differs(eq: &Equality, old: &str, new: &str) -> String {
         // An interval's = calls `1 day` and `24 hours` equal; its text keeps the fields.
         Method::IntervalFields | Method::AsText => plain(&as_text(old), &as_text(new)),
         Method::JsonStructure => {
-            if matches!(
-                (&eq.old, &eq.new),
-                (
-                    ValueType::Json { binary: true },
-                    ValueType::Json { binary: true }
-                )
-            ) {
+            if both_binary_json(eq) {
                 return plain(old, new);
             }
             let jsonb = |e: &str| format!("CAST({e} AS jsonb)");
@@ -195,17 +190,7 @@ fn pg_cast_target(new: &ValueType, new_type: &str) -> String {
     if matches!(new, ValueType::Text { .. }) {
         return "text".into();
     }
-    let mut out = String::with_capacity(new_type.len());
-    let mut depth = 0;
-    for c in new_type.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            c if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+    without_modifiers(new_type)
 }
 
 /// MySQL/MariaDB collations call `Ada` and `ADA` (`_ci`), `e` and `é` (`_ai`), or `a`
@@ -232,9 +217,12 @@ fn mysql_differs(eq: &Equality, old: &str, new: &str) -> String {
             } else {
                 "DECIMAL(65,30)"
             };
-            format!(
-                "(CASE WHEN {t} IS NULL OR {n} IS NULL THEN NOT ({t} IS NULL AND {n} IS NULL) \
-                 WHEN {t} REGEXP '{NUMBER_PATTERN}' THEN NOT (CAST({t} AS {cast}) <=> {n}) ELSE TRUE END)"
+            mysql_null_safe(
+                t,
+                n,
+                &format!(
+                    "CASE WHEN {t} REGEXP '{NUMBER_PATTERN}' THEN NOT (CAST({t} AS {cast}) <=> {n}) ELSE TRUE END"
+                ),
             )
         }
         Method::Instant => plain(
@@ -242,24 +230,38 @@ fn mysql_differs(eq: &Equality, old: &str, new: &str) -> String {
             &mysql_instant_micros(&eq.new, new),
         ),
         Method::JsonStructure => {
-            if matches!(
-                (&eq.old, &eq.new),
-                (
-                    ValueType::Json { binary: true },
-                    ValueType::Json { binary: true }
-                )
-            ) {
+            if both_binary_json(eq) {
                 // MySQL's own JSON type compares by structure.
                 return plain(old, new);
             }
             // MariaDB: JSON_EQUALS compares structure, numbers exactly; it is NULL for a
             // text that is no JSON, which differs from everything.
-            format!(
-                "(CASE WHEN {old} IS NULL OR {new} IS NULL THEN NOT ({old} IS NULL AND {new} IS NULL) \
-                 ELSE NOT COALESCE(JSON_EQUALS({old}, {new}), FALSE) END)"
+            mysql_null_safe(
+                old,
+                new,
+                &format!("NOT COALESCE(JSON_EQUALS({old}, {new}), FALSE)"),
             )
         }
     }
+}
+
+/// Two JSON types that compare by structure themselves (`jsonb`, MySQL's `JSON`).
+fn both_binary_json(eq: &Equality) -> bool {
+    matches!(
+        (&eq.old, &eq.new),
+        (
+            ValueType::Json { binary: true },
+            ValueType::Json { binary: true }
+        )
+    )
+}
+
+/// `differs` (over two values that are not NULL) made NULL-safe: exactly one NULL
+/// differs, two NULLs don't.
+fn mysql_null_safe(a: &str, b: &str, differs: &str) -> String {
+    format!(
+        "(CASE WHEN {a} IS NULL OR {b} IS NULL THEN NOT ({a} IS NULL AND {b} IS NULL) ELSE {differs} END)"
+    )
 }
 
 /// A value as the bytes of its text: text in utf8mb4, a float32 through a double (its own

@@ -54,6 +54,22 @@ fn sqlite(t: &str) -> ValueType {
     }
 }
 
+/// A type's name without its modifiers: `timestamp(3) with time zone` is `timestamp with
+/// time zone`, `numeric(10,2)` is `numeric`.
+pub(super) fn without_modifiers(t: &str) -> String {
+    let mut base = String::with_capacity(t.len());
+    let mut depth = 0;
+    for c in t.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            c if depth == 0 => base.push(c),
+            _ => {}
+        }
+    }
+    base.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// `(a, b)` of `name(a, b)`.
 fn modifiers(t: &str) -> Vec<u32> {
     let Some(start) = t.find('(') else {
@@ -71,18 +87,7 @@ fn postgres(t: &str, facts: &TypeFacts) -> ValueType {
     if t.ends_with("[]") {
         return ValueType::Other;
     }
-    // `timestamp(3) with time zone` -> `timestamp with time zone`
-    let mut base = String::with_capacity(t.len());
-    let mut depth = 0;
-    for c in t.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            c if depth == 0 => base.push(c),
-            _ => {}
-        }
-    }
-    let base = base.split_whitespace().collect::<Vec<_>>().join(" ");
+    let base = without_modifiers(t);
     let text = |padded: bool, folds: bool| ValueType::Text {
         padded,
         folds: folds || facts.nondeterministic,
