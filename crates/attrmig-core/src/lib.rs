@@ -8,12 +8,14 @@
 //! - [`Mode::at`]: what the application must write and read at each step.
 //! - [`fleet`]: what the application's instances report, and what the guards ask of it.
 //! - [`plan::Plan`]: a validated plan; [`audit`]: the audit log's hash chain.
+//! - [`equality`]: what "equal" means for an old and a new value, per type family.
 //!
 //! Everything that talks to a database, a file or a terminal lives in other crates.
 
 pub mod audit;
 pub mod dependents;
 pub mod echo;
+pub mod equality;
 pub mod facts;
 pub mod fleet;
 pub mod guards;

@@ -39,39 +39,22 @@ impl Backend {
         }
     }
 
-    /// NULL-safe inequality: true when exactly one side is NULL or both differ.
-    ///
-    /// Values are compared exactly, as SQLite's BINARY collation and PostgreSQL's
-    /// deterministic ones do. MySQL/MariaDB collations would call `Ada` and `ADA` (`_ci`),
-    /// `e` and `é` (`_ai`), or `a` and `a ` (PAD SPACE) equal, and refuse to compare two
-    /// columns of different collations at all: there both sides are compared as the bytes
-    /// of their utf8mb4 text. Binary values are compared with [`Backend::distinct_bytes`].
-    pub fn distinct(self, a: &str, b: &str) -> String {
-        match self {
-            Backend::Sqlite => format!("({a} IS NOT {b})"),
-            Backend::Postgres => format!("({a} IS DISTINCT FROM {b})"),
-            Backend::Mysql => format!(
-                "(NOT (CAST(CONVERT({a} USING utf8mb4) AS BINARY) <=> CAST(CONVERT({b} USING utf8mb4) AS BINARY)))"
-            ),
-        }
-    }
-
-    /// NULL-safe inequality of two binary values (bytes compared as they are; reading
-    /// them as utf8mb4 text first would make invalid sequences look alike).
-    pub fn distinct_bytes(self, a: &str, b: &str) -> String {
-        match self {
-            Backend::Sqlite | Backend::Postgres => self.distinct(a, b),
-            Backend::Mysql => format!("(NOT ({a} <=> {b}))"),
-        }
-    }
-
     /// The text at `path` inside the JSON document `column_expr`, NULL when the key is
-    /// absent or JSON null. The path's characters are validated to `[A-Za-z0-9_-]` and
-    /// `.`, so it can be written into the statement as a literal.
+    /// absent or JSON null: a string's own text, any other value's JSON text exactly as
+    /// the document has it (`true`, `1.50`, `12345678901234567890`, not `1`, `1.5`,
+    /// `1.23456789012346e+19`). The path's characters are validated to `[A-Za-z0-9_-]`
+    /// and `.`, so it can be written into the statement as a literal.
     pub fn json_text(self, column_expr: &str, path: &JsonPath) -> String {
         match self {
-            // json_extract returns SQL NULL for JSON null and the unquoted text for strings.
-            Backend::Sqlite => format!("json_extract({column_expr}, '{}')", path.to_dollar_path()),
+            // json_extract makes numbers and booleans SQL values (a real rounded to 15
+            // digits on its way to text, true the integer 1); `->` keeps their JSON text.
+            Backend::Sqlite => {
+                let p = path.to_dollar_path();
+                format!(
+                    "(CASE json_type({column_expr}, '{p}') WHEN 'text' THEN json_extract({column_expr}, '{p}') \
+                     WHEN 'null' THEN NULL ELSE {column_expr} -> '{p}' END)"
+                )
+            }
             Backend::Postgres => {
                 let segments: Vec<&str> = path.segments().collect();
                 format!(
@@ -86,6 +69,45 @@ impl Backend {
                     "(CASE WHEN JSON_TYPE({extracted}) = 'NULL' THEN NULL ELSE JSON_UNQUOTE({extracted}) END)"
                 )
             }
+        }
+    }
+
+    /// The JSON at `path` inside the document `column_expr` as JSON (a string quoted),
+    /// NULL when the key is absent or JSON null: for a new column that holds JSON.
+    pub fn json_value(self, column_expr: &str, path: &JsonPath) -> String {
+        match self {
+            Backend::Sqlite => {
+                let p = path.to_dollar_path();
+                format!(
+                    "(CASE json_type({column_expr}, '{p}') WHEN 'null' THEN NULL ELSE {column_expr} -> '{p}' END)"
+                )
+            }
+            Backend::Postgres => {
+                let segments: Vec<&str> = path.segments().collect();
+                format!(
+                    "NULLIF(CAST({column_expr} AS jsonb) #> '{{{}}}', 'null'::jsonb)",
+                    segments.join(",")
+                )
+            }
+            Backend::Mysql => {
+                let extracted = format!("JSON_EXTRACT({column_expr}, '{}')", path.to_dollar_path());
+                format!(
+                    "(CASE WHEN JSON_TYPE({extracted}) = 'NULL' THEN NULL ELSE {extracted} END)"
+                )
+            }
+        }
+    }
+
+    /// True when the text `expr` is a JSON document, false when it is not, without
+    /// failing on it. On PostgreSQL this calls the session's function
+    /// ([`crate::equality::PG_JSON_CHECK`]), which must have been created.
+    pub fn json_valid(self, expr: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("json_valid({expr})"),
+            Backend::Postgres => {
+                format!("{}(CAST({expr} AS text))", crate::equality::PG_JSON_CHECK)
+            }
+            Backend::Mysql => format!("JSON_VALID({expr})"),
         }
     }
 
@@ -143,15 +165,6 @@ mod tests {
         assert_eq!(Backend::Sqlite.placeholder(2), "?");
         assert_eq!(Backend::Mysql.cast_text("x"), "CAST(x AS CHAR)");
         assert_eq!(Backend::Postgres.cast_text("x"), "CAST(x AS TEXT)");
-        assert_eq!(
-            Backend::Mysql.distinct("a", "b"),
-            "(NOT (CAST(CONVERT(a USING utf8mb4) AS BINARY) <=> CAST(CONVERT(b USING utf8mb4) AS BINARY)))"
-        );
-        assert_eq!(Backend::Mysql.distinct_bytes("a", "b"), "(NOT (a <=> b))");
-        assert_eq!(
-            Backend::Postgres.distinct_bytes("a", "b"),
-            Backend::Postgres.distinct("a", "b")
-        );
         let path = JsonPath::new("profile.full_name").unwrap();
         assert_eq!(
             Backend::Postgres.json_text("a", &path),
@@ -159,7 +172,7 @@ mod tests {
         );
         assert_eq!(
             Backend::Sqlite.json_text("a", &path),
-            r#"json_extract(a, '$."profile"."full_name"')"#
+            r#"(CASE json_type(a, '$."profile"."full_name"') WHEN 'text' THEN json_extract(a, '$."profile"."full_name"') WHEN 'null' THEN NULL ELSE a -> '$."profile"."full_name"' END)"#
         );
     }
 }

@@ -4,7 +4,8 @@
 //!   [`secret::scrub`]: no password in any text attrmig prints, whatever a driver echoes.
 //! - [`AnyConnection`] and [`connect`]: one connection type for SQLite, PostgreSQL and
 //!   (with the `mysql` feature) MySQL/MariaDB.
-//! - [`Backend`]'s dialect methods: quoting, placeholders, casts, JSON access.
+//! - [`Backend`]'s dialect methods: quoting, placeholders, casts, JSON access; and
+//!   [`equality`], how each backend says that two values are equal.
 //! - [`introspect::table`]: columns, types, nullability, defaults, uniqueness.
 //! - [`dependents::of`]: the views, triggers, routines, indexes, constraints and policies
 //!   that name the old attribute, from each backend's catalogue.
@@ -14,6 +15,7 @@
 mod connection;
 pub mod dependents;
 mod dialect;
+pub mod equality;
 mod error;
 pub mod introspect;
 pub mod secret;

@@ -10,8 +10,11 @@
 //! | NULL     | value    | `extra_in_new`   |
 //! | a        | b ≠ a    | `differs`        |
 //!
-//! New rows whose key has no old row at all are `extra_in_new` too. Values of different
-//! types are compared as text.
+//! New rows whose key has no old row at all are `extra_in_new` too. Values are equal
+//! when they are the same value of their family (`attrmig_core::equality`): numbers by
+//! value, text and bytes exactly, timestamps as instants, JSON by structure. An old JSON
+//! document that is not JSON has a value nobody can read: its key is reported (as
+//! `missing_in_new`, or `differs` when new has a value), never taken for "no value".
 //!
 //! A run holds a lease of its own while it goes (see [`crate::lease`]): an advance to 8
 //! waits until no cross-check holds one. A run that fails, also while recording its
@@ -25,12 +28,13 @@
 use std::time::{Duration, Instant};
 
 use attrmig_core::Step;
+use attrmig_core::equality::Side;
 use attrmig_core::facts::Counts;
 use attrmig_store::cross_checks::{self, Mismatch, MismatchClass, NewRun};
 use attrmig_store::{Conns, leases};
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Binary, Nullable, Text};
 use rand::Rng;
 use serde::Serialize;
 
@@ -40,6 +44,7 @@ use crate::layout::{KeyType, Layout, Scope};
 use crate::lease::Lease;
 use crate::runner;
 use crate::sql::{Bind, Key, Sql};
+use crate::values::{self, Unreadable};
 use attrmig_db::{AnyConnection, Backend, DatabaseUrl};
 
 /// Keys per batch unless `--batch-size` says otherwise. The cross-check only reads and
@@ -103,6 +108,7 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<Report, ToolError> {
     layout.require_new()?;
+    layout.prepare(conns.app())?;
     // A lease of its own (cross-checks may run side by side): while it is held, the
     // migration can't be advanced to 8, when the tools retire.
     let runner = runner::here(runner::holder_name(actor));
@@ -243,15 +249,8 @@ struct BatchCounts {
     differs: i64,
 }
 
-#[derive(QueryableByName)]
-struct MismatchRow {
-    #[diesel(sql_type = Text)]
-    k: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    old_v: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    new_v: Option<String>,
-}
+/// A mismatching key, its values read as bytes ([`Layout::shown`]).
+type MismatchRow = values::PairRow;
 
 fn n(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
@@ -316,30 +315,35 @@ fn compare(
     scope: Scope<'_>,
     found: &mut Found,
 ) -> Result<(), ToolError> {
-    let batch = match layout.backend() {
+    let mut batch = match layout.backend() {
         Backend::Postgres => count_pairs(conn, layout, scope, found.last_mismatched)?,
         Backend::Sqlite | Backend::Mysql => derive(conn, layout, scope)?,
     };
-    if batch.mismatches() > 0 && found.room() > 0 {
+    let unreadable = unreadable(conn, layout, scope)?;
+    for u in &unreadable {
+        reclassify(&mut batch, u);
+    }
+    let room = found.room();
+    if batch.mismatches() > 0 && room > 0 {
         let mut sql = Sql::new(layout.backend());
         sql.push(&format!(
             "SELECT {} AS k, {} AS old_v, {} AS new_v FROM ",
             layout.text("p.k"),
-            layout.text("p.ov"),
-            layout.text("p.nv")
+            layout.shown(Side::Old, "p.ov"),
+            layout.shown(Side::New, "p.nv")
         ));
         push_pairs(&mut sql, layout, scope);
         sql.push(&format!(
             " WHERE {} ORDER BY p.k LIMIT ",
             layout.values_differ("p.ov", "p.nv")
         ))
-        .bind(Bind::Int(found.room() as i64));
+        .bind(Bind::Int(room as i64));
         let rows: Vec<MismatchRow> = sql
             .load(conn)
             .map_err(|e| ToolError::query("read mismatches", e))?;
-        found
-            .mismatches
-            .extend(rows.into_iter().map(|r| mismatch(layout, r)));
+        let mut mismatches: Vec<Mismatch> = rows.into_iter().map(|r| mismatch(layout, r)).collect();
+        merge_unreadable(layout, &mut mismatches, &unreadable, room);
+        found.mismatches.extend(mismatches);
     }
     found.last_mismatched = batch.mismatches() > 0;
     found.counts.add(batch);
@@ -519,9 +523,77 @@ fn mismatch(layout: &Layout, r: MismatchRow) -> Mismatch {
         key: r.k,
         field: layout.plan().new.column.to_string(),
         class,
-        old: r.old_v,
-        new: r.new_v,
+        old: layout.show(Side::Old, r.old_v),
+        new: layout.show(Side::New, r.new_v),
     }
+}
+
+// --- old documents that are not JSON ---------------------------------------------------
+
+/// The old rows of `scope` whose document is not JSON.
+fn unreadable(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    scope: Scope<'_>,
+) -> Result<Vec<Unreadable>, ToolError> {
+    values::unreadable(conn, layout, scope)
+        .map_err(|e| ToolError::query("look for old documents that are not JSON", e))
+}
+
+/// A malformed document reads as NULL in the comparison, so its key was counted as
+/// matching (no new value) or as extra in new; it has a value, one nobody can read.
+fn reclassify(counts: &mut Counts, u: &Unreadable) {
+    if u.new.is_none() {
+        counts.matching = counts.matching.saturating_sub(1);
+        counts.missing_in_new += 1;
+    } else {
+        counts.extra_in_new = counts.extra_in_new.saturating_sub(1);
+        counts.differs += 1;
+    }
+}
+
+/// The report entry of an old row whose document is not JSON.
+fn unreadable_mismatch(layout: &Layout, u: &Unreadable) -> Mismatch {
+    Mismatch {
+        key: u.key.to_string(),
+        field: layout.plan().new.column.to_string(),
+        class: if u.new.is_none() {
+            MismatchClass::MissingInNew
+        } else {
+            MismatchClass::Differs
+        },
+        old: Some(u.shown()),
+        new: u.new.clone(),
+    }
+}
+
+/// Puts a batch's malformed documents into its mismatches (read in key order, at most
+/// `room`): one read as extra in new becomes what it is, one that read as matching is
+/// added (unless the read was cut at `room` before its key), and the batch stays in key
+/// order.
+fn merge_unreadable(
+    layout: &Layout,
+    found: &mut Vec<Mismatch>,
+    unreadable: &[Unreadable],
+    room: usize,
+) {
+    if unreadable.is_empty() {
+        return;
+    }
+    let key = |m: &Mismatch| layout.parse_key(&m.key).ok();
+    let cut_at = (found.len() == room)
+        .then(|| found.last().and_then(key))
+        .flatten();
+    for u in unreadable {
+        let entry = unreadable_mismatch(layout, u);
+        match found.iter_mut().find(|m| m.key == entry.key) {
+            Some(m) => *m = entry,
+            None if cut_at.as_ref().is_none_or(|cut| u.key < *cut) => found.push(entry),
+            None => {}
+        }
+    }
+    found.sort_by_key(|m| key(m));
+    found.truncate(room);
 }
 
 // --- sampling -------------------------------------------------------------------------
@@ -596,10 +668,10 @@ fn sample(
 struct SampleRow {
     #[diesel(sql_type = Text)]
     k: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    old_v: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    new_v: Option<String>,
+    #[diesel(sql_type = Nullable<Binary>)]
+    old_v: Option<Vec<u8>>,
+    #[diesel(sql_type = Nullable<Binary>)]
+    new_v: Option<Vec<u8>>,
     #[diesel(sql_type = BigInt)]
     d: i64,
 }
@@ -622,8 +694,8 @@ fn take(
         sql.push(&format!(
             "SELECT {} AS k, {} AS old_v, {} AS new_v, {} AS d",
             layout.text(&ok),
-            layout.text(&ov),
-            layout.text(&nv),
+            layout.shown(Side::Old, &ov),
+            layout.shown(Side::New, &nv),
             layout.backend().cast_bigint(&format!(
                 "CASE WHEN {} THEN 1 ELSE 0 END",
                 layout.values_differ(&ov, &nv)
@@ -634,11 +706,23 @@ fn take(
             .load(conn)
             .map_err(|e| ToolError::query("check sampled keys", e))?;
         existing += rows.len() as u64;
+        let unreadable = unreadable(conn, layout, Scope::Keys(chunk))?;
         for row in rows {
             if *taken == n {
                 break;
             }
             *taken += 1;
+            if let Some(u) = unreadable.iter().find(|u| u.key.to_string() == row.k) {
+                let m = unreadable_mismatch(layout, u);
+                match m.class {
+                    MismatchClass::MissingInNew => found.counts.missing_in_new += 1,
+                    _ => found.counts.differs += 1,
+                }
+                if found.room() > 0 {
+                    found.mismatches.push(m);
+                }
+                continue;
+            }
             let counts = &mut found.counts;
             match (&row.old_v, &row.new_v, row.d) {
                 (None, None, _) | (Some(_), Some(_), 0) => counts.matching += 1,

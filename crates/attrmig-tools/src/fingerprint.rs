@@ -4,11 +4,19 @@
 //! old storage would lose it.
 //!
 //! Only keys whose old value is not NULL are covered: rows inserted without the attribute
-//! after step 9 are the expected traffic, not a late write.
+//! after step 9 are the expected traffic, not a late write. (A JSON document that is not
+//! JSON is covered as it is: rewriting it is a write.)
+//!
+//! Each value is digested in its canonical form (`attrmig_core::equality::canonical`):
+//! read exactly, bytes as bytes, so that a change the cross-check would see (a change of
+//! case under a case-insensitive collation, a byte of a BLOB, the last bit of a float) is
+//! a change the fingerprint sees, and a rewrite to the same value (`1.50` as `1.5`, JSON
+//! with its keys reordered) is not.
 
+use attrmig_core::equality::{self, Scalar, Side};
 use attrmig_store::{Conns, fingerprints};
 use diesel::QueryableByName;
-use diesel::sql_types::Text;
+use diesel::sql_types::{Binary, Nullable, Text};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -28,9 +36,9 @@ pub struct Summary {
     pub digest: String,
 }
 
-/// The digest of one old value: the first 128 bits of its SHA-256, hex.
-pub fn digest(value: &str) -> String {
-    let hash = Sha256::digest(value.as_bytes());
+/// The digest of one old value's canonical form: the first 128 bits of its SHA-256, hex.
+pub fn digest(canonical: &[u8]) -> String {
+    let hash = Sha256::digest(canonical);
     hash[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -38,8 +46,24 @@ pub fn digest(value: &str) -> String {
 struct KeyValue {
     #[diesel(sql_type = Text)]
     k: String,
-    #[diesel(sql_type = Text)]
-    v: String,
+    /// The value read exactly; NULL for a document that is not JSON.
+    #[diesel(sql_type = Nullable<Binary>)]
+    v: Option<Vec<u8>>,
+    /// A document that is not JSON, as it is.
+    #[diesel(sql_type = Nullable<Binary>)]
+    u: Option<Vec<u8>>,
+}
+
+impl KeyValue {
+    /// The value's canonical form, in the old value's own family.
+    fn canonical(&self, layout: &Layout) -> Vec<u8> {
+        let own = equality::between(layout.value_type(Side::Old), layout.value_type(Side::Old));
+        match (&self.u, &self.v) {
+            (Some(doc), _) => equality::canonical(&Scalar::Json(layout.show_document(doc.clone()))),
+            (None, Some(v)) => own.canonical(Side::Old, &layout.exact(Side::Old, v.clone())),
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 /// The next batch of (key, old value) with a non-NULL old value, after `after`, in key
@@ -51,16 +75,26 @@ fn next_batch(
 ) -> Result<Vec<KeyValue>, ToolError> {
     let mut sql = Sql::new(layout.backend());
     let (key, value) = (layout.old_key(), layout.old_value());
+    let (unreadable, covered) = match (layout.old_unreadable(), layout.old_document()) {
+        (Some(condition), Some(doc)) => (
+            format!(
+                "CASE WHEN {condition} THEN {} END",
+                layout.shown_document(&doc)
+            ),
+            format!("({value} IS NOT NULL OR {condition})"),
+        ),
+        _ => ("NULL".to_owned(), format!("{value} IS NOT NULL")),
+    };
     sql.push(&format!(
-        "SELECT {} AS k, {} AS v FROM {} WHERE ",
+        "SELECT {} AS k, {} AS v, {unreadable} AS u FROM {} WHERE ",
         layout.text(&key),
-        layout.text(&value),
+        layout.read_exact(Side::Old, &value),
         layout.old_from()
     ));
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
     layout.push_range(&mut sql, &key, after, None);
-    sql.push(&format!(" AND {value} IS NOT NULL ORDER BY {key} LIMIT "))
+    sql.push(&format!(" AND {covered} ORDER BY {key} LIMIT "))
         .bind(Bind::Int(BATCH));
     sql.load(conn)
         .map_err(|e| ToolError::query("read old values", e))
@@ -72,6 +106,7 @@ fn for_each_batch(
     layout: &Layout,
     mut f: impl FnMut(&mut Conns<'_>, Vec<(String, String)>) -> Result<(), ToolError>,
 ) -> Result<(), ToolError> {
+    layout.prepare(conns.app())?;
     let mut after: Option<Key> = None;
     loop {
         let rows = next_batch(conns.app(), layout, after.as_ref())?;
@@ -84,7 +119,7 @@ fn for_each_batch(
             conns,
             rows.into_iter()
                 .map(|r| {
-                    let d = digest(&r.v);
+                    let d = digest(&r.canonical(layout));
                     (r.k, d)
                 })
                 .collect(),

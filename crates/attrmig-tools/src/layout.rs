@@ -3,17 +3,23 @@
 //! EAV row), how keys are bound, how values are compared.
 //!
 //! Every tool builds its statements from a [`Layout`], so "what counts as the old value"
-//! has one definition for cross-check, sync, fingerprint and DDL alike.
+//! has one definition for cross-check, sync, fingerprint and DDL alike, and so has "the
+//! old and the new value are equal": the [`Equality`] of the two columns' types
+//! (`attrmig_core::equality` decides it, `attrmig_db::equality` spells it).
 
 use attrmig_core::Plan;
 use attrmig_core::Refusal;
+use attrmig_core::equality::{self, Equality, Family, Method, ValueType};
 use attrmig_core::facts::{ColumnFact, TableFact};
 use attrmig_core::plan::OldStorage;
 use attrmig_core::types::{TypeFamily, type_family};
+use attrmig_db::equality::{JSON_CHECK_SETUP, PG_JSON_CHECK};
 use attrmig_db::{AnyConnection, Backend, introspect};
+use diesel::connection::SimpleConnection;
 
 use crate::error::ToolError;
 use crate::sql::{Bind, Key, Sql};
+use crate::value_columns;
 
 /// How keys are bound and read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +38,9 @@ pub enum KeyType {
 pub enum Scope<'a> {
     /// Keys after `lo` up to and including `hi`.
     Range(Option<&'a Key>, Option<&'a Key>),
+    /// Keys after `lo` up to and including `hi`, but none of `except` (rows the sync
+    /// found it must not write).
+    RangeExcept(Option<&'a Key>, Option<&'a Key>, &'a [Key]),
     /// Exactly these keys.
     Keys(&'a [Key]),
 }
@@ -44,10 +53,15 @@ pub struct Layout {
     old_table: TableFact,
     new_table: TableFact,
     key_type: KeyType,
-    compare_as_text: bool,
-    /// Both values are binary of the same type: compared byte for byte.
-    compare_as_bytes: bool,
-    value_cast: Option<String>,
+    /// How an old value and a new value compare, from the two columns' types.
+    equality: Equality,
+    /// The new column's type, as the database names it.
+    new_type: Option<String>,
+    /// JSON kind whose documents are text: true for an old row whose document is no
+    /// JSON, which has no readable value (over alias `o`).
+    unreadable: Option<String>,
+    /// PostgreSQL: statements call [`PG_JSON_CHECK`], which [`Layout::prepare`] creates.
+    pg_json_check: bool,
     /// SQLite: the old table's stored CREATE statement (for editing its constraints);
     /// MySQL/MariaDB: `SHOW CREATE TABLE` (for restating a column in `MODIFY COLUMN`).
     old_table_sql: Option<String>,
@@ -94,33 +108,56 @@ impl Layout {
             },
             _ => KeyType::Text { cast: None },
         };
-        let old_value_type = match &plan.old {
-            OldStorage::Column { column: c, .. } => {
-                column(&old_table, c.as_str()).map(|c| c.data_type.to_ascii_lowercase())
+        let new_column = column(&new_table, plan.new.column.as_str());
+        let new_type = new_column.map(|c| c.data_type.clone());
+        let new_value_type = match new_column {
+            Some(c) => {
+                let facts = value_columns::facts(conn, &plan.new.table, &c.name)?;
+                backend.value_type(&c.data_type, &facts)
             }
-            OldStorage::Json { .. } | OldStorage::Eav { .. } => None,
+            None => ValueType::Other,
         };
-        let new_value_type =
-            column(&new_table, plan.new.column.as_str()).map(|c| c.data_type.clone());
-        let compare_as_text = match (&old_value_type, &new_value_type) {
-            (Some(old), Some(new)) => *old != new.to_ascii_lowercase(),
-            _ => true,
-        };
-        let compare_as_bytes = !compare_as_text
-            && old_value_type
-                .as_deref()
-                .is_some_and(|t| type_family(t) == TypeFamily::Binary);
-        // PostgreSQL has no implicit cast from text to most types: write the old value in
-        // the new column's own type, so a value that does not fit fails as that row's
-        // error (a data issue), not as the statement's.
-        let value_cast = match (&new_value_type, backend) {
-            // Without the modifier: a cast to varchar(5) would silently truncate, while an
-            // assignment to a varchar(5) column fails, as a data issue should.
-            (Some(ty), Backend::Postgres) if compare_as_text && !ty.ends_with("[]") => {
-                Some(ty.split('(').next().unwrap_or(ty).trim().to_owned())
+        let (old_value_type, unreadable) = match &plan.old {
+            OldStorage::Column { column: c, .. }
+            | OldStorage::Eav {
+                value_column: c, ..
+            } => match column(&old_table, c.as_str()) {
+                Some(c) => {
+                    let facts = value_columns::facts(conn, plan.old.table(), &c.name)?;
+                    (backend.value_type(&c.data_type, &facts), None)
+                }
+                None => (ValueType::Other, None),
+            },
+            // The value at the path: its JSON text for a JSON column, else its text.
+            OldStorage::Json { column: c, .. } => {
+                let value = if new_value_type.family() == Family::Json {
+                    ValueType::Json { binary: false }
+                } else {
+                    ValueType::plain_text()
+                };
+                let doc = match column(&old_table, c.as_str()) {
+                    Some(d) => {
+                        let facts = value_columns::facts(conn, plan.old.table(), &d.name)?;
+                        backend.value_type(&d.data_type, &facts)
+                    }
+                    None => ValueType::Other,
+                };
+                // A document the database checks as JSON can't be malformed; one kept as
+                // text can (SQLite has no JSON type at all).
+                let checked = backend != Backend::Sqlite && doc.family() == Family::Json;
+                let unreadable = (!checked).then(|| {
+                    let d = format!("o.{}", backend.quote(c));
+                    format!("({d} IS NOT NULL AND NOT {})", backend.json_valid(&d))
+                });
+                (value, unreadable)
             }
-            _ => None,
         };
+        let equality = equality::between(&old_value_type, &new_value_type);
+        let pg_json_check = backend == Backend::Postgres
+            && (unreadable.is_some()
+                || equality.method == Method::JsonStructure
+                    && (old_value_type.family() != Family::Json
+                        || new_value_type.family() != Family::Json));
         let old_table_sql = match backend {
             Backend::Sqlite => sqlite_create_sql(conn, plan.old.table().as_str())?,
             Backend::Mysql => mysql_create_sql(conn, plan.old.table())?,
@@ -132,9 +169,10 @@ impl Layout {
             old_table,
             new_table,
             key_type,
-            compare_as_text,
-            compare_as_bytes,
-            value_cast,
+            equality,
+            new_type,
+            unreadable,
+            pg_json_check,
             old_table_sql,
         })
     }
@@ -250,23 +288,83 @@ impl Layout {
         self.q(&self.plan.new.column)
     }
 
-    /// The old value expression, over alias `o`: NULL when the attribute is absent.
+    /// The old value expression, over alias `o`: NULL when the attribute is absent (and
+    /// when the document holding it is no JSON: see [`Layout::old_unreadable`]).
     pub fn old_value(&self) -> String {
         match &self.plan.old {
             OldStorage::Column { column, .. } => format!("o.{}", self.q(column)),
-            OldStorage::Json { column, path, .. } => self
-                .backend
-                .json_text(&format!("o.{}", self.q(column)), path),
+            OldStorage::Json { column, path, .. } => {
+                let doc = format!("o.{}", self.q(column));
+                let value = if self.equality.old.family() == Family::Json {
+                    self.backend.json_value(&doc, path)
+                } else {
+                    self.backend.json_text(&doc, path)
+                };
+                match &self.unreadable {
+                    // Reading a malformed document fails the statement: it is not read.
+                    Some(_) => format!(
+                        "(CASE WHEN {} THEN {value} END)",
+                        self.backend.json_valid(&doc)
+                    ),
+                    None => value,
+                }
+            }
             OldStorage::Eav { value_column, .. } => format!("o.{}", self.q(value_column)),
         }
     }
 
-    /// The old value as the new column's type, for writing it.
+    /// The old value as written into the new column.
     pub fn old_value_for_new(&self) -> String {
-        match &self.value_cast {
-            Some(ty) => format!("CAST({} AS {ty})", self.old_value()),
-            None => self.old_value(),
+        self.backend.write_value(
+            &self.equality,
+            &self.old_value(),
+            self.new_type.as_deref().unwrap_or(""),
+        )
+    }
+
+    /// How the old and the new value compare.
+    pub fn equality(&self) -> &Equality {
+        &self.equality
+    }
+
+    /// Whether writing an old value into the new column can change it: the sync then
+    /// checks what it wrote (see [`Equality::may_change`]).
+    pub fn write_may_change(&self) -> bool {
+        self.equality.may_change
+    }
+
+    /// For a JSON attribute kept in text documents: a condition over alias `o`, true for
+    /// a row whose document is not JSON. Such a row has no value anyone can read (the
+    /// old value expression is NULL for it); the tools report it with its key.
+    pub fn old_unreadable(&self) -> Option<&str> {
+        self.unreadable.as_deref()
+    }
+
+    /// The document column of a JSON kind, over alias `o`.
+    pub fn old_document(&self) -> Option<String> {
+        match &self.plan.old {
+            OldStorage::Json { column, .. } => Some(format!("o.{}", self.q(column))),
+            OldStorage::Column { .. } | OldStorage::Eav { .. } => None,
         }
+    }
+
+    /// Prepares a connection for this layout's statements: on SQLite registers the
+    /// function that compares JSON, on PostgreSQL creates the session's JSON check.
+    /// Every tool calls it on its connection before comparing or reading values.
+    pub fn prepare(&self, conn: &mut AnyConnection) -> Result<(), ToolError> {
+        if self.equality.method == Method::JsonStructure {
+            crate::values::register_sqlite_functions(conn)
+                .map_err(|e| ToolError::query("register the JSON comparison", e))?;
+        }
+        if self.pg_json_check {
+            conn.batch_execute(JSON_CHECK_SETUP).map_err(|e| {
+                ToolError::query(
+                    format!("create {PG_JSON_CHECK} (it needs the TEMPORARY privilege)"),
+                    e,
+                )
+            })?;
+        }
+        Ok(())
     }
 
     /// Whether some rows of old's table hold no old key (EAV: rows of other names), so
@@ -341,6 +439,13 @@ impl Layout {
     pub fn push_scope(&self, sql: &mut Sql, expr: &str, scope: Scope<'_>) {
         match scope {
             Scope::Range(lo, hi) => self.push_range(sql, expr, lo, hi),
+            Scope::RangeExcept(lo, hi, except) => {
+                self.push_range(sql, expr, lo, hi);
+                if !except.is_empty() {
+                    sql.push(" AND NOT ");
+                    self.push_in(sql, expr, except);
+                }
+            }
             Scope::Keys(keys) => self.push_in(sql, expr, keys),
         }
     }
@@ -365,17 +470,10 @@ impl Layout {
         sql.push(")");
     }
 
-    /// The old and new values differ, NULL-safe; as text when their types differ.
+    /// The old and new values differ, NULL-safe, by the pair's [`Equality`]: `old` and
+    /// `new` are expressions of the old value's and the new column's types.
     pub fn values_differ(&self, old: &str, new: &str) -> String {
-        if self.compare_as_bytes {
-            return self.backend.distinct_bytes(old, new);
-        }
-        if self.compare_as_text {
-            self.backend
-                .distinct(&self.backend.cast_text(old), &self.backend.cast_text(new))
-        } else {
-            self.backend.distinct(old, new)
-        }
+        self.backend.differs(&self.equality, old, new)
     }
 
     /// The old keys after `after`, in order, at most `limit`: the next batch.

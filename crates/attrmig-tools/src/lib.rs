@@ -10,7 +10,9 @@
 //!   that no tool writes after it is retired or after it lost its lease.
 //!
 //! Every statement is built from a [`layout::Layout`]: one definition of what the old
-//! key and value are, for every kind of old storage and every backend.
+//! key and value are, for every kind of old storage and every backend, and of when an
+//! old and a new value are equal ([`attrmig_core::equality`]); [`values`] reads values
+//! back as bytes, for people and for digests.
 
 mod batch_ends;
 pub mod crosscheck;
@@ -23,6 +25,8 @@ pub mod lease;
 pub mod runner;
 pub mod sql;
 pub mod sync;
+mod value_columns;
+pub mod values;
 
 pub use error::ToolError;
 pub use layout::Layout;

@@ -147,6 +147,7 @@ pub fn run(
     on: &mut dyn FnMut(&Event),
 ) -> Result<Summary, ToolError> {
     layout.require_new()?;
+    layout.prepare(conns.app())?;
     let runner = runner::here(opts.holder.clone());
     Lease::hold(
         conns,
@@ -466,7 +467,7 @@ fn throttle(max_rows_per_second: Option<u32>, rows: u64, elapsed: Duration) -> D
 pub struct Rejection {
     /// Its key.
     pub key: Key,
-    /// Its old value, as text.
+    /// Its old value, for people (bytes in hex).
     pub old_value: Option<String>,
     /// What the database said.
     pub error: String,
@@ -491,8 +492,8 @@ fn copy_whole(
     let written = write(conn, layout, Scope::Range(lo, Some(hi)), nulls)
         .map_err(|e| ToolError::query("copy a batch", e))?;
     Ok(Copied {
-        written: written as u64,
-        rejected: Vec::new(),
+        written: written.rows as u64,
+        rejected: written.rejected,
     })
 }
 
@@ -525,8 +526,8 @@ fn copy(
     let error = match conn.transaction(|c| write(c, layout, Scope::Range(lo, Some(hi)), nulls)) {
         Ok(written) => {
             return Ok(Copied {
-                written: written as u64,
-                rejected: Vec::new(),
+                written: written.rows as u64,
+                rejected: written.rejected,
             });
         }
         Err(e) if is_row_level(&e) => e,
@@ -606,6 +607,10 @@ fn agreeing(
         sql.push(&format!("SELECT {} AS k", layout.text(&ok)));
         layout.push_old_with_new(&mut sql, Scope::Keys(chunk));
         sql.push(&format!(" AND NOT {}", layout.values_differ(&ov, &nv)));
+        // A malformed document reads as NULL, which is not agreement.
+        if let Some(unreadable) = layout.old_unreadable() {
+            sql.push(&format!(" AND NOT {unreadable}"));
+        }
         let rows: Vec<Agreeing> = sql
             .load(conn)
             .map_err(|e| ToolError::query("check data issues against new storage", e))?;
@@ -631,13 +636,13 @@ fn old_value(
 ) -> Result<Option<String>, ToolError> {
     #[derive(diesel::QueryableByName)]
     struct V {
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        v: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Binary>)]
+        v: Option<Vec<u8>>,
     }
     let mut sql = Sql::new(layout.backend());
     sql.push(&format!(
         "SELECT {} AS v FROM {} WHERE ",
-        layout.text(&layout.old_value()),
+        layout.shown(attrmig_core::equality::Side::Old, &layout.old_value()),
         layout.old_from()
     ));
     layout.push_old_rows(&mut sql);
@@ -646,5 +651,8 @@ fn old_value(
     let rows: Vec<V> = sql
         .load(conn)
         .map_err(|e| ToolError::query("read a rejected old value", e))?;
-    Ok(rows.into_iter().next().and_then(|r| r.v))
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| layout.show(attrmig_core::equality::Side::Old, r.v)))
 }

@@ -35,6 +35,7 @@ enum Outcome {
 /// Re-drives every open data issue of `layout`'s migration, run by `holder`.
 pub fn retry(conns: &mut Conns<'_>, layout: &Layout, holder: String) -> Result<Retried, ToolError> {
     layout.require_new()?;
+    layout.prepare(conns.app())?;
     let id = layout.plan().id.to_string();
     let runner = runner::here(holder);
     Lease::hold(
@@ -98,7 +99,15 @@ fn retry_leased(
 fn copy_one(conn: &mut AnyConnection, layout: &Layout, key: &Key) -> Result<Outcome, ToolError> {
     let keys = std::slice::from_ref(key);
     match conn.transaction(|c| write(c, layout, Scope::Keys(keys), &NullTally::default())) {
-        Ok(_) => Ok(Outcome::Written),
+        // A value the new type would change is rejected without an error from the database.
+        Ok(written) => Ok(match written.rejected.into_iter().next() {
+            None => Outcome::Written,
+            Some(r) if r.old_value.is_some() => Outcome::Rejected(r),
+            Some(r) => Outcome::Rejected(Rejection {
+                old_value: old_value(conn, layout, key)?,
+                ..r
+            }),
+        }),
         Err(e) if is_row_level(&e) => Ok(Outcome::Rejected(Rejection {
             key: key.clone(),
             old_value: old_value(conn, layout, key)?,

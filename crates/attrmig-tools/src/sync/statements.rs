@@ -7,8 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use attrmig_db::{AnyConnection, Backend};
 use diesel::result::Error as DieselError;
 
+use diesel::Connection;
+
+use super::Rejection;
 use crate::layout::{Layout, Scope};
-use crate::sql::Sql;
+use crate::sql::{Key, Sql};
+use crate::values;
 
 #[diesel::declare_sql_function]
 extern "SQL" {
@@ -43,8 +47,122 @@ impl NullTally {
     }
 }
 
-/// The statement that makes new equal old over `scope`; returns rows written.
+/// What [`write`] did.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    /// Rows written.
+    pub rows: usize,
+    /// Rows not written: their old document is no JSON, or the new column's type would
+    /// change their value. Each is that key's data issue.
+    pub rejected: Vec<Rejection>,
+}
+
+/// Why a checked write was undone.
+enum Undo {
+    Db(DieselError),
+    Changed(Vec<values::Changed>),
+}
+
+impl From<DieselError> for Undo {
+    fn from(e: DieselError) -> Self {
+        Undo::Db(e)
+    }
+}
+
+/// Makes new equal old over `scope`, except for the rows it must not write: an old
+/// document that is no JSON has no value to write (and must not make new NULL), and
+/// where the new column's type can change a value ([`Layout::write_may_change`]) the
+/// rows written are compared with old in the same savepoint; if the type changed any,
+/// the savepoint is undone and the scope written again without them. A common layout
+/// (the same type on both sides) pays for neither.
 pub(super) fn write(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    scope: Scope<'_>,
+    nulls: &NullTally,
+) -> Result<Written, DieselError> {
+    let id = layout.plan().id.to_string();
+    let mut rejected: Vec<Rejection> = values::unreadable(conn, layout, scope)?
+        .into_iter()
+        .map(|u| Rejection {
+            error: format!(
+                "the old document is not valid JSON, so the value at `{}` can't be read; \
+                 fix the document in {}, then run `attrmig data-issues {id} --retry`",
+                json_path(layout),
+                layout.plan().old.table()
+            ),
+            key: u.key,
+            old_value: Some(u.document),
+        })
+        .collect();
+    loop {
+        let keys: Vec<Key> = rejected.iter().map(|r| r.key.clone()).collect();
+        let owned;
+        let scope = match scope {
+            _ if keys.is_empty() => scope,
+            Scope::Range(lo, hi) | Scope::RangeExcept(lo, hi, _) => {
+                owned = [scope_except(scope), keys].concat();
+                Scope::RangeExcept(lo, hi, &owned)
+            }
+            Scope::Keys(all) => {
+                owned = all.iter().filter(|k| !keys.contains(k)).cloned().collect();
+                Scope::Keys(&owned)
+            }
+        };
+        if !layout.write_may_change() {
+            let rows = write_rows(conn, layout, scope, nulls)?;
+            return Ok(Written { rows, rejected });
+        }
+        let attempt = conn.transaction(|c| {
+            let rows = write_rows(c, layout, scope, nulls)?;
+            let changed = values::changed(c, layout, scope)?;
+            if changed.is_empty() {
+                Ok(rows)
+            } else {
+                Err(Undo::Changed(changed))
+            }
+        });
+        match attempt {
+            Ok(rows) => return Ok(Written { rows, rejected }),
+            Err(Undo::Db(e)) => return Err(e),
+            Err(Undo::Changed(changed)) => {
+                let new_type = layout
+                    .new_table()
+                    .column(layout.plan().new.column.as_str())
+                    .map_or_else(String::new, |c| c.data_type.clone());
+                rejected.extend(changed.into_iter().map(|c| Rejection {
+                    error: format!(
+                        "the new column's type ({new_type}) changes the value: {} would be stored as {}; \
+                         widen the new column's type or correct the old value, then run `attrmig data-issues {id} --retry`",
+                        c.old.as_deref().unwrap_or("NULL"),
+                        c.new.as_deref().unwrap_or("NULL"),
+                    ),
+                    key: c.key,
+                    old_value: c.old,
+                }));
+            }
+        }
+    }
+}
+
+/// The keys a scope already leaves out.
+fn scope_except(scope: Scope<'_>) -> Vec<Key> {
+    match scope {
+        Scope::RangeExcept(_, _, except) => except.to_vec(),
+        Scope::Range(..) | Scope::Keys(_) => Vec::new(),
+    }
+}
+
+/// A JSON kind's path, for messages.
+fn json_path(layout: &Layout) -> String {
+    match &layout.plan().old {
+        attrmig_core::plan::OldStorage::Json { path, .. } => path.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The statement(s) that make new equal old over `scope`; returns rows written.
+fn write_rows(
     conn: &mut AnyConnection,
     layout: &Layout,
     scope: Scope<'_>,

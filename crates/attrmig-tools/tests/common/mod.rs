@@ -6,10 +6,11 @@
 use std::path::Path;
 
 use attrmig_core::Plan;
+use attrmig_core::Step;
 use attrmig_db::{AnyConnection, Backend};
 use attrmig_store::{Conns, setup};
 use attrmig_testing::TestDb;
-use attrmig_tools::Layout;
+use attrmig_tools::{Layout, ToolError, crosscheck, sync};
 use diesel::RunQueryDsl;
 
 pub const ROWS: i64 = 300;
@@ -194,4 +195,55 @@ pub fn lookahead(db: &TestDb) -> Option<attrmig_db::DatabaseUrl> {
 
 pub fn shared(conn: &mut AnyConnection) -> Conns<'_> {
     Conns::Shared(conn)
+}
+
+/// A cross-check of every key (or a `sample`) in batches of `batch` keys, on `conn`
+/// alone (no second connection), reporting up to 10 mismatches.
+pub fn cross_check_in(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    sample: Option<u64>,
+    batch: u32,
+) -> Result<crosscheck::Report, ToolError> {
+    let opts = crosscheck::Options {
+        sample,
+        batch_size: batch,
+        max_report: 10,
+        lookahead: None,
+    };
+    crosscheck::run(
+        &mut shared(conn),
+        layout,
+        Step::CrossCheck,
+        "alice",
+        &opts,
+        &mut (),
+    )
+}
+
+/// `data-issues --retry` of every open issue, on `conn` alone.
+pub fn retry(conn: &mut AnyConnection, layout: &Layout) -> sync::Retried {
+    sync::retry(&mut shared(conn), layout, "alice@test:1".into()).expect("retry")
+}
+
+/// A sync pass in batches of `batch` keys, on `conn` alone (no second connection).
+pub fn sync_pass_in(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+    batch: u32,
+) -> Result<sync::Summary, ToolError> {
+    let opts = sync::Options {
+        batch_size: batch,
+        max_rows_per_second: None,
+        restart: false,
+        holder: "alice@test:1".into(),
+        lookahead: None,
+    };
+    sync::run(
+        &mut shared(conn),
+        layout,
+        Step::DoubleWrite,
+        &opts,
+        &mut |_| {},
+    )
 }
