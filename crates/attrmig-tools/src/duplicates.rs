@@ -1,14 +1,92 @@
 //! EAV entities with more than one row of the attribute: the same key and name twice.
 //! The sync can't tell which row holds the value (PostgreSQL's upsert fails the whole
 //! batch, "cannot affect row a second time"; elsewhere one row wins at random), so step 1
-//! refuses them, naming the first keys and how many there are.
+//! refuses them, naming the first keys and how many there are; and where the table has
+//! no unique key that rules them out, each sync batch sets the ones that arrived since
+//! aside as data issues ([`in_scope`]).
 
+use attrmig_core::plan::OldStorage;
 use diesel::QueryableByName;
+use diesel::result::Error as DieselError;
 use diesel::sql_types::{BigInt, Text};
 
 use crate::error::ToolError;
-use crate::layout::Layout;
-use crate::sql::{Bind, Sql};
+use crate::layout::{Layout, Scope};
+use crate::sql::{Bind, Key, Sql};
+
+/// Whether an entity can have more than one row of the attribute: an EAV table with no
+/// unique key (the primary key included) within its key and name columns.
+pub fn may_repeat(layout: &Layout) -> bool {
+    match &layout.plan().old {
+        OldStorage::Eav {
+            key, name_column, ..
+        } => !layout
+            .old_table()
+            .unique_by(&[key.as_str(), name_column.as_str()]),
+        OldStorage::Column { .. } | OldStorage::Json { .. } => false,
+    }
+}
+
+/// A data issue's error for a key [`in_scope`] found: why it is not copied, and what to do.
+pub fn data_issue(layout: &Layout) -> String {
+    let id = &layout.plan().id;
+    match &layout.plan().old {
+        OldStorage::Eav {
+            table,
+            key,
+            name_column,
+            name,
+            ..
+        } => format!(
+            "`{table}` has more than one `{name}` row for this key, so the sync can't tell which \
+             holds the value; delete the extra rows (a unique key on ({key}, {name_column}) keeps \
+             them out), then run `attrmig data-issues {id} --retry`"
+        ),
+        OldStorage::Column { table, .. } | OldStorage::Json { table, .. } => format!(
+            "`{table}` has more than one row with this key, so the sync can't tell which holds \
+             the value; delete the extra rows, then run `attrmig data-issues {id} --retry`"
+        ),
+    }
+}
+
+/// The keys of `scope` with more than one row of the attribute, in key order; none
+/// without a query where the table rules them out ([`may_repeat`]). One aggregate over
+/// the scope's rows of the attribute, for such tables only.
+pub fn in_scope(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    scope: Scope<'_>,
+) -> Result<Vec<Key>, DieselError> {
+    if !may_repeat(layout) {
+        return Ok(Vec::new());
+    }
+    #[derive(QueryableByName)]
+    struct K {
+        #[diesel(sql_type = Text)]
+        k: String,
+    }
+    let key = layout.old_key();
+    let mut sql = Sql::new(layout.backend());
+    sql.push(&format!(
+        "SELECT {} AS k FROM {} WHERE ",
+        layout.text(&key),
+        layout.old_from()
+    ));
+    layout.push_old_rows(&mut sql);
+    sql.push(" AND ");
+    layout.push_scope(&mut sql, &key, scope);
+    sql.push(&format!(
+        " GROUP BY {key} HAVING COUNT(*) > 1 ORDER BY {key}"
+    ));
+    let rows: Vec<K> = sql.load(conn)?;
+    rows.into_iter()
+        .map(|r| {
+            layout
+                .parse_key(&r.k)
+                .map_err(|e| DieselError::DeserializationError(e.to_string().into()))
+        })
+        .collect()
+}
 
 /// How many keys a refusal names.
 pub const NAMED: i64 = 10;

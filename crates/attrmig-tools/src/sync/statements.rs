@@ -10,6 +10,7 @@ use diesel::result::Error as DieselError;
 use diesel::Connection;
 
 use super::Rejection;
+use crate::duplicates;
 use crate::layout::{Layout, Scope};
 use crate::sql::{Key, Sql};
 use crate::values;
@@ -95,6 +96,15 @@ pub(super) fn write(
             old_value: Some(u.document),
         })
         .collect();
+    rejected.extend(
+        duplicates::in_scope(conn, layout, scope)?
+            .into_iter()
+            .map(|key| Rejection {
+                error: duplicates::data_issue(layout),
+                key,
+                old_value: None,
+            }),
+    );
     loop {
         let keys: Vec<Key> = rejected.iter().map(|r| r.key.clone()).collect();
         let owned;
