@@ -7,3 +7,6 @@ mod support;
 
 /// All ten steps under load: no acknowledged write lost, no persistent mismatch.
 mod ten_steps;
+
+/// Refusals that name instances: a planted double-write bug at 5b, a pinned one at 7.
+mod refusals;
