@@ -10,3 +10,6 @@ mod ten_steps;
 
 /// Refusals that name instances: a planted double-write bug at 5b, a pinned one at 7.
 mod refusals;
+
+/// Failures for real: SIGKILL of an instance, the state database stopped.
+mod failures;
