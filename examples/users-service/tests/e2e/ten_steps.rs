@@ -60,6 +60,17 @@ backend_tests! {
         assert_eq!(t[Counter::WriteErrorsOld] + t[Counter::WriteErrorsNew] + t[Counter::ReadErrorsOld] + t[Counter::ReadErrorsNew], 0, "{t:?}");
         assert!(t[Counter::WritesNew] > 0 && t[Counter::ReadsNew] > 0);
 
+        // The reviewer's report shows the fleet that did it.
+        let report = attrmig_report::collect(&mut alice.engine, chrono::Utc::now()).unwrap();
+        let md = attrmig_report::markdown::render(&report);
+        assert!(md.contains("### Fleet\n\n✓ converged: 3 live instance(s), all applying the mode of 10 drop-old."), "{md}");
+        assert!(md.contains(" compared read(s), 0 persistent (0%), "), "{md}");
+        let page = attrmig_report::html::render(&report);
+        assert_eq!(page.matches(r#"<svg class="chart rate""#).count(), 1);
+        let chart = &page[page.find(r#"<svg class="chart rate""#).unwrap()..];
+        let chart = &chart[..chart.find("</svg>").unwrap()];
+        assert!(chart.contains(r#"class="mark clean""#) && !chart.contains(r#"class="mark dirty""#), "{chart}");
+
         for s in world.services.drain(..) {
             s.shutdown();
         }
