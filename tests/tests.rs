@@ -41,3 +41,6 @@ mod compat;
 /// MySQL/MariaDB: an open DDL intent blocks changes until resolved; a mysql:// URL on a
 /// build without MySQL says how to rebuild.
 mod mysql;
+
+/// `attrmig demo`: the sandbox walked through all ten steps, with its fleet.
+mod demo;
