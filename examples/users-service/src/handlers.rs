@@ -30,6 +30,24 @@ pub enum HandlerError {
     Transaction(#[from] diesel::result::Error),
 }
 
+impl HandlerError {
+    /// Worth trying again as is: a deadlock, a serialization failure, a lock timeout.
+    pub fn is_transient(&self) -> bool {
+        let db = match self {
+            HandlerError::Write(WriteError::Old(StorageError::Db(e)))
+            | HandlerError::Write(WriteError::New(StorageError::Db(e)))
+            | HandlerError::Read(ReadError::Old(e))
+            | HandlerError::Read(ReadError::New(e))
+            | HandlerError::Transaction(e) => e,
+            HandlerError::Write(_) => return false,
+        };
+        attrmig_db::is_transient(db)
+    }
+}
+
+/// How many times a write is tried when the database rolls it back.
+pub const ATTEMPTS: u32 = 5;
+
 /// A failed query of one side.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -60,8 +78,24 @@ impl Handlers {
         &self.names
     }
 
-    /// Sets user `id`'s name: old, then new, per the mode, in one transaction.
+    /// Sets user `id`'s name: old, then new, per the mode, in one transaction; again, up
+    /// to [`ATTEMPTS`] times, when the database rolled it back for a deadlock or a lock
+    /// timeout (what a server does; the sync retries its batches the same way).
     pub fn put(&self, conn: &mut AnyConnection, id: i64, name: &str) -> Result<(), HandlerError> {
+        let mut attempt = 1;
+        loop {
+            match self.put_once(conn, id, name) {
+                Err(e) if attempt < ATTEMPTS && e.is_transient() => {
+                    tracing::warn!(target: "users_service", user = id, attempt, error = %e, "retrying a write the database rolled back");
+                    std::thread::sleep(std::time::Duration::from_millis(10 << attempt));
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn put_once(&self, conn: &mut AnyConnection, id: i64, name: &str) -> Result<(), HandlerError> {
         let new_value = if self.planted_bug {
             name.to_lowercase()
         } else {
