@@ -207,6 +207,25 @@ fn nice_top(n: u64) -> u64 {
     }
 }
 
+/// Where a value chart's plot begins, and how tall it is.
+const VALUE_TOP: f64 = 14.0;
+const VALUE_PLOT: f64 = 110.0;
+
+/// A value chart's horizontal grid: a line and its label at each `(y, label)`.
+fn value_grid(ticks: impl IntoIterator<Item = (f64, String)>) -> String {
+    let mut out = String::new();
+    for (y, label) in ticks {
+        out.push_str(&line(0.0, y, 100.0, y, "grid"));
+        let _ = write!(
+            out,
+            r#"<text class="row" x="4" y="{:.1}">{}</text>"#,
+            y - 3.0,
+            esc(&label)
+        );
+    }
+    out
+}
+
 /// Cross-check mismatches over time: one mark per finished run (hollow for a sample),
 /// joined by a line; failed and interrupted runs as grey marks on the axis.
 pub fn mismatches(runs: &[CrossCheckRun], now: DateTime<Utc>) -> String {
@@ -214,9 +233,7 @@ pub fn mismatches(runs: &[CrossCheckRun], now: DateTime<Utc>) -> String {
     let Some(first) = runs.first() else {
         return empty("mismatches", label, "no cross-check has run yet");
     };
-    const TOP: f64 = 14.0;
-    const PLOT: f64 = 110.0;
-    let bottom = TOP + PLOT;
+    let bottom = VALUE_TOP + VALUE_PLOT;
     let finished: Vec<&CrossCheckRun> = runs
         .iter()
         .filter(|r| r.status == CheckStatus::Finished)
@@ -228,18 +245,10 @@ pub fn mismatches(runs: &[CrossCheckRun], now: DateTime<Utc>) -> String {
             .max()
             .unwrap_or(0),
     );
-    let y = |v: u64| bottom - PLOT * (v as f64 / top as f64);
+    let y = |v: u64| bottom - VALUE_PLOT * (v as f64 / top as f64);
     let axis = TimeAxis::new(first.started_at, now);
     let mut svg = open("mismatches", bottom + 24.0, label);
-    for v in [0, top / 2, top] {
-        svg.push_str(&line(0.0, y(v), 100.0, y(v), "grid"));
-        let _ = write!(
-            svg,
-            r#"<text class="row" x="4" y="{:.1}">{}</text>"#,
-            y(v) - 3.0,
-            count(v)
-        );
-    }
+    svg.push_str(&value_grid([0, top / 2, top].map(|v| (y(v), count(v)))));
     let at = |r: &CrossCheckRun| r.finished_at.unwrap_or(r.started_at);
     for pair in finished.windows(2) {
         let (a, b) = (pair[0], pair[1]);
@@ -284,26 +293,16 @@ pub fn mismatch_rate(points: &[RatePoint], max_rate: Option<f64>, now: DateTime<
     let Some(first) = points.first() else {
         return empty("rate", label, "no read has been compared yet");
     };
-    const TOP: f64 = 14.0;
-    const PLOT: f64 = 110.0;
-    let bottom = TOP + PLOT;
+    let bottom = VALUE_TOP + VALUE_PLOT;
     // In basis points (0.01%), so that nice_top's round numbers are round percents.
     let bp = |rate: f64| (rate * 10_000.0).ceil() as u64;
     let worst = points.iter().map(|p| bp(p.rate())).max().unwrap_or(0);
     let top = nice_top(worst.max(bp(max_rate.unwrap_or(0.0))).max(100));
-    let y = |rate: f64| bottom - PLOT * (rate * 10_000.0 / top as f64).min(1.0);
+    let y = |rate: f64| bottom - VALUE_PLOT * (rate * 10_000.0 / top as f64).min(1.0);
     let axis = TimeAxis::new(first.start, now);
     let mut svg = open("rate", bottom + 24.0, label);
-    for v in [0, top / 2, top] {
-        let rate = v as f64 / 10_000.0;
-        svg.push_str(&line(0.0, y(rate), 100.0, y(rate), "grid"));
-        let _ = write!(
-            svg,
-            r#"<text class="row" x="4" y="{:.1}">{}</text>"#,
-            y(rate) - 3.0,
-            percent(rate)
-        );
-    }
+    let rates = [0, top / 2, top].map(|v| v as f64 / 10_000.0);
+    svg.push_str(&value_grid(rates.map(|r| (y(r), percent(r)))));
     if let Some(max) = max_rate.filter(|m| *m > 0.0) {
         svg.push_str(&line(0.0, y(max), 100.0, y(max), "limit"));
     }

@@ -14,10 +14,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use attrmig_core::fleet::{
-    Bucket, Counter, Counters, FieldDiff, FleetFact, Identity, InstanceReport, MismatchSample,
-    Period,
+    Bucket, Counter, Counters, FieldDiff, Identity, InstanceReport, MismatchSample, Period,
 };
-use attrmig_engine::{FleetSummary, InstanceView, MigrationFleet};
+use attrmig_engine::MigrationFleet;
 
 use crate::model::{FleetReport, MigrationReport, Report};
 
@@ -428,40 +427,15 @@ pub fn fleet_reports() -> Vec<InstanceReport> {
     vec![web1, web2, web3, web0]
 }
 
-/// What `attrmig fleet users-full-name` shows of [`fleet_reports`].
+/// What `attrmig fleet users-full-name` shows of [`fleet_reports`], its plan observed.
 pub fn fleet_view() -> MigrationFleet {
-    let fact = FleetFact {
-        now: at(140),
-        instance_ttl: std::time::Duration::from_secs(120),
-        instances: fleet_reports(),
-    };
-    let mode = Mode::at(Step::DoubleReadOld);
-    let lagging = fact.holding_back(|m| m == mode);
-    let instances: Vec<InstanceView> = fact
-        .instances
-        .iter()
-        .map(|r| InstanceView {
-            summary: fact.summary(r),
-            mode: r.mode().describe(),
-            since: r.since,
-            seen_step: r.seen_step,
-            seen_version: r.seen_version,
-            started_at: r.started_at,
-            counters: r.current_counters(),
-            mismatches: r.mismatches.clone(),
-        })
-        .collect();
-    MigrationFleet {
-        id: "users-full-name".into(),
-        position: Position::At(Step::DoubleReadOld),
-        summary: FleetSummary {
-            observed: Some(true),
-            live: 3,
-            gone: 1,
-            converged: false,
-            lagging,
-            on_trust: Vec::new(),
-        },
-        instances,
-    }
+    let mut view = MigrationFleet::of(
+        "users-full-name".into(),
+        None,
+        Position::At(Step::DoubleReadOld),
+        fleet_reports(),
+        at(140),
+    );
+    view.summary.observed = Some(true);
+    view
 }
