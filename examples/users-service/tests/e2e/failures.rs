@@ -13,13 +13,7 @@ use crate::support::*;
 
 backend_tests! {
     fn a_killed_instance_loses_no_write_and_leaves_the_fleet(db: &TestDb) {
-        let mut world = World::new(db, None);
-        let mut alice = world.operator("alice@example.com");
-        world.start_fleet(3);
-        let load = world.load(4);
-        walk::to_double_write(&mut alice, &load, 3);
-        walk::to_sync(&mut alice, &load);
-        walk::to_double_read_old(&mut alice, &load, 3);
+        let (mut world, mut alice, load) = three_at_double_read_old(db);
 
         // SIGKILL mid-run: requests in flight to it fail and are sent to the others.
         let resent = load.resent();

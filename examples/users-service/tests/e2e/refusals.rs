@@ -9,13 +9,7 @@ use crate::support::*;
 
 backend_tests! {
     fn a_double_write_bug_refuses_5b_naming_its_mismatches(db: &TestDb) {
-        let mut world = World::new(db, None);
-        let mut alice = world.operator("alice@example.com");
-        world.start_fleet(3);
-        let load = world.load(4);
-        walk::to_double_write(&mut alice, &load, 3);
-        walk::to_sync(&mut alice, &load);
-        walk::to_double_read_old(&mut alice, &load, 3);
+        let (mut world, mut alice, load) = three_at_double_read_old(db);
 
         // Release 2.1.0 ships a bug in the new write path (names lower-cased) and joins
         // the fleet at 5a. The last cross-check, before it, was clean.
@@ -72,13 +66,7 @@ backend_tests! {
     }
 
     fn an_instance_pinned_to_an_old_mode_blocks_7_and_is_named(db: &TestDb) {
-        let mut world = World::new(db, None);
-        let mut alice = world.operator("alice@example.com");
-        world.start_fleet(3);
-        let load = world.load(4);
-        walk::to_double_write(&mut alice, &load, 3);
-        walk::to_sync(&mut alice, &load);
-        walk::to_double_read_old(&mut alice, &load, 3);
+        let (mut world, mut alice, load) = three_at_double_read_old(db);
         walk::through_double_read(&mut alice, &load, 3);
 
         // A batch worker of release 1.9.0, which ships 5b as code, is started at 6.

@@ -9,16 +9,7 @@ use crate::support::*;
 
 backend_tests! {
     fn all_ten_steps_under_load(db: &TestDb) {
-        let mut world = World::new(db, None);
-        // The engine creates the state tables the instances read.
-        let mut alice = world.operator("alice@example.com");
-        world.start_fleet(3);
-        let load = world.load(4);
-        load.wait_for_writes(50);
-
-        walk::to_double_write(&mut alice, &load, 3);
-        walk::to_sync(&mut alice, &load);
-        walk::to_double_read_old(&mut alice, &load, 3);
+        let (mut world, mut alice, load) = three_at_double_read_old(db);
         walk::through_double_read(&mut alice, &load, 3);
         walk::to_delete_tools(&mut alice, &load);
 

@@ -195,6 +195,21 @@ impl<'a> World<'a> {
     }
 }
 
+/// Three instances (web-1 … web-3) under load, and the migration walked with them from
+/// 0 to 5a, writes made at every step.
+pub fn three_at_double_read_old(db: &TestDb) -> (World<'_>, Operator, Load) {
+    let mut world = World::new(db, None);
+    // The engine creates the state tables the instances read.
+    let mut alice = world.operator("alice@example.com");
+    world.start_fleet(3);
+    let load = world.load(4);
+    load.wait_for_writes(50);
+    walk::to_double_write(&mut alice, &load, 3);
+    walk::to_sync(&mut alice, &load);
+    walk::to_double_read_old(&mut alice, &load, 3);
+    (world, alice, load)
+}
+
 /// The load saw nothing go wrong.
 pub fn assert_no_failures(tally: &Tally) {
     assert!(tally.writes > 0, "the load wrote nothing");
