@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use attrmig_app::Step;
+use attrmig_core::fleet::InstanceReport;
 use attrmig_db::{AnyConnection, create_sqlite};
 use clap::{Args, Parser};
 use diesel::connection::SimpleConnection;
@@ -173,17 +174,25 @@ impl Demo<'_> {
         Ok(name.full_name)
     }
 
+    /// Every instance's last report (none while the state can't be read).
+    fn reports(&self) -> Vec<InstanceReport> {
+        self.conn()
+            .ok()
+            .and_then(|mut c| attrmig_store::fleet::reports(&mut c, ID).ok())
+            .unwrap_or_default()
+    }
+
     /// Each instance's compared reads at the step it applies, from its last report.
     fn compared(&self) -> Vec<u64> {
-        let reports = self
-            .conn()
-            .ok()
-            .and_then(|mut c| attrmig_store::fleet::reports(&mut c, ID).ok());
-        reports
-            .unwrap_or_default()
+        self.reports()
             .iter()
             .map(|r| r.current_counters()[attrmig_core::fleet::Counter::Compared])
             .collect()
+    }
+
+    /// Waits until the fleet applied `step` and reported it.
+    fn applied(&self, fleet: &Fleet, step: Step) -> Result<(), Failure> {
+        fleet.wait_applied(step, &|| self.reports())
     }
 
     /// Waits out the soak while the fleet compares reads.
@@ -389,7 +398,7 @@ fn walk(d: &Demo<'_>, fleet: &mut Fleet) -> Result<(), Failure> {
         "--note",
         "double-write: release 2026.11.3 (commit a1b2c3d) follows the step through attrmig-app",
     ])?;
-    fleet.wait_applied(Step::DoubleWrite)?;
+    d.applied(fleet, Step::DoubleWrite)?;
     d.alice(&["fleet", ID])?;
 
     d.alice(&["sync", ID])?;
@@ -400,7 +409,7 @@ fn walk(d: &Demo<'_>, fleet: &mut Fleet) -> Result<(), Failure> {
     )?;
     fleet.stop("web-3");
     fleet.start("web-3", "host-c", "2026.11.3", None)?;
-    fleet.wait_applied(Step::DoubleWrite)?;
+    d.applied(fleet, Step::DoubleWrite)?;
     d.alice(&["fleet", ID])?;
     d.say("The sync also set the rejected row aside instead of failing the pass:")?;
     d.alice(&["data-issues", ID])?;
@@ -425,15 +434,15 @@ fn walk(d: &Demo<'_>, fleet: &mut Fleet) -> Result<(), Failure> {
     d.say("From 5a the application reads both and compares; a sampled cross-check keeps watch.")?;
     d.alice(&["cross-check", ID, "--sample", "1000"])?;
     d.alice(&["advance", ID])?;
-    fleet.wait_applied(Step::DoubleReadOld)?;
+    d.applied(fleet, Step::DoubleReadOld)?;
     d.alice(&["advance", ID])?;
     d.soak_and_compare(fleet, "5a")?;
     d.alice(&["fleet", ID])?;
     d.alice(&["advance", ID])?;
-    fleet.wait_applied(Step::DoubleReadNew)?;
+    d.applied(fleet, Step::DoubleReadNew)?;
     d.soak_and_compare(fleet, "5b")?;
     d.alice(&["advance", ID])?;
-    fleet.wait_applied(Step::StopReadingOld)?;
+    d.applied(fleet, Step::StopReadingOld)?;
     d.alice(&["mode", ID])?;
 
     d.say("Step 7: old storage must accept writes without full_name.")?;
@@ -464,7 +473,7 @@ fn walk(d: &Demo<'_>, fleet: &mut Fleet) -> Result<(), Failure> {
     )?;
     fleet.pause_writes();
     d.alice(&["advance", ID, "--confirm-point-of-no-return"])?;
-    fleet.wait_applied(Step::StopWritingOld)?;
+    d.applied(fleet, Step::StopWritingOld)?;
     fleet.resume_writes();
 
     let at_nine = d.full_name(77)?;
@@ -484,7 +493,7 @@ fn walk(d: &Demo<'_>, fleet: &mut Fleet) -> Result<(), Failure> {
     )?;
     d.alice(&["ddl", ID, "drop-old", "--apply"])?;
     d.alice(&["advance", ID])?;
-    fleet.wait_applied(Step::DropOld)?;
+    d.applied(fleet, Step::DropOld)?;
     d.alice(&["fleet", ID])?;
     d.alice(&["status"])?;
     d.alice(&["log", ID, "--verify"])?;

@@ -12,7 +12,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use attrmig_app::{Instance, Migration, Mode, Step};
+use attrmig_app::{Instance, Migration, Step};
+use attrmig_core::fleet::InstanceReport;
 use attrmig_db::{AnyConnection, DatabaseUrl, write_transaction};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -131,12 +132,25 @@ impl Fleet {
         self.writes.store(true, Ordering::SeqCst);
     }
 
-    /// Waits until every running instance that is not pinned applies `step`'s mode.
-    pub fn wait_applied(&self, step: Step) -> Result<(), Failure> {
-        self.wait(&format!("the fleet to apply {step}"), || {
+    /// Waits until every running instance that is not pinned applies `step`, and its
+    /// latest report (from `reports`) says what it applies now.
+    pub fn wait_applied(
+        &self,
+        step: Step,
+        reports: &dyn Fn() -> Vec<InstanceReport>,
+    ) -> Result<(), Failure> {
+        self.wait(&format!("the fleet to apply {step} and report it"), || {
+            let reports = reports();
             self.running.iter().all(|r| {
                 let status = r.instance.migration(ID).expect("declared").status();
-                status.pinned || status.mode == Mode::at(step)
+                let applied = status.pinned || status.step == step;
+                let reported = reports.iter().any(|rep| {
+                    rep.identity.id == r.id
+                        && rep.step == status.step
+                        && rep.pinned == status.pinned
+                        && rep.reported_at >= status.since
+                });
+                applied && reported
             })
         })
     }
@@ -159,8 +173,6 @@ impl Fleet {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        // One more report, so that the next command reads what was just waited for.
-        std::thread::sleep(REPORT + Duration::from_millis(100));
         Ok(())
     }
 
