@@ -24,8 +24,9 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// `--refresh-every` of every test instance: the fleet follows a step within it.
-    pub const REFRESH: &'static str = "100ms";
+    /// `--refresh-every` of every test instance: the fleet follows a step within it, and
+    /// an instance says it is stale after three of them without a read of the steps.
+    pub const REFRESH: &'static str = "200ms";
     /// `--report-every`: well under the plans' `instance_ttl`.
     pub const REPORT: &'static str = "250ms";
 
