@@ -13,13 +13,18 @@ use crate::support::*;
 
 const ID: &str = "users-full-name";
 
-fn observed_plan() -> String {
+pub(crate) fn observed_plan() -> String {
     format!(
         "{USERS_PLAN}\n[fleet]\nobserved = true\ninstance_ttl = \"2s\"\nmin_compared_reads = 5\n"
     )
 }
 
-fn instance(db: &TestDb, id: &str, host: &str, version: &str) -> attrmig_app::InstanceBuilder {
+pub(crate) fn instance(
+    db: &TestDb,
+    id: &str,
+    host: &str,
+    version: &str,
+) -> attrmig_app::InstanceBuilder {
     Instance::builder()
         .state_url(db.url())
         .migration(ID)
@@ -30,7 +35,7 @@ fn instance(db: &TestDb, id: &str, host: &str, version: &str) -> attrmig_app::In
         .report_every(Duration::from_millis(100))
 }
 
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = std::time::Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
         if cond() {

@@ -324,6 +324,31 @@ fn png_size(path: &Path) -> (u32, u32) {
     (be(16), be(20))
 }
 
+/// The page's scroll width and client width on a 390px phone: a copy of the page
+/// measures itself (the report has no script of its own).
+fn width_on_a_phone(chromium: &Path, page: &Path, html: &str) -> (u32, u32) {
+    let probe = page.with_extension("probe.html");
+    let measure = "<script>document.body.dataset.scrollWidth = document.documentElement.scrollWidth;\
+                   document.body.dataset.clientWidth = document.documentElement.clientWidth;</script></body>";
+    std::fs::write(&probe, html.replace("</body>", measure)).unwrap();
+    let measured = headless(chromium, &probe, 390, 844, "--dump-dom");
+    let attr = |name: &str| -> u32 {
+        let start = measured
+            .find(&format!("{name}=\""))
+            .unwrap_or_else(|| panic!("no {name} in\n{measured}"))
+            + name.len()
+            + 2;
+        measured[start..]
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    std::fs::remove_file(&probe).unwrap();
+    (attr("data-scroll-width"), attr("data-client-width"))
+}
+
 #[test]
 fn the_page_renders_in_chromium() {
     let db = TestDb::sqlite();
@@ -361,31 +386,12 @@ fn the_page_renders_in_chromium() {
     assert!(dom.contains("no-unresolved-data-issues"));
 
     // On a phone the page itself must not scroll sideways: wide tables scroll in their
-    // own box. A copy of the page measures itself (the report has no script of its own).
-    let probe = dir.join("report-probe.html");
-    let measure = "<script>document.body.dataset.scrollWidth = document.documentElement.scrollWidth;\
-                   document.body.dataset.clientWidth = document.documentElement.clientWidth;</script></body>";
-    std::fs::write(&probe, html.replace("</body>", measure)).unwrap();
-    let measured = headless(&chromium, &probe, 390, 844, "--dump-dom");
-    let attr = |name: &str| -> u32 {
-        let start = measured
-            .find(&format!("{name}=\""))
-            .unwrap_or_else(|| panic!("no {name} in\n{measured}"))
-            + name.len()
-            + 2;
-        measured[start..]
-            .split('"')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    let (scroll, client) = (attr("data-scroll-width"), attr("data-client-width"));
+    // own box.
+    let (scroll, client) = width_on_a_phone(&chromium, &page, &html);
     assert!(
         scroll <= client,
         "on a 390px phone the page is {scroll}px wide"
     );
-    std::fs::remove_file(&probe).unwrap();
 
     for (name, width, height) in [
         ("report-phone.png", 390, 844),
@@ -402,4 +408,115 @@ fn the_page_renders_in_chromium() {
         );
         assert_eq!(png_size(&shot), (width, height), "{name}");
     }
+}
+
+/// An observed migration at 5a whose instances report through attrmig-app: two compare
+/// reads (one finds two keys that disagree), one of an old release is pinned at 2.
+fn observed_at_5a(db: &TestDb) -> (Project<'_>, Vec<attrmig_app::Instance>) {
+    let plan_text = crate::fleet::observed_plan();
+    let p = Project::new(db).with_users(10).with_plan(USERS, &plan_text);
+    p.attrmig(["ddl", USERS, "prepare-storage", "--apply"])
+        .run()
+        .ok();
+    Store::open(db).advance_to(
+        &plan(USERS, &plan_text),
+        Step::DoubleReadOld,
+        hours_ago(5),
+        Duration::hours(1),
+    );
+    // Reading the steps every 500 ms, an instance says it is stale only after 1.5 s
+    // without a read: a busy machine's SQLite can hold a refresh longer than 150 ms.
+    let instance = |id, host, version| {
+        crate::fleet::instance(db, id, host, version).refresh_every(StdDuration::from_millis(500))
+    };
+    let web1 = instance("web-1", "host-a", "2.0.0").open().unwrap();
+    let web2 = instance("web-2", "host-b", "2.0.0").open().unwrap();
+    let old = instance("web-3", "host-c", "1.9.0")
+        .pin(USERS, attrmig_app::Step::CrossCheck)
+        .open()
+        .unwrap();
+    for (instance, planted) in [(&web1, true), (&web2, false)] {
+        let m = instance.migration(USERS).unwrap();
+        for key in 1..=40u32 {
+            let new = if planted && key <= 2 {
+                format!("<b>user {key}</b>")
+            } else {
+                format!("name {key}")
+            };
+            m.read(
+                &key,
+                || Ok::<_, ()>(format!("name {key}")),
+                || Ok(new.clone()),
+            )
+            .unwrap();
+        }
+    }
+    crate::fleet::wait_for("the compared reads are reported", || {
+        let fleet = p.attrmig(["--json", "fleet", USERS]).run().ok().json();
+        let instances = fleet["migrations"][0]["instances"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        instances.len() == 3
+            && instances
+                .iter()
+                .filter(|i| i["counters"]["compared"] == 40)
+                .count()
+                == 2
+    });
+    (p, vec![web1, web2, old])
+}
+
+backend_tests! {
+    fn the_fleet_section_shows_who_lags_and_the_double_read(db: &TestDb) {
+        let (p, _instances) = observed_at_5a(db);
+        let md = p.attrmig(["report", "--format", "markdown"]).run().ok().stdout;
+        assert!(md.contains("### Fleet\n\n✗ 1 of 3 live instance(s) lag: web-3 on host-c, version 1.9.0, at 2 cross-check, pinned."), "{md}");
+        let web1 = md.lines().find(|l| l.starts_with("| web-1 ")).unwrap_or_default();
+        assert!(web1.starts_with("| web-1 | host-a | 2.0.0 | 5a double-read-old | "), "{md}");
+        assert!(web1.ends_with(" | live | 40 | 2 | 0 |"), "web-1 found two persistent mismatches\n{md}");
+        assert!(md.contains("| web-3 | host-c | 1.9.0 | 2 cross-check | "), "{md}");
+        assert!(md.contains("80 compared read(s), 2 persistent (2.5%), 0 transient"), "{md}");
+        assert!(md.contains(r#"| 2 | value | "name 2" | "&lt;b&gt;user 2&lt;/b&gt;" | web-1 | "#), "{md}");
+        let doc = p.attrmig(["--json", "report"]).run().ok().json();
+        let fleet = &doc["migrations"][0]["fleet"];
+        assert_eq!(fleet["fleet"]["summary"]["lagging"][0]["id"], "web-3");
+        assert_eq!(fleet["double_read"].as_array().map(|a| a.iter().map(|p| p["compared"].as_u64().unwrap()).sum::<u64>()), Some(80));
+        assert_eq!(fleet["max_mismatch_rate"], 0.0);
+    }
+}
+
+#[test]
+fn the_fleet_section_renders_in_chromium() {
+    let db = TestDb::sqlite();
+    let (p, _instances) = observed_at_5a(&db);
+    let dir = artifacts();
+    let page = dir.join("report-fleet.html");
+    p.attrmig(["report", "--out", page.to_str().unwrap()])
+        .run()
+        .ok();
+    let html = std::fs::read_to_string(&page).unwrap();
+    let Some(chromium) = chromium() else { return };
+    let dom = headless(&chromium, &page, 1280, 2400, "--dump-dom");
+    assert!(dom.contains("<h3>Fleet</h3>"), "{dom}");
+    assert_eq!(dom.matches(r#"<svg class="chart rate""#).count(), 1);
+    assert!(
+        dom.contains(r#"class="mark dirty""#),
+        "the minute with the mismatches is marked"
+    );
+    let (scroll, client) = width_on_a_phone(&chromium, &page, &html);
+    assert!(
+        scroll <= client,
+        "on a 390px phone the page is {scroll}px wide"
+    );
+    let shot = dir.join("report-fleet-phone.png");
+    let _ = std::fs::remove_file(&shot);
+    headless(
+        &chromium,
+        &page,
+        390,
+        1600,
+        &format!("--screenshot={}", shot.display()),
+    );
+    assert_eq!(png_size(&shot), (390, 1600));
 }

@@ -60,6 +60,10 @@ mod keys;
 /// What the database itself does with old storage: views, triggers, foreign keys and
 /// indexes on schemas shaped like Pagila, Sakila and Chinook.
 mod dependents;
+
 /// Messages at the edges: a huge identifier, a SQLite URL naming a directory or a
 /// device, an audit entry edited into something unreadable.
 mod messages;
+
+/// `attrmig demo`: the sandbox walked through all ten steps, with its fleet.
+mod demo;

@@ -72,7 +72,11 @@ backend_tests! {
         // Pinned: the mode stays, and the report says so.
         m.pin(Step::DoubleReadOld);
         state.set(ID, Position::At(Step::Sync));
-        eventually("the pin is reported", || state.reports(ID)[0].pinned);
+        // Two background loops: the refresh that sees 4 and the report that says so.
+        eventually("the pin is reported, with the step seen since", || {
+            let r = &state.reports(ID)[0];
+            r.pinned && r.seen_step == Some(Step::Sync)
+        });
         let r = state.reports(ID).remove(0);
         assert_eq!((r.step, r.seen_step), (Step::DoubleReadOld, Some(Step::Sync)));
         assert_eq!(r.periods.iter().map(|p| p.step).collect::<Vec<_>>(), [Step::DoubleWrite, Step::DoubleReadOld]);

@@ -677,7 +677,7 @@ pub enum Refusal {
     },
     /// Too many compared reads still disagreed when read again.
     #[error(
-        "{mismatches} of {compared} compared read(s) in {step} disagreed also when read again (rate {rate:.6}, [fleet] max_mismatch_rate = {max}): a bug in the double-write or in a read, not a race; sample keys: {}; reported by: {}; fix the application, then `attrmig rollback {id}` and advance again so the reads are counted afresh",
+        "{mismatches} of {compared} compared read(s) in {step} disagreed also when read again (rate {rate:.6}, [fleet] max_mismatch_rate = {max}): a bug in the double-write or in a read, not a race; sample keys: {}; reported by: {}; fix the application, repair what it wrote to new storage with `attrmig sync {id}` (old storage is still written by every instance), then `attrmig rollback {id} --reason \"...\"` and advance again so that the reads are counted afresh",
         if sample_keys.is_empty() { "none kept".to_owned() } else { sample_keys.join(", ") },
         list(instances)
     )]

@@ -154,6 +154,44 @@ fn instance_view(fact: &FleetFact, r: &InstanceReport) -> InstanceView {
     }
 }
 
+impl MigrationFleet {
+    /// The view of one migration's `reports` at `position`, as of `now`: every instance,
+    /// live first, newest report first. `plan` says how long an instance counts as live
+    /// and whether the application is observed (`None`: the defaults, and unknown).
+    pub fn of(
+        id: String,
+        plan: Option<&Plan>,
+        position: Position,
+        reports: Vec<InstanceReport>,
+        now: DateTime<Utc>,
+    ) -> MigrationFleet {
+        let (summary, fact) = summarize(plan, position, reports, now);
+        let mut instances: Vec<InstanceView> = fact
+            .instances
+            .iter()
+            .map(|r| instance_view(&fact, r))
+            .collect();
+        instances.sort_by(|a, b| {
+            (
+                !a.summary.live,
+                std::cmp::Reverse(a.summary.last_seen),
+                &a.summary.id,
+            )
+                .cmp(&(
+                    !b.summary.live,
+                    std::cmp::Reverse(b.summary.last_seen),
+                    &b.summary.id,
+                ))
+        });
+        MigrationFleet {
+            id,
+            position,
+            summary,
+            instances,
+        }
+    }
+}
+
 impl Engine {
     /// The fleet summary of one migration, for `status` and `show`.
     pub(crate) fn fleet_summary(
@@ -188,30 +226,13 @@ impl Engine {
                 .map_or(Position::At(Step::Planned), |r| r.position);
             let plan = self.project.load_plan(&id).ok().flatten();
             let reports = fleet::reports(self.session.state(), &id)?;
-            let (summary, fact) = summarize(plan.as_ref(), position, reports, now);
-            let mut instances: Vec<InstanceView> = fact
-                .instances
-                .iter()
-                .map(|r| instance_view(&fact, r))
-                .collect();
-            instances.sort_by(|a, b| {
-                (
-                    !a.summary.live,
-                    std::cmp::Reverse(a.summary.last_seen),
-                    &a.summary.id,
-                )
-                    .cmp(&(
-                        !b.summary.live,
-                        std::cmp::Reverse(b.summary.last_seen),
-                        &b.summary.id,
-                    ))
-            });
-            migrations.push(MigrationFleet {
+            migrations.push(MigrationFleet::of(
                 id,
+                plan.as_ref(),
                 position,
-                summary,
-                instances,
-            });
+                reports,
+                now,
+            ));
         }
         Ok(FleetView { migrations })
     }

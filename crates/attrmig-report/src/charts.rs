@@ -15,7 +15,10 @@ use attrmig_store::sync_runs::SyncRun;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::escape::html as esc;
-use crate::words::{count, entry_move, entry_what, run_label, run_outcome, serde_name, time};
+use crate::model::RatePoint;
+use crate::words::{
+    count, entry_move, entry_what, percent, run_label, run_outcome, serde_name, time,
+};
 
 /// A time scale onto 2%..98% of the width.
 struct TimeAxis {
@@ -204,6 +207,25 @@ fn nice_top(n: u64) -> u64 {
     }
 }
 
+/// Where a value chart's plot begins, and how tall it is.
+const VALUE_TOP: f64 = 14.0;
+const VALUE_PLOT: f64 = 110.0;
+
+/// A value chart's horizontal grid: a line and its label at each `(y, label)`.
+fn value_grid(ticks: impl IntoIterator<Item = (f64, String)>) -> String {
+    let mut out = String::new();
+    for (y, label) in ticks {
+        out.push_str(&line(0.0, y, 100.0, y, "grid"));
+        let _ = write!(
+            out,
+            r#"<text class="row" x="4" y="{:.1}">{}</text>"#,
+            y - 3.0,
+            esc(&label)
+        );
+    }
+    out
+}
+
 /// Cross-check mismatches over time: one mark per finished run (hollow for a sample),
 /// joined by a line; failed and interrupted runs as grey marks on the axis.
 pub fn mismatches(runs: &[CrossCheckRun], now: DateTime<Utc>) -> String {
@@ -211,9 +233,7 @@ pub fn mismatches(runs: &[CrossCheckRun], now: DateTime<Utc>) -> String {
     let Some(first) = runs.first() else {
         return empty("mismatches", label, "no cross-check has run yet");
     };
-    const TOP: f64 = 14.0;
-    const PLOT: f64 = 110.0;
-    let bottom = TOP + PLOT;
+    let bottom = VALUE_TOP + VALUE_PLOT;
     let finished: Vec<&CrossCheckRun> = runs
         .iter()
         .filter(|r| r.status == CheckStatus::Finished)
@@ -225,18 +245,10 @@ pub fn mismatches(runs: &[CrossCheckRun], now: DateTime<Utc>) -> String {
             .max()
             .unwrap_or(0),
     );
-    let y = |v: u64| bottom - PLOT * (v as f64 / top as f64);
+    let y = |v: u64| bottom - VALUE_PLOT * (v as f64 / top as f64);
     let axis = TimeAxis::new(first.started_at, now);
     let mut svg = open("mismatches", bottom + 24.0, label);
-    for v in [0, top / 2, top] {
-        svg.push_str(&line(0.0, y(v), 100.0, y(v), "grid"));
-        let _ = write!(
-            svg,
-            r#"<text class="row" x="4" y="{:.1}">{}</text>"#,
-            y(v) - 3.0,
-            count(v)
-        );
-    }
+    svg.push_str(&value_grid([0, top / 2, top].map(|v| (y(v), count(v)))));
     let at = |r: &CrossCheckRun| r.finished_at.unwrap_or(r.started_at);
     for pair in finished.windows(2) {
         let (a, b) = (pair[0], pair[1]);
@@ -266,6 +278,64 @@ pub fn mismatches(runs: &[CrossCheckRun], now: DateTime<Utc>) -> String {
             other => (bottom, format!("mark other {}", serde_name(&other))),
         };
         svg.push_str(&mark(axis.x(at(run)), y, 4.0, &class, &title));
+    }
+    svg.push_str(&axis.ticks(bottom + 18.0));
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The double read's persistent-mismatch rate over time, the whole fleet's: one mark per
+/// time bucket in which reads were compared (green: none disagreed), joined by a line,
+/// and `[fleet] max_mismatch_rate` dashed when it is above zero. The axis tops at 1% or
+/// the worst bucket, rounded up, so that one mismatch in a thousand reads still shows.
+pub fn mismatch_rate(points: &[RatePoint], max_rate: Option<f64>, now: DateTime<Utc>) -> String {
+    let label = "The double read's persistent-mismatch rate over time, one mark per time bucket";
+    let Some(first) = points.first() else {
+        return empty("rate", label, "no read has been compared yet");
+    };
+    let bottom = VALUE_TOP + VALUE_PLOT;
+    // In basis points (0.01%), so that nice_top's round numbers are round percents.
+    let bp = |rate: f64| (rate * 10_000.0).ceil() as u64;
+    let worst = points.iter().map(|p| bp(p.rate())).max().unwrap_or(0);
+    let top = nice_top(worst.max(bp(max_rate.unwrap_or(0.0))).max(100));
+    let y = |rate: f64| bottom - VALUE_PLOT * (rate * 10_000.0 / top as f64).min(1.0);
+    let axis = TimeAxis::new(first.start, now);
+    let mut svg = open("rate", bottom + 24.0, label);
+    let rates = [0, top / 2, top].map(|v| v as f64 / 10_000.0);
+    svg.push_str(&value_grid(rates.map(|r| (y(r), percent(r)))));
+    if let Some(max) = max_rate.filter(|m| *m > 0.0) {
+        svg.push_str(&line(0.0, y(max), 100.0, y(max), "limit"));
+    }
+    // The middle of the bucket's time so far: the current bucket ends in the future.
+    let mid = |p: &RatePoint| p.start + (p.end.min(now).max(p.start) - p.start) / 2;
+    for pair in points.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        svg.push_str(&line(
+            axis.x(mid(a)),
+            y(a.rate()),
+            axis.x(mid(b)),
+            y(b.rate()),
+            "path",
+        ));
+    }
+    for p in points {
+        let steps: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        let title = format!(
+            "{} to {}, {}: {} compared, {} persistent ({}), {} transient",
+            time(&p.start),
+            p.end.format("%H:%M UTC"),
+            steps.join(", "),
+            count(p.compared),
+            count(p.mismatches),
+            percent(p.rate()),
+            count(p.transient)
+        );
+        let class = if p.mismatches == 0 {
+            "mark clean"
+        } else {
+            "mark dirty"
+        };
+        svg.push_str(&mark(axis.x(mid(p)), y(p.rate()), 4.0, class, &title));
     }
     svg.push_str(&axis.ticks(bottom + 18.0));
     svg.push_str("</svg>");
@@ -381,6 +451,40 @@ mod tests {
             svg.contains(r#"class="rejected" x="99.98%" y="59.0" width="0.02%""#),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn the_rate_chart_marks_each_bucket_and_the_limit() {
+        let report = fixture::report();
+        let fleet = report.migrations[0].fleet.as_ref().unwrap();
+        let svg = mismatch_rate(&fleet.double_read, Some(0.01), report.generated_at);
+        assert_eq!(svg.matches(r#"class="mark dirty""#).count(), 2, "{svg}");
+        assert_eq!(svg.matches(r#"class="mark clean""#).count(), 3, "{svg}");
+        assert_eq!(svg.matches(r#"class="path""#).count(), 4);
+        assert_eq!(svg.matches(r#"class="limit""#).count(), 1);
+        // The worst bucket, 3 of 90 (3.3%), rounds the axis up to 4%.
+        assert!(
+            svg.contains(">4.0%</text>") && svg.contains(">2.0%</text>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(": 90 compared, 3 persistent (3.3%), 1 transient</title>"),
+            "{svg}"
+        );
+        // No limit drawn at 0, and the axis still tops at 1% when nothing disagreed.
+        let clean: Vec<RatePoint> = fleet
+            .double_read
+            .iter()
+            .filter(|p| p.mismatches == 0)
+            .cloned()
+            .collect();
+        let svg = mismatch_rate(&clean, Some(0.0), report.generated_at);
+        assert!(
+            !svg.contains("limit") && svg.contains(">1.0%</text>"),
+            "{svg}"
+        );
+        let none = mismatch_rate(&[], None, report.generated_at);
+        assert!(none.contains("no read has been compared yet"));
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! Gathering the report from a connected [`Engine`]: the views `status`, `show` and
-//! `log --verify` already build, plus the tool runs and data issues from the store.
+//! Gathering the report from a connected [`Engine`]: the views `status`, `show`,
+//! `log --verify` and `fleet` already build, plus the tool runs, data issues and the
+//! instances' reports from the store.
 
 use attrmig_engine::{Engine, EngineError};
-use attrmig_store::{cross_checks, data_issues, sync_runs};
+use attrmig_store::{cross_checks, data_issues, fleet, sync_runs};
 use chrono::{DateTime, Utc};
 
-use crate::model::{CROSS_CHECKS_SHOWN, MigrationReport, Report};
+use crate::model::{CROSS_CHECKS_SHOWN, FleetReport, MigrationReport, Report};
 
 /// Reads every migration of the engine's project.
 pub fn collect(engine: &mut Engine, now: DateTime<Utc>) -> Result<Report, EngineError> {
@@ -28,6 +29,7 @@ pub fn collect(engine: &mut Engine, now: DateTime<Utc>) -> Result<Report, Engine
         let (resolved, open): (Vec<_>, Vec<_>) = data_issues::list(state, &id, true)?
             .into_iter()
             .partition(|i| i.resolved_at.is_some());
+        let fleet = fleet_report(engine, &id)?;
         migrations.push(MigrationReport {
             status,
             show,
@@ -36,6 +38,7 @@ pub fn collect(engine: &mut Engine, now: DateTime<Utc>) -> Result<Report, Engine
             sync_runs: syncs,
             open_issues: open,
             resolved_issues: resolved.len(),
+            fleet,
         });
     }
     let project = engine
@@ -50,4 +53,19 @@ pub fn collect(engine: &mut Engine, now: DateTime<Utc>) -> Result<Report, Engine
         env: engine.project.env.clone(),
         migrations,
     })
+}
+
+/// The fleet of a migration that is observed or has reports.
+fn fleet_report(engine: &mut Engine, id: &str) -> Result<Option<FleetReport>, EngineError> {
+    let plan = engine.project.load_plan(id).ok().flatten();
+    let reports = fleet::reports(engine.session().state(), id)?;
+    if reports.is_empty() && !plan.as_ref().is_some_and(|p| p.fleet.observed) {
+        return Ok(None);
+    }
+    let view = engine.fleet(Some(id))?.migrations.into_iter().next();
+    Ok(view.map(|fleet| FleetReport {
+        fleet,
+        double_read: crate::fleet::double_read(&reports),
+        max_mismatch_rate: plan.map(|p| p.fleet.max_mismatch_rate),
+    }))
 }

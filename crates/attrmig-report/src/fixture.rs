@@ -13,7 +13,12 @@ use attrmig_store::sync_runs::SyncRun;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use crate::model::{MigrationReport, Report};
+use attrmig_core::fleet::{
+    Bucket, Counter, Counters, FieldDiff, Identity, InstanceReport, MismatchSample, Period,
+};
+use attrmig_engine::MigrationFleet;
+
+use crate::model::{FleetReport, MigrationReport, Report};
 
 /// 2026-11-01 09:00 UTC.
 pub fn t0() -> DateTime<Utc> {
@@ -90,7 +95,7 @@ fn show(id: &str, log: &[EntryView]) -> Show {
         .collect();
     let mode = Mode::at(current);
     Show {
-        fleet: attrmig_engine::FleetSummary::not_observed(),
+        fleet: fleet_view().summary,
         id: id.into(),
         description: "Move full_name out of users into users_pii".into(),
         owners: vec!["identity-team".into()],
@@ -246,6 +251,11 @@ pub fn report() -> Report {
             resolved_at: None,
         }],
         resolved_issues: 1,
+        fleet: Some(FleetReport {
+            fleet: fleet_view(),
+            double_read: crate::fleet::double_read(&fleet_reports()),
+            max_mismatch_rate: Some(0.0),
+        }),
     };
     let gone = "orders-status";
     let abandoned = MigrationReport {
@@ -275,6 +285,7 @@ pub fn report() -> Report {
         sync_runs: Vec::new(),
         open_issues: Vec::new(),
         resolved_issues: 0,
+        fleet: None,
     };
     Report {
         generated_at: at(140),
@@ -282,4 +293,169 @@ pub fn report() -> Report {
         env: "prd".into(),
         migrations: vec![busy, abandoned],
     }
+}
+
+fn counters(pairs: &[(Counter, u64)]) -> Counters {
+    let mut c = Counters::default();
+    for (k, n) in pairs {
+        c[*k] = *n;
+    }
+    c
+}
+
+fn instance(
+    id: &str,
+    host: &str,
+    version: &str,
+    periods: Vec<Period>,
+    reported: DateTime<Utc>,
+) -> InstanceReport {
+    let last = periods.last().expect("a period").clone();
+    InstanceReport {
+        migration_id: "users-full-name".into(),
+        identity: Identity {
+            id: id.into(),
+            host: host.into(),
+            process: format!("api[{}]", 4000 + id.len()),
+            app_version: version.into(),
+        },
+        step: last.step,
+        since: last.since,
+        pinned: false,
+        stale: false,
+        seen_step: Some(Step::DoubleReadOld),
+        seen_version: Some(5),
+        started_at: periods[0].since,
+        reported_at: reported,
+        periods,
+        buckets: Vec::new(),
+        mismatches: Vec::new(),
+    }
+}
+
+/// The fleet of users-full-name at 5a: two instances compare reads (web-1 found the
+/// mismatches, one with markup in its value), web-3 is pinned at 2 by an old release,
+/// web-0 is gone.
+pub fn fleet_reports() -> Vec<InstanceReport> {
+    let now = at(140);
+    let reached = at(120) + Duration::seconds(5);
+    let minute = |m: i64| at(139) + Duration::minutes(m);
+    let bucket = |start, end, pairs: &[(Counter, u64)]| Bucket {
+        start,
+        end,
+        step: Step::DoubleReadOld,
+        counters: counters(pairs),
+    };
+    let in_5a = |compared| Period {
+        step: Step::DoubleReadOld,
+        since: reached,
+        counters: counters(&[(Counter::Compared, compared)]),
+    };
+    let mut web1 = instance(
+        "web-1",
+        "host-a",
+        "2.0.0",
+        vec![in_5a(100)],
+        now - Duration::seconds(4),
+    );
+    web1.buckets = vec![
+        bucket(
+            at(125),
+            at(126),
+            &[
+                (Counter::Compared, 50),
+                (Counter::Mismatches, 2),
+                (Counter::TransientMismatches, 1),
+            ],
+        ),
+        bucket(
+            minute(0) + Duration::seconds(2),
+            minute(1),
+            &[(Counter::Compared, 20), (Counter::Mismatches, 1)],
+        ),
+        bucket(minute(1), minute(2), &[(Counter::Compared, 30)]),
+        bucket(minute(2), minute(3), &[(Counter::Compared, 10)]),
+    ];
+    web1.periods[0].counters = counters(&[
+        (Counter::Compared, 110),
+        (Counter::Mismatches, 3),
+        (Counter::TransientMismatches, 1),
+    ]);
+    web1.mismatches = vec![
+        MismatchSample {
+            key: "42".into(),
+            at: at(125) + Duration::minutes(10),
+            step: Step::DoubleReadOld,
+            fields: vec![FieldDiff {
+                field: "value".into(),
+                old: "\"<b>Ada</b>\"".into(),
+                new: "\"ada\"".into(),
+            }],
+        },
+        MismatchSample {
+            key: "7".into(),
+            at: minute(0) + Duration::seconds(30),
+            step: Step::DoubleReadOld,
+            fields: vec![FieldDiff {
+                field: "value".into(),
+                old: "\"Grace\"".into(),
+                new: "None".into(),
+            }],
+        },
+    ];
+    let mut web2 = instance(
+        "web-2",
+        "host-b",
+        "2.0.0",
+        vec![in_5a(100)],
+        now - Duration::seconds(7),
+    );
+    web2.buckets = vec![
+        bucket(
+            at(125) + Duration::minutes(10),
+            at(126),
+            &[(Counter::Compared, 40), (Counter::Mismatches, 1)],
+        ),
+        bucket(
+            at(126) - Duration::minutes(1),
+            at(126),
+            &[(Counter::Compared, 5)],
+        ),
+        bucket(minute(0), minute(1), &[(Counter::Compared, 25)]),
+        bucket(minute(1), minute(2), &[(Counter::Compared, 30)]),
+    ];
+    let cross_check = Period {
+        step: Step::CrossCheck,
+        since: at(40),
+        counters: counters(&[(Counter::WritesOld, 900), (Counter::ReadsOld, 4000)]),
+    };
+    let mut web3 = instance(
+        "web-3",
+        "host-c",
+        "1.9.0",
+        vec![cross_check.clone()],
+        now - Duration::seconds(9),
+    );
+    web3.pinned = true;
+    web3.buckets = vec![Bucket {
+        start: minute(0),
+        end: minute(1),
+        step: Step::CrossCheck,
+        counters: counters(&[(Counter::WritesOld, 12)]),
+    }];
+    let web0 = instance("web-0", "host-a", "1.8.0", vec![cross_check], at(60));
+    vec![web1, web2, web3, web0]
+}
+
+/// What `attrmig fleet users-full-name` shows of [`fleet_reports`], its plan observed.
+pub fn fleet_view() -> MigrationFleet {
+    let mut view = MigrationFleet::of(
+        "users-full-name".into(),
+        None,
+        Position::At(Step::DoubleReadOld),
+        fleet_reports(),
+        at(140),
+    );
+    view.summary.observed = Some(true);
+    view
 }

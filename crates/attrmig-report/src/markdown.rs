@@ -6,15 +6,17 @@
 use std::fmt::Write;
 
 use attrmig_core::facts::SyncStatus;
+use attrmig_core::fleet::Counter;
 use attrmig_engine::{RungState, Show};
 use attrmig_store::cross_checks::{CheckStatus, CrossCheckRun};
 use chrono::{DateTime, Utc};
 
 use crate::escape::md as esc;
+use crate::fleet::latest_mismatches;
 use crate::model::{MigrationReport, Report};
 use crate::words::{
-    ago, blockers, count, entry_move, entry_what, run_label, run_outcome, serde_name, standing,
-    time, verification,
+    ago, blockers, count, entry_move, entry_what, fleet_standing, instance_state, percent,
+    run_label, run_outcome, serde_name, standing, time, verification,
 };
 
 /// Rows kept in each long table.
@@ -64,6 +66,7 @@ fn migration(m: &MigrationReport, now: DateTime<Utc>) -> String {
     if let Some(show) = &m.show {
         s.push_str(&overview(show));
     }
+    s.push_str(&fleet(m));
     s.push_str(&cross_checks(&m.cross_checks, now));
     s.push_str(&sync(m));
     s.push_str(&issues(m));
@@ -144,20 +147,102 @@ fn overview(show: &Show) -> String {
 /// scale: mismatches fall by orders of magnitude as a migration converges, and a linear
 /// scale would flatten everything after the first run.
 fn sparkline(runs: &[&CrossCheckRun]) -> String {
+    bars(runs.iter().map(|r| r.counts.mismatches()))
+}
+
+/// Values as `▁` (zero) to `█` (the most), on a log scale.
+fn bars(values: impl Iterator<Item = u64> + Clone) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let most = runs
-        .iter()
-        .map(|r| r.counts.mismatches())
-        .max()
-        .unwrap_or(0);
-    runs.iter()
-        .map(|r| match r.counts.mismatches() {
+    let most = values.clone().max().unwrap_or(0);
+    values
+        .map(|v| match v {
             0 => BARS[0],
             n if n >= most => BARS[7],
             // 1 <= n < most, so most >= 2 and the ratio is in [0, 1).
             n => BARS[1 + (6.0 * (n as f64).ln() / (most as f64).ln()) as usize],
         })
         .collect()
+}
+
+/// The fleet: converged or who lags, the instances, the double read over time.
+fn fleet(m: &MigrationReport) -> String {
+    let mut s = String::from("\n### Fleet\n\n");
+    let Some(f) = &m.fleet else {
+        let trusted = m.show.as_ref().map_or(&[][..], |s| &s.fleet.on_trust[..]);
+        if trusted.is_empty() {
+            return String::new();
+        }
+        s.push_str("Not observed (`[fleet] observed = false`): no instance reports, and these are taken on trust:\n\n");
+        for t in trusted {
+            let _ = writeln!(s, "- {}", esc(t));
+        }
+        return s;
+    };
+    let (good, standing) = fleet_standing(&f.fleet);
+    let _ = writeln!(s, "{} {}.", if good { "✓" } else { "✗" }, esc(&standing));
+    if !f.fleet.instances.is_empty() {
+        s.push_str("\n| Instance | Host | Version | Applies | Since | Last seen | State | Compared | Persistent | Transient |\n|---|---|---|---|---|---|---|---:|---:|---:|\n");
+        for i in f.fleet.instances.iter().take(ROWS) {
+            let c = &i.counters;
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                esc(&i.summary.id),
+                esc(&i.summary.host),
+                esc(&i.summary.app_version),
+                i.summary.step,
+                time(&i.since),
+                time(&i.summary.last_seen),
+                instance_state(i),
+                count(c[Counter::Compared]),
+                count(c[Counter::Mismatches]),
+                count(c[Counter::TransientMismatches])
+            );
+        }
+        if f.fleet.instances.len() > ROWS {
+            let _ = writeln!(s, "\nand {} more.", f.fleet.instances.len() - ROWS);
+        }
+    }
+    let points = &f.double_read;
+    if points.is_empty() {
+        s.push_str("\nNo read has been compared yet.\n");
+        return s;
+    }
+    let (compared, persistent, transient) = points.iter().fold((0, 0, 0), |t, p| {
+        (t.0 + p.compared, t.1 + p.mismatches, t.2 + p.transient)
+    });
+    let worst = points.iter().map(|p| p.rate()).fold(0.0, f64::max);
+    let _ = writeln!(
+        s,
+        "\nThe double read: `{}` persistent-mismatch rate per time bucket, oldest first (worst {}); {} compared read(s), {} persistent ({}), {} transient.",
+        // In parts per million: a small rate stays apart from zero on the log scale.
+        bars(points.iter().map(|p| (p.rate() * 1e6).round() as u64)),
+        percent(worst),
+        count(compared),
+        count(persistent),
+        percent(persistent as f64 / compared.max(1) as f64),
+        count(transient)
+    );
+    let latest = latest_mismatches(f);
+    if !latest.is_empty() {
+        s.push_str("\n| Key | Field | Old | New | Reported by | When | At step |\n|---|---|---|---|---|---|---|\n");
+        for (id, m) in latest {
+            for d in &m.fields {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    esc(&m.key),
+                    esc(&d.field),
+                    esc(&d.old),
+                    esc(&d.new),
+                    esc(id),
+                    time(&m.at),
+                    m.step
+                );
+            }
+        }
+    }
+    s
 }
 
 fn cross_checks(runs: &[CrossCheckRun], now: DateTime<Utc>) -> String {

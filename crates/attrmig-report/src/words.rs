@@ -1,8 +1,9 @@
 //! The wording both renderings share, so that the HTML page and the Markdown comment say
 //! the same things in the same words.
 
+use attrmig_core::fleet::InstanceSummary;
 use attrmig_core::{EntryKind, Position, human_duration};
-use attrmig_engine::{EntryView, LogView, Verification};
+use attrmig_engine::{EntryView, InstanceView, LogView, MigrationFleet, Verification};
 use attrmig_store::cross_checks::{CheckStatus, CrossCheckRun};
 use chrono::{DateTime, Utc};
 
@@ -140,6 +141,86 @@ pub fn entry_move(e: &EntryView) -> String {
     }
 }
 
+/// Whether the fleet converged, in one sentence, and whether that is good news.
+pub fn fleet_standing(f: &MigrationFleet) -> (bool, String) {
+    let s = &f.summary;
+    let gone = if s.gone > 0 {
+        format!(" ({} gone)", s.gone)
+    } else {
+        String::new()
+    };
+    match (s.observed, s.live) {
+        (Some(false), live) => (
+            true,
+            format!(
+                "not observed ([fleet] observed = false): {live} live instance(s) report{gone}, and the guards don't read their reports"
+            ),
+        ),
+        (_, 0) => (
+            false,
+            format!(
+                "no live instance{gone}: the guards of an observed migration refuse until one reports"
+            ),
+        ),
+        (_, live) if s.converged => (
+            true,
+            format!(
+                "converged: {live} live instance(s){gone}, all applying the mode of {}",
+                f.position
+            ),
+        ),
+        (_, live) => (
+            false,
+            format!(
+                "{} of {live} live instance(s) lag{gone}: {}",
+                s.lagging.len(),
+                s.lagging.iter().map(lagging).collect::<Vec<_>>().join("; ")
+            ),
+        ),
+    }
+}
+
+/// `web-3 on host-b, version 1.9.0, at 2 cross-check, pinned`.
+fn lagging(i: &InstanceSummary) -> String {
+    let mut out = format!(
+        "{} on {}, version {}, at {}",
+        i.id, i.host, i.app_version, i.step
+    );
+    if i.pinned {
+        out.push_str(", pinned");
+    }
+    if i.stale {
+        out.push_str(", cannot read the state database");
+    }
+    out
+}
+
+/// `live`, `gone`, with `pinned` and `stale` when they apply.
+pub fn instance_state(i: &InstanceView) -> String {
+    let mut out = if i.summary.live { "live" } else { "gone" }.to_owned();
+    if i.summary.pinned {
+        out.push_str(", pinned");
+    }
+    if i.summary.stale {
+        out.push_str(", stale");
+    }
+    out
+}
+
+/// A rate as a percentage with enough digits to tell a small one from zero.
+pub fn percent(rate: f64) -> String {
+    let p = rate * 100.0;
+    if p <= 0.0 {
+        "0%".into()
+    } else if p >= 10.0 {
+        format!("{p:.0}%")
+    } else if p >= 1.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.2}%")
+    }
+}
+
 /// A name as serde writes it (`completed`, `missing_in_new`).
 pub fn serde_name<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value)
@@ -151,6 +232,14 @@ pub fn serde_name<T: serde::Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percents_keep_small_rates_apart_from_zero() {
+        assert_eq!(
+            [0.0, 0.0004, 0.0333, 0.25, 1.0].map(percent),
+            ["0%", "0.04%", "3.3%", "25%", "100%"]
+        );
+    }
 
     #[test]
     fn counts_group_thousands() {

@@ -1,18 +1,26 @@
 //! `attrmig demo`: a sandbox SQLite project walked through all ten steps, as a user would.
 //!
 //! Every `$ attrmig ...` line runs the real command in the sandbox (in this process, with
-//! the sandbox as working directory) and shows its real output, refusals included. What
-//! the application would do between commands (ship double-write, a buggy write, a
-//! forgotten cron job writing old storage after step 9) is done in SQL and said so.
+//! the sandbox as working directory) and shows its real output, refusals included. The
+//! application is three instances reading and writing through attrmig-app ([`fleet`]):
+//! they follow the migration's step and report, and the plan is observed, so the guards
+//! read their reports; one runs an old release and holds step 4 back until it is
+//! redeployed. What else happens between commands (a buggy write, a forgotten cron job
+//! writing old storage after step 9) is done in SQL and said so.
+
+mod fleet;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use attrmig_app::Step;
+use attrmig_core::fleet::InstanceReport;
 use attrmig_db::{AnyConnection, create_sqlite};
 use clap::{Args, Parser};
 use diesel::connection::SimpleConnection;
 
+use self::fleet::Fleet;
 use super::Ctx;
 use crate::cli::Cli;
 use crate::exit::{Code, Failure};
@@ -21,8 +29,10 @@ use crate::render;
 /// Walk a sandbox SQLite project through all ten steps.
 ///
 /// Creates DIR with an application database (users with full_name), attrmig.toml and a
-/// plan, then runs each command with its real output, refusals included. The sandbox
-/// stays: `cd DIR && attrmig status` works there afterwards.
+/// plan, starts three instances of an application that reads and writes through
+/// attrmig-app and reports to attrmig (threads of the demo), then runs each command with
+/// its real output, refusals included. The sandbox stays: `cd DIR && attrmig status`
+/// works there afterwards.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The sandbox folder (recreated if it holds an earlier demo).
@@ -38,6 +48,9 @@ const MARKER: &str = ".attrmig-demo";
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
 const SOAK: u64 = 2;
+/// Compared reads each instance makes in 5a and 5b before the demo goes on: the three
+/// together pass the plan's min_compared_reads.
+const COMPARED_EACH: u64 = 70;
 
 const PLAN: &str = r#"description = "Move full_name out of users into users_pii (PII gets its own table)"
 owners = ["identity-team"]
@@ -64,6 +77,11 @@ approvals = 1
 
 [tools]                  # the hand-written backfill the team used before attrmig
 paths = ["scripts/backfill_full_name.py"]
+
+[fleet]                  # the application reports through attrmig-app: the guards read it
+observed = true
+instance_ttl = "10s"     # a real plan keeps the default, 2m
+min_compared_reads = 200
 "#;
 
 struct Demo<'a> {
@@ -156,9 +174,37 @@ impl Demo<'_> {
         Ok(name.full_name)
     }
 
-    fn wait(&self, seconds: u64, why: &str) -> Result<(), Failure> {
-        self.say(why)?;
-        std::thread::sleep(Duration::from_secs(seconds) + Duration::from_millis(200));
+    /// Every instance's last report (none while the state can't be read).
+    fn reports(&self) -> Vec<InstanceReport> {
+        self.conn()
+            .ok()
+            .and_then(|mut c| attrmig_store::fleet::reports(&mut c, ID).ok())
+            .unwrap_or_default()
+    }
+
+    /// Each instance's compared reads at the step it applies, from its last report.
+    fn compared(&self) -> Vec<u64> {
+        self.reports()
+            .iter()
+            .map(|r| r.current_counters()[attrmig_core::fleet::Counter::Compared])
+            .collect()
+    }
+
+    /// Waits until the fleet applied `step` and reported it.
+    fn applied(&self, fleet: &Fleet, step: Step) -> Result<(), Failure> {
+        fleet.wait_applied(step, &|| self.reports())
+    }
+
+    /// Waits out the soak while the fleet compares reads.
+    fn soak_and_compare(&self, fleet: &Fleet, step: &str) -> Result<(), Failure> {
+        self.say(&format!(
+            "Waiting out the {SOAK}s soak in {step} while the fleet compares reads..."
+        ))?;
+        let start = std::time::Instant::now();
+        fleet.wait_compared(COMPARED_EACH, &|| self.compared())?;
+        if let Some(left) = Duration::from_secs(SOAK).checked_sub(start.elapsed()) {
+            std::thread::sleep(left + Duration::from_millis(200));
+        }
         Ok(())
     }
 }
@@ -280,13 +326,20 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<Code, Failure> {
     let dir = ctx.cwd.join(&args.dir);
     prepare_sandbox(&dir)?;
     let db = dir.join("app.db");
+    // WAL, as a server's SQLite would run: readers don't wait for the writers.
     create_sqlite(&db)?
-        .batch_execute(&application_sql(args.rows))
+        .batch_execute(&format!(
+            "PRAGMA journal_mode = WAL; {}",
+            application_sql(args.rows)
+        ))
         .context("cannot fill the demo database")?;
+    // The state tables, before the application's instances read them.
+    attrmig_store::setup::ensure_schema(&mut create_sqlite(&db)?)
+        .context("cannot create the state tables in the demo database")?;
     let d = Demo {
         ctx,
         dir: dir.clone(),
-        db,
+        db: db.clone(),
     };
     d.say(&format!(
         "attrmig demo: a sandbox in {}\n\
@@ -295,7 +348,9 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<Code, Failure> {
         dir.display(),
         args.rows
     ))?;
-    walk(&d)?;
+    let mut fleet = Fleet::new(&db, args.rows);
+    walk(&d, &mut fleet)?;
+    fleet.stop_all();
     d.say(&format!(
         "Done. The sandbox stays: cd {} && attrmig status (or show, log, mode)",
         args.dir.display()
@@ -303,7 +358,17 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<Code, Failure> {
     Ok(Code::Ok)
 }
 
-fn walk(d: &Demo<'_>) -> Result<(), Failure> {
+fn walk(d: &Demo<'_>, fleet: &mut Fleet) -> Result<(), Failure> {
+    d.say(
+        "The application runs three instances, threads of this demo. web-1 and web-2 run release\n\
+         2026.11.3, which reads and writes full_name through attrmig-app: each reads the migration's\n\
+         step, acts on its mode and reports what it does. web-3 still runs 2026.11.2, whose code has\n\
+         the old path pinned: it writes old, reads old, whatever the step. The plan says\n\
+         [fleet] observed = true, so the guards read the reports.",
+    )?;
+    fleet.start("web-1", "host-a", "2026.11.3", None)?;
+    fleet.start("web-2", "host-b", "2026.11.3", None)?;
+    fleet.start("web-3", "host-c", "2026.11.2", Some(Step::CrossCheck))?;
     d.alice(&["status"])?;
     d.alice(&["advance", ID])?;
     d.say("Refused: the new table does not exist. attrmig proposes its DDL:")?;
@@ -323,21 +388,30 @@ fn walk(d: &Demo<'_>) -> Result<(), Failure> {
     d.say("The sync refuses to run before double-write is live: rows written after it would be missed.")?;
     d.alice(&["sync", ID])?;
     d.alice(&["advance", ID])?;
-    d.app(
-        "The application ships double-write: every write of full_name goes to both tables, in one transaction.",
-        "BEGIN; UPDATE users SET full_name = 'Ada King' WHERE id = 1;
-         INSERT INTO users_pii (user_id, full_name) VALUES (1, 'Ada King') ON CONFLICT (user_id) DO UPDATE SET full_name = excluded.full_name; COMMIT;",
+    d.say(
+        "Release 2026.11.3 writes both tables, old then new in one transaction, once the step says so:\n\
+         reaching 3 is what switches web-1 and web-2.",
     )?;
     d.alice(&[
         "advance",
         ID,
         "--note",
-        "double-write shipped in release 2026.11.3 (commit a1b2c3d)",
+        "double-write: release 2026.11.3 (commit a1b2c3d) follows the step through attrmig-app",
     ])?;
+    d.applied(fleet, Step::DoubleWrite)?;
+    d.alice(&["fleet", ID])?;
 
     d.alice(&["sync", ID])?;
     d.alice(&["advance", ID])?;
-    d.say("The sync set the rejected row aside instead of failing the pass:")?;
+    d.say(
+        "web-3 is redeployed on release 2026.11.3: it follows the step now. The pass above ran while it\n\
+         still wrote old only, so what it wrote since can be missing in new: a later pass counts.",
+    )?;
+    fleet.stop("web-3");
+    fleet.start("web-3", "host-c", "2026.11.3", None)?;
+    d.applied(fleet, Step::DoubleWrite)?;
+    d.alice(&["fleet", ID])?;
+    d.say("The sync also set the rejected row aside instead of failing the pass:")?;
     d.alice(&["data-issues", ID])?;
     d.app(
         "The data is fixed at the source:",
@@ -349,7 +423,10 @@ fn walk(d: &Demo<'_>) -> Result<(), Failure> {
         "UPDATE users_pii SET full_name = upper(full_name) WHERE user_id IN (10, 20, 30); DELETE FROM users_pii WHERE user_id = 40;",
     )?;
     d.alice(&["cross-check", ID])?;
-    d.say("The bug is fixed; a second pass writes only the rows that differ:")?;
+    d.say(
+        "The bug is fixed. A second pass, started after the whole fleet wrote both, writes only the rows\n\
+         that differ: the bug's, and any that web-3 wrote to old only before its redeploy.",
+    )?;
     d.alice(&["sync", ID])?;
     d.alice(&["cross-check", ID])?;
     d.alice(&["advance", ID])?;
@@ -357,11 +434,15 @@ fn walk(d: &Demo<'_>) -> Result<(), Failure> {
     d.say("From 5a the application reads both and compares; a sampled cross-check keeps watch.")?;
     d.alice(&["cross-check", ID, "--sample", "1000"])?;
     d.alice(&["advance", ID])?;
+    d.applied(fleet, Step::DoubleReadOld)?;
     d.alice(&["advance", ID])?;
-    d.wait(SOAK, &format!("Waiting out the {SOAK}s soak in 5a..."))?;
+    d.soak_and_compare(fleet, "5a")?;
+    d.alice(&["fleet", ID])?;
     d.alice(&["advance", ID])?;
-    d.wait(SOAK, &format!("Waiting out the {SOAK}s soak in 5b..."))?;
+    d.applied(fleet, Step::DoubleReadNew)?;
+    d.soak_and_compare(fleet, "5b")?;
     d.alice(&["advance", ID])?;
+    d.applied(fleet, Step::StopReadingOld)?;
     d.alice(&["mode", ID])?;
 
     d.say("Step 7: old storage must accept writes without full_name.")?;
@@ -385,7 +466,15 @@ fn walk(d: &Demo<'_>) -> Result<(), Failure> {
         BOB,
         &["approve", ID, "--note", "reviewed the cross-check history"],
     )?;
+    d.say(
+        "The demo's application holds its writes until the fleet has applied 9 (under a second here):\n\
+         the step-9 fingerprint is taken when 9 is recorded, so what an instance still at 8 wrote\n\
+         before its next refresh would count as a late write (docs/tools.md).",
+    )?;
+    fleet.pause_writes();
     d.alice(&["advance", ID, "--confirm-point-of-no-return"])?;
+    d.applied(fleet, Step::StopWritingOld)?;
+    fleet.resume_writes();
 
     let at_nine = d.full_name(77)?;
     d.app(
@@ -404,6 +493,8 @@ fn walk(d: &Demo<'_>) -> Result<(), Failure> {
     )?;
     d.alice(&["ddl", ID, "drop-old", "--apply"])?;
     d.alice(&["advance", ID])?;
+    d.applied(fleet, Step::DropOld)?;
+    d.alice(&["fleet", ID])?;
     d.alice(&["status"])?;
     d.alice(&["log", ID, "--verify"])?;
     Ok(())

@@ -44,6 +44,7 @@ pub(super) fn section(m: &MigrationReport, now: DateTime<Utc>) -> String {
         "</figure>\n<p class=\"legend\"><span><i class=\"dot accent\"></i>advance</span><span><i class=\"dot fail\"></i>rollback, abandon</span>\
          <span><i class=\"dot pass\"></i>approval</span><span><i class=\"dot warn\"></i>DDL applied</span><span>dashed: to now</span></p>\n",
     );
+    s.push_str(&super::fleet::section(m, now));
     s.push_str(&cross_checks(m, now));
     s.push_str(&sync(m));
     s.push_str(&issues(m));

@@ -2,6 +2,7 @@
 //! no external resource of any kind, so it opens offline (a CI artifact, an attachment)
 //! and reads on a phone: viewport meta, a fluid layout, tables that scroll sideways.
 
+mod fleet;
 mod migration;
 
 use std::fmt::Write;
@@ -169,6 +170,39 @@ mod tests {
         dirty.migrations[0].cross_checks.truncate(2);
         let page = render(&dirty);
         assert!(page.contains("<td><code>0</code></td><td>differs</td><td><code>&lt;b&gt;old&lt;/b&gt;</code></td>"), "{page}");
+    }
+
+    #[test]
+    fn an_observed_fleet_has_its_section() {
+        let page = render(&fixture::report());
+        assert_eq!(
+            page.matches("<h3>Fleet</h3>").count(),
+            1,
+            "none for a migration with nothing to say"
+        );
+        assert!(page.contains(r#"<p class="bad">1 of 3 live instance(s) lag (1 gone): web-3 on host-c, version 1.9.0, at 2 cross-check, pinned.</p>"#), "{page}");
+        assert_eq!(page.matches(r#"<svg class="chart rate""#).count(), 1);
+        assert!(page.contains("<td>live, pinned</td>"));
+        assert!(
+            page.contains(r#"<code title="api[4005]">web-1</code>"#),
+            "{page}"
+        );
+        assert!(
+            page.contains("<td><code>&quot;&lt;b&gt;Ada&lt;/b&gt;&quot;</code></td>"),
+            "mismatched values are escaped"
+        );
+        assert!(
+            page.contains("210 compared read(s), 4 persistent mismatch(es) (1.9%), 1 transient")
+        );
+        // Not observed and no reports: what is taken on trust.
+        let mut trusting = fixture::report();
+        trusting.migrations[0].fleet = None;
+        trusting.migrations[0].show.as_mut().unwrap().fleet =
+            attrmig_engine::FleetSummary::not_observed();
+        let page = render(&trusting);
+        assert!(page.contains("Not observed (<code>[fleet] observed = false</code>)"));
+        assert_eq!(page.matches("<ul class=\"trust\">").count(), 1);
+        assert!(!page.contains(r#"<svg class="chart rate""#));
     }
 
     #[test]
