@@ -238,3 +238,112 @@ fn init_writes_a_plan_that_validates() {
         .code(2)
         .stderr_has("TABLE.COLUMN");
 }
+
+/// `init --kind json --path a.b` and `init --kind eav --name N` write plans of those kinds
+/// that validate and that the tools run on; a flag of another kind is a usage error.
+#[test]
+fn init_writes_json_and_eav_plans() {
+    let db = TestDb::sqlite();
+    let p = Project::new(&db);
+    p.sql(
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, attrs TEXT);
+         INSERT INTO accounts VALUES (1, '{\"profile\": {\"email\": \"a@x\"}}'), (2, '{}');
+         CREATE TABLE user_attributes (user_id INTEGER NOT NULL, attr TEXT NOT NULL, value TEXT, PRIMARY KEY (user_id, attr));
+         INSERT INTO user_attributes VALUES (1, 'phone', '555'), (1, 'city', 'Oslo'), (2, 'phone', '777');",
+    );
+    p.attrmig([
+        "init",
+        "accounts-email",
+        "--kind",
+        "json",
+        "--old",
+        "accounts.attrs",
+        "--path",
+        "profile.email",
+        "--new",
+        "account_emails.email",
+        "--new-key",
+        "account_id",
+    ])
+    .run()
+    .ok()
+    .stdout_has(
+        "wrote plans/accounts-email.toml: accounts.attrs->profile.email → account_emails.email",
+    );
+    let json_plan = std::fs::read_to_string(p.path("plans/accounts-email.toml")).unwrap();
+    assert!(
+        json_plan.contains("kind = \"json\"") && json_plan.contains("path = \"profile.email\""),
+        "{json_plan}"
+    );
+    p.attrmig([
+        "init",
+        "user-phone",
+        "--kind",
+        "eav",
+        "--old",
+        "user_attributes.value",
+        "--old-key",
+        "user_id",
+        "--name-column",
+        "attr",
+        "--name",
+        "phone",
+        "--new",
+        "user_phones.phone",
+    ])
+    .run()
+    .ok()
+    .stdout_has("user_attributes[attr=phone] → user_phones.phone");
+    let eav_plan = std::fs::read_to_string(p.path("plans/user-phone.toml")).unwrap();
+    assert!(
+        eav_plan.contains("kind = \"eav\"") && eav_plan.contains("name_column = \"attr\""),
+        "{eav_plan}"
+    );
+    assert!(
+        eav_plan.contains("value_column = \"value\"") && eav_plan.contains("key = \"user_id\""),
+        "{eav_plan}"
+    );
+    p.attrmig(["validate"]).run().ok();
+    // The tools take them as they are.
+    for (id, missing) in [
+        ("accounts-email", "missing in new 1"),
+        ("user-phone", "missing in new 2"),
+    ] {
+        p.attrmig(["ddl", id, "prepare-storage", "--apply"])
+            .run()
+            .ok();
+        p.attrmig(["cross-check", id])
+            .run()
+            .code(4)
+            .stdout_has(missing);
+    }
+
+    let usage: [(&[&str], &str); 6] = [
+        (
+            &["--kind", "json", "--old", "a.doc"],
+            "--kind json needs --path",
+        ),
+        (
+            &["--kind", "eav", "--old", "a.value"],
+            "--kind eav needs --name",
+        ),
+        (
+            &["--old", "a.b", "--path", "x"],
+            "--path is for --kind json",
+        ),
+        (
+            &["--old", "a.b", "--name", "phone"],
+            "--name and --name-column are for --kind eav",
+        ),
+        (
+            &["--kind", "json", "--old", "a.doc", "--path", "a..b"],
+            "--path",
+        ),
+        (&["--kind", "xml", "--old", "a.b"], "xml"),
+    ];
+    for (args, says) in usage {
+        let mut all = vec!["init", "x", "--new", "t.c"];
+        all.extend_from_slice(args);
+        p.attrmig(&all).run().code(2).stderr_has(says);
+    }
+}

@@ -182,7 +182,7 @@ backend_tests! {
         p.attrmig(["advance", ID, "--confirm-point-of-no-return"])
             .run()
             .code(3)
-            .stderr_has("0 of 1 approval(s)");
+            .stderr_has("0 of 1 approval");
         p.attrmig(["approve", ID]).actor("bob@example.com").run().ok();
         p.attrmig(["advance", ID, "--confirm-point-of-no-return"]).run().ok();
     }

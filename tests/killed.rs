@@ -11,13 +11,7 @@ const ROWS: usize = 3_000;
 
 fn killed_and_resumed(db: &TestDb) {
     let p = Project::new(db).with_users(ROWS).with_plan(ID, USERS_PLAN);
-    p.attrmig(["ddl", ID, "prepare-storage", "--apply"])
-        .run()
-        .ok();
-    p.attrmig(["advance", ID]).run().ok();
-    p.attrmig(["cross-check", ID]).run();
-    p.attrmig(["advance", ID]).run().ok();
-    p.attrmig(["advance", ID, "--note", "release 1"]).run().ok();
+    crate::walk::walk_to_double_write(&p);
 
     // Throttled so that it is surely mid-pass when killed.
     let mut child = p
@@ -101,5 +95,39 @@ fn killed_and_resumed(db: &TestDb) {
 backend_tests! {
     fn a_killed_sync_resumes_from_its_checkpoint(db: &TestDb) {
         killed_and_resumed(db);
+    }
+}
+
+backend_tests! {
+    /// `sync --delete-extra` killed while it removes rows only in new storage (after the
+    /// copy): the pass is interrupted, and `sync --delete-extra` resumes it, walks the new
+    /// keys again and removes what is left.
+    fn a_removal_killed_midway_resumes(db: &TestDb) {
+        let p = Project::new(db).with_users(100).with_plan(ID, USERS_PLAN);
+        crate::walk::walk_to_double_write(&p);
+        let strays: Vec<String> = (1001..=1600).map(|k| format!("({k}, 'stray')")).collect();
+        p.sql(&format!("INSERT INTO users_pii (user_id, full_name) VALUES {}", strays.join(", ")));
+        let mut child = p
+            .attrmig(["--json", "sync", ID, "--delete-extra", "--batch-size", "20", "--max-rows-per-second", "400"])
+            .into_command()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while p.count("SELECT COUNT(*) AS n FROM users_pii WHERE user_id > 1000") > 450 {
+            assert!(started.elapsed() < Duration::from_secs(60), "the removal made no progress");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let left = p.count("SELECT COUNT(*) AS n FROM users_pii WHERE user_id > 1000");
+        assert!(left > 0, "killed midway ({left} left)");
+        assert_eq!(p.count("SELECT COUNT(*) AS n FROM users_pii WHERE user_id <= 100"), 100, "the copy was done");
+        let out = p.attrmig(["sync", ID, "--delete-extra"]).run().ok();
+        assert!(out.stdout.contains("sync pass 1 (resumed) done"), "{}", out.stdout);
+        assert!(out.stdout.contains(&format!("{} only in new storage removed", if left == 1 { "1 row".to_owned() } else { format!("{left} rows") })), "{}", out.stdout);
+        p.attrmig(["cross-check", ID]).run().ok().stdout_has("old and new agree");
+        p.attrmig(["advance", ID]).run().ok();
     }
 }

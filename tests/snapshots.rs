@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "rollback",
     "abandon",
     "approve",
+    "acknowledge-extra",
     "log",
     "mode",
     "ddl",

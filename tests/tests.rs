@@ -67,3 +67,11 @@ mod messages;
 
 /// `attrmig demo`: the sandbox walked through all ten steps, with its fleet.
 mod demo;
+
+/// What people and machines read, exactly: singular counts, unambiguous values, JSON
+/// that starts with its schema version, approvals as they counted, keys in key order.
+mod wording;
+
+/// Rows only in new storage: each refusal's advice followed as written (`sync
+/// --delete-extra`, `acknowledge-extra`, `--max-report`) at 4, 5a-6 and 8.
+mod extra;

@@ -68,6 +68,7 @@ pub enum Command {
     Rollback(cmd::rollback::RollbackArgs),
     Abandon(cmd::abandon::AbandonArgs),
     Approve(cmd::approve::ApproveArgs),
+    AcknowledgeExtra(cmd::acknowledge_extra::AcknowledgeExtraArgs),
     Check(cmd::check::CheckArgs),
     Log(cmd::log::LogArgs),
     Mode(cmd::mode::ModeArgs),

@@ -97,7 +97,7 @@ pub fn report(err: &Failure, json: bool) -> ExitCode {
         _ => "error",
     };
     if json {
-        let mut doc = json!({ "schema_version": crate::output::SCHEMA_VERSION, "error": { "kind": kind, "message": message(err) } });
+        let mut doc = json!({ "error": { "kind": kind, "message": message(err) } });
         if let Failure::Engine(EngineError::Refused(r)) = err {
             doc["error"]["refusal"] = json!(r);
         }
@@ -106,7 +106,8 @@ pub fn report(err: &Failure, json: bool) -> ExitCode {
             doc["error"]["to"] = json!(to);
             doc["error"]["guards"] = json!(checks);
         }
-        println!("{}", crate::output::clean_json(bounded_json(doc)));
+        let doc = crate::output::clean_json(bounded_json(doc));
+        println!("{}", crate::output::document(&doc, false));
     } else {
         let text = render::failure(&message(err), err);
         eprintln!(

@@ -22,31 +22,54 @@ pub struct Out {
     pub json: bool,
 }
 
+/// A document with its schema version as the first key, whatever the keys of `data`
+/// (a `serde_json` map sorts its keys, so the version is written by a struct, first).
 #[derive(Serialize)]
-struct Envelope<'a, T: Serialize> {
+struct Envelope<'a> {
     schema_version: u32,
     #[serde(flatten)]
-    data: &'a T,
+    data: &'a serde_json::Value,
+}
+
+/// One record of a stream, its keys in the documented order.
+#[derive(Serialize)]
+struct Line<'a> {
+    schema_version: u32,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    data: &'a serde_json::Value,
+}
+
+/// `data` (an object) as one JSON document whose first key is `schema_version`.
+pub fn document(data: &serde_json::Value, pretty: bool) -> String {
+    let doc = Envelope {
+        schema_version: SCHEMA_VERSION,
+        data,
+    };
+    let text = if pretty {
+        serde_json::to_string_pretty(&doc)
+    } else {
+        serde_json::to_string(&doc)
+    };
+    text.expect("a JSON value always serializes")
 }
 
 impl Out {
     /// One JSON document with the schema version.
     pub fn json<T: Serialize>(&self, data: &T) -> Result<(), Failure> {
-        let doc = serde_json::to_value(Envelope {
-            schema_version: SCHEMA_VERSION,
-            data,
-        })
-        .map_err(|e| Failure::Other(e.into()))?;
-        let doc =
-            serde_json::to_string_pretty(&clean_json(doc)).map_err(|e| Failure::Other(e.into()))?;
-        write_line(&doc)
+        let data = serde_json::to_value(data).map_err(|e| Failure::Other(e.into()))?;
+        write_line(&document(&clean_json(data), true))
     }
 
-    /// One JSON Lines record of a stream: `{"type": ..., "data": ...}`.
+    /// One JSON Lines record of a stream: `{"schema_version", "type", "data"}`.
     pub fn json_line<T: Serialize>(&self, kind: &str, data: &T) -> Result<(), Failure> {
-        let line =
-            serde_json::json!({ "schema_version": SCHEMA_VERSION, "type": kind, "data": data });
-        write_line(&clean_json(line).to_string())
+        let data = serde_json::to_value(data).map_err(|e| Failure::Other(e.into()))?;
+        let line = Line {
+            schema_version: SCHEMA_VERSION,
+            kind,
+            data: &clean_json(data),
+        };
+        write_line(&serde_json::to_string(&line).map_err(|e| Failure::Other(e.into()))?)
     }
 
     /// Text for people, with a newline.

@@ -18,6 +18,26 @@ pub fn time(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// A value of a report for people: `NULL` bare, anything else quoted and escaped
+/// (`attrmig_core::equality::quoted`), with what the store added around it (the label
+/// of a document that is no JSON, the marker of a value cut short) outside the quotes.
+pub fn value(stored: Option<&str>) -> String {
+    use attrmig_tools::values::NOT_JSON;
+    let Some(stored) = stored else {
+        return attrmig_core::equality::quoted(None);
+    };
+    let (label, rest) = match stored.strip_prefix(NOT_JSON) {
+        Some(rest) => (NOT_JSON, rest),
+        None => ("", stored),
+    };
+    let (kept, marker) = attrmig_store::bounded::split_cut(rest);
+    format!(
+        "{label}{}{}",
+        attrmig_core::equality::quoted(Some(kept)),
+        marker.unwrap_or("")
+    )
+}
+
 /// `✓ name: detail` / `✗ name: why`, one per guard.
 pub fn guards(checks: &[GuardCheck]) -> String {
     checks
@@ -92,9 +112,9 @@ pub fn status(rows: &[StatusRow]) -> String {
             let what = if c.full { "full" } else { "sample" };
             match c.status {
                 attrmig_store::cross_checks::CheckStatus::Finished => format!(
-                    "#{} {what}, {} mismatches, {}",
+                    "#{} {what}, {}, {}",
                     c.run,
-                    c.counts.mismatches(),
+                    attrmig_core::refusal::counted(c.counts.mismatches(), "mismatch", "mismatches"),
                     c.finished_at.map(|t| time(&t)).unwrap_or_default()
                 ),
                 other => format!(
@@ -193,18 +213,33 @@ pub fn show(s: &Show) -> String {
             out.push_str(&format!("  · {t}\n"));
         }
     }
-    if !s.approvals.is_empty() {
-        let who: Vec<String> = s
-            .approvals
-            .iter()
-            .map(|a| format!("{} ({})", a.approver, time(&a.at)))
-            .collect();
-        out.push_str(&format!(
-            "approvals of 9 stop-writing-old: {}\n",
-            who.join(", ")
-        ));
-    }
+    out.push_str(&approvals(s));
     out.trim_end().to_owned()
+}
+
+/// `approvals of 9 stop-writing-old: bob (...); not counted: alice (..., why)`, or nothing.
+fn approvals(s: &Show) -> String {
+    let counted: Vec<String> = s
+        .approvals
+        .iter()
+        .map(|a| format!("{} ({})", a.approver, time(&a.at)))
+        .collect();
+    let not: Vec<String> = s
+        .approvals_not_counted
+        .iter()
+        .map(|a| format!("{} ({}, {})", a.approver, time(&a.at), a.why))
+        .collect();
+    let mut parts = Vec::new();
+    if !counted.is_empty() {
+        parts.push(counted.join(", "));
+    }
+    if !not.is_empty() {
+        parts.push(format!("not counted: {}", not.join(", ")));
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("approvals of 9 stop-writing-old: {}\n", parts.join("; "))
 }
 
 /// What the database itself does with old storage, one object a line.
@@ -272,6 +307,15 @@ pub fn log(view: &LogView) -> String {
                     .get("ddl")
                     .and_then(|d| d.as_str())
                     .unwrap_or("(intent resolved)")
+            ),
+            attrmig_core::EntryKind::Acknowledge => format!(
+                "acknowledge {} only in new storage (cross-check run {})",
+                attrmig_core::refusal::counted(
+                    e.evidence["rows"].as_array().map_or(0, |r| r.len() as u64),
+                    "row",
+                    "rows"
+                ),
+                e.evidence["cross_check_run"]
             ),
             kind => serde_json::to_value(kind)
                 .ok()

@@ -71,7 +71,7 @@ impl AuditEntry {
         match self.kind {
             EntryKind::Advance | EntryKind::Rollback => Position::At(self.to_step),
             EntryKind::Abandon => Position::Abandoned { at: self.to_step },
-            EntryKind::Approve | EntryKind::Ddl => before,
+            EntryKind::Approve | EntryKind::Ddl | EntryKind::Acknowledge => before,
         }
     }
 }
@@ -279,6 +279,12 @@ fn legal(entry: &AuditEntry, before: Position) -> bool {
                 && matches!(before, Position::At(step) if !step.past_point_of_no_return())
         }
         EntryKind::Ddl => entry.to_step == entry.from_step,
+        // Acknowledgements serve the guards of 4 to 8, of a live migration whose tools
+        // still run.
+        EntryKind::Acknowledge => {
+            entry.to_step == entry.from_step
+                && matches!(before, Position::At(step) if !step.tools_retired())
+        }
     }
 }
 
@@ -569,7 +575,41 @@ mod tests {
             verify_chain(&approve, 3, Position::At(Step::Sync)),
             Err(ChainBreak::Illegal { version: 3, .. })
         ));
-        // What attrmig does write verifies: rollback, approve, ddl, abandon.
+        // An acknowledgement of rows only in new storage once the tools are retired.
+        let mut late = chain(9);
+        push(
+            &mut late,
+            EntryKind::Acknowledge,
+            Step::DeleteTools,
+            Step::DeleteTools,
+        );
+        assert!(matches!(
+            verify_chain(&late, 10, Position::At(Step::DeleteTools)),
+            Err(ChainBreak::Illegal { version: 10, .. })
+        ));
+        let mut moving = chain(3);
+        push(
+            &mut moving,
+            EntryKind::Acknowledge,
+            Step::DoubleWrite,
+            Step::Sync,
+        );
+        assert!(matches!(
+            verify_chain(&moving, 4, Position::At(Step::Sync)),
+            Err(ChainBreak::Illegal { version: 4, .. })
+        ));
+        // What attrmig does write verifies: acknowledge, rollback, approve, ddl, abandon.
+        let mut acknowledged = chain(3);
+        push(
+            &mut acknowledged,
+            EntryKind::Acknowledge,
+            Step::DoubleWrite,
+            Step::DoubleWrite,
+        );
+        assert_eq!(
+            verify_chain(&acknowledged, 4, Position::At(Step::DoubleWrite)),
+            Ok(())
+        );
         let mut fine = chain(9);
         push(
             &mut fine,

@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use crate::Step;
 use crate::dependents::Dependent;
+use crate::extra::{ExtraAcknowledgement, ExtraRow};
 use crate::fleet::FleetFact;
+use crate::refusal::counted;
 
 /// Everything the guards of one transition may look at.
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +55,9 @@ pub struct Facts {
     pub fleet: Option<FleetFact>,
     /// `[fleet] observed` as recorded by the latest advance (`None`: no advance yet).
     pub fleet_observed_recorded: Option<bool>,
+    /// Every acknowledgement of rows only in new storage in the audit log, oldest first
+    /// (observed with the cross-check runs).
+    pub extra_acknowledgements: Option<Vec<ExtraAcknowledgement>>,
 }
 
 impl Facts {
@@ -81,6 +86,7 @@ impl Facts {
             running_tools: None,
             fleet: None,
             fleet_observed_recorded: None,
+            extra_acknowledgements: None,
         }
     }
 }
@@ -293,6 +299,9 @@ pub struct CrossCheckFact {
     pub counts: Counts,
     /// For a sample, the keys it was asked to compare; `None` for a full run.
     pub sample_size: Option<u64>,
+    /// The rows only in new storage its report names (all of them, or the first ones:
+    /// compare with `counts.extra_in_new`), for acknowledgements ([`crate::extra`]).
+    pub extra_rows: Vec<ExtraRow>,
 }
 
 impl CrossCheckFact {
@@ -311,8 +320,12 @@ impl CrossCheckFact {
     pub fn scope(&self) -> String {
         let compared = self.counts.compared();
         match self.sample_size {
-            None => format!("full, {compared} keys compared"),
-            Some(n) => format!("sample of {n} keys, {compared} keys compared"),
+            None => format!("full, {} compared", counted(compared, "key", "keys")),
+            Some(n) => format!(
+                "sample of {}, {} compared",
+                counted(n, "key", "keys"),
+                counted(compared, "key", "keys")
+            ),
         }
     }
 }

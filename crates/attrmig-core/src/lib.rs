@@ -16,6 +16,7 @@ pub mod audit;
 pub mod dependents;
 pub mod echo;
 pub mod equality;
+pub mod extra;
 pub mod facts;
 pub mod fleet;
 pub mod guards;

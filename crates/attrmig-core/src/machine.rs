@@ -88,6 +88,9 @@ pub enum EntryKind {
     Approve,
     /// A DDL statement was executed by `attrmig ddl --apply`.
     Ddl,
+    /// Someone looked at the rows only in new storage a cross-check found and recorded
+    /// that they may stay (`attrmig acknowledge-extra`, [`crate::extra`]).
+    Acknowledge,
 }
 
 impl EntryKind {
@@ -99,6 +102,7 @@ impl EntryKind {
             EntryKind::Abandon => "abandon",
             EntryKind::Approve => "approve",
             EntryKind::Ddl => "ddl",
+            EntryKind::Acknowledge => "acknowledge",
         }
     }
 
@@ -110,6 +114,7 @@ impl EntryKind {
             EntryKind::Abandon,
             EntryKind::Approve,
             EntryKind::Ddl,
+            EntryKind::Acknowledge,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -198,8 +198,9 @@ pub enum Refusal {
     },
     /// The cross-check the guard relies on found mismatches.
     #[error(
-        "cross-check run {run} found {} mismatches ({} missing in new, {} extra in new, {} differ); {todo}",
-        counts.mismatches(), counts.missing_in_new, counts.extra_in_new, counts.differs
+        "cross-check run {run} found {} ({} missing in new, {} extra in new, {} {}); {todo}",
+        counted(counts.mismatches(), "mismatch", "mismatches"), counts.missing_in_new, counts.extra_in_new, counts.differs,
+        if counts.differs == 1 { "differs" } else { "differ" }
     )]
     Mismatches {
         /// The run.
@@ -211,7 +212,8 @@ pub enum Refusal {
     },
     /// Rows the new storage rejected are waiting.
     #[error(
-        "{count} data issue(s) unresolved: rows the new storage rejected; `attrmig data-issues {id}` lists them, fix the data, then `attrmig data-issues {id} --retry`"
+        "{} unresolved: rows the new storage rejected; `attrmig data-issues {id}` lists them, fix the data, then `attrmig data-issues {id} --retry`",
+        counted(*count, "data issue", "data issues")
     )]
     UnresolvedDataIssues {
         /// Migration id.
@@ -243,7 +245,7 @@ pub enum Refusal {
     /// Not long enough in the previous step.
     #[error(
         "soak: {} of {} in {step} so far; {} to go (guards.soak)",
-        human_duration(*elapsed), human_duration(*soak), human_duration(soak.saturating_sub(*elapsed))
+        human_duration(*elapsed), human_duration(*soak), human_duration_left(soak.saturating_sub(*elapsed))
     )]
     SoakNotElapsed {
         /// The step being soaked in.
@@ -276,7 +278,8 @@ pub enum Refusal {
     },
     /// Fewer approvals than required.
     #[error(
-        "{have} of {need} approval(s) from people other than {actor}; ask a reviewer to run `attrmig approve {id}`{}",
+        "{have} of {} from people other than {actor}; ask a reviewer to run `attrmig approve {id}`{}",
+        counted(u64::from(*need), "approval", "approvals"),
         if *own_ignored { " (your own approval doesn't count)" } else { "" }
     )]
     NotEnoughApprovals {
@@ -507,7 +510,8 @@ pub enum Refusal {
     },
     /// A sampled cross-check compared fewer keys than it was asked to.
     #[error(
-        "cross-check run {run} compared {compared} of the {promised} keys its sample promised{}, so it is no evidence; run `attrmig cross-check {id}` (every key), or a sample no larger than old storage",
+        "cross-check run {run} compared {compared} of the {} its sample promised{}, so it is no evidence; run `attrmig cross-check {id}` (every key), or a sample no larger than old storage",
+        counted(*promised, "key", "keys"),
         if *promised == 0 { "; a sample needs at least one key" } else { "" }
     )]
     IncompleteCrossCheck {
@@ -711,6 +715,146 @@ pub enum Refusal {
         /// As the plan says now.
         to: bool,
     },
+    // --- rows only in new storage (crate::extra) ---------------------------------------
+    /// A cross-check found rows only in new storage that no acknowledgement covers.
+    #[error(
+        "cross-check run {run} found {} only in new storage{}: {}; a plain sync never deletes them. `attrmig sync {id} --delete-extra` removes them (then cross-check again); or, if they may stay, look at them (`attrmig cross-check {id}` lists them) and `attrmig acknowledge-extra {id} --run {run} --note \"why they may stay\"`",
+        counted(*extra, "row", "rows"),
+        covered_words(*extra, *uncovered, acknowledged_in),
+        key_list(keys, *uncovered)
+    )]
+    ExtraRowsUnacknowledged {
+        /// Migration id.
+        id: String,
+        /// The run.
+        run: i64,
+        /// Rows only in new storage it found.
+        extra: u64,
+        /// How many of them no acknowledgement covers.
+        uncovered: u64,
+        /// The first of those, by key.
+        keys: Vec<String>,
+        /// The audit entries that acknowledge the others.
+        acknowledged_in: Vec<i64>,
+    },
+    /// A run whose report does not name every row only in new storage it found.
+    #[error(
+        "cross-check run {run} found {} only in new storage and its report names {named}, so they can't be looked at and acknowledged one by one; `attrmig sync {id} --delete-extra` removes them (then cross-check again){}",
+        counted(*extra, "row", "rows"),
+        if *extra <= crate::extra::MAX_ROWS as u64 {
+            format!(", or `attrmig cross-check {id} --max-report {report_needs}` names every one to look at and acknowledge")
+        } else {
+            format!("; more than {}, they are too many to acknowledge", crate::extra::MAX_ROWS)
+        }
+    )]
+    ExtraRowsUnnamed {
+        /// Migration id.
+        id: String,
+        /// The run.
+        run: i64,
+        /// Rows only in new storage it found.
+        extra: u64,
+        /// How many its report names.
+        named: u64,
+        /// The `--max-report` that names them all: every mismatch of the run.
+        report_needs: u64,
+    },
+    /// `acknowledge-extra` with no run to acknowledge.
+    #[error(
+        "{}",
+        match run {
+            None => format!("no full cross-check of {id} has finished, so nothing found rows only in new storage to acknowledge: `attrmig cross-check {id}` (every key; a sample never meets them)"),
+            Some(run) => format!("cross-check run {run} is not a finished full run of {id} (a sample never meets rows only in new storage): acknowledge one that is, `attrmig cross-check {id}` runs one"),
+        }
+    )]
+    NoRunToAcknowledge {
+        /// Migration id.
+        id: String,
+        /// The run asked for, if one was.
+        run: Option<i64>,
+    },
+    /// `acknowledge-extra` of a run that found no row only in new storage.
+    #[error(
+        "cross-check run {run} of {id} found no rows only in new storage: nothing to acknowledge, nothing was written"
+    )]
+    NoExtraRows {
+        /// Migration id.
+        id: String,
+        /// The run.
+        run: i64,
+    },
+    /// More rows only in new storage than one acknowledgement records.
+    #[error(
+        "cross-check run {run} found {extra} rows only in new storage, more than one acknowledgement records (at most {} rows, {} bytes of keys): `attrmig sync {id} --delete-extra` removes them, or fix them by hand and cross-check again",
+        crate::extra::MAX_ROWS,
+        crate::extra::MAX_EVIDENCE_BYTES
+    )]
+    TooManyExtraRows {
+        /// Migration id.
+        id: String,
+        /// The run.
+        run: i64,
+        /// Rows only in new storage it found.
+        extra: u64,
+    },
+    /// `acknowledge-extra` once the guards that count it are behind.
+    #[error(
+        "{id} is at {at}: an acknowledgement of rows only in new storage serves the guards of 4 sync to 8 delete-tools, which are behind it; nothing was written"
+    )]
+    AcknowledgeNotNow {
+        /// Migration id.
+        id: String,
+        /// Where it is.
+        at: Step,
+    },
+    /// `sync --delete-extra` on a new table whose rows it may neither delete nor empty.
+    #[error(
+        "`attrmig sync {id} --delete-extra` can't remove rows only in new storage from `{table}`: deleting a row would take along its other columns ({}), which this migration does not move, and `{table}.{column}` is NOT NULL, so its value can't be emptied instead; remove or fix them by hand, or, if they may stay, `attrmig acknowledge-extra {id} --note \"...\"`",
+        others.join(", ")
+    )]
+    ExtraNotRemovable {
+        /// Migration id.
+        id: String,
+        /// The new table.
+        table: String,
+        /// The new column.
+        column: String,
+        /// The table's other columns.
+        others: Vec<String>,
+    },
+}
+
+/// `, 2 of them acknowledged (audit entry 12), not these 1`, or nothing.
+fn covered_words(extra: u64, uncovered: u64, entries: &[i64]) -> String {
+    if entries.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = entries.iter().map(ToString::to_string).collect();
+    format!(
+        " ({} of them acknowledged in audit {} {}; not the {} below: new since, or their value changed)",
+        extra - uncovered,
+        if entries.len() == 1 {
+            "entry"
+        } else {
+            "entries"
+        },
+        list.join(", "),
+        uncovered
+    )
+}
+
+/// `key 7`, `keys 7, 9, 12`, `keys 7, 9, … (40 in all)`.
+fn key_list(keys: &[String], all: u64) -> String {
+    let more = if all > keys.len() as u64 {
+        format!(", … ({all} in all)")
+    } else {
+        String::new()
+    };
+    format!(
+        "{} {}{more}",
+        if all == 1 { "key" } else { "keys" },
+        keys.join(", ")
+    )
 }
 
 /// `the table's key is (a, b)`, or that it has none.
@@ -824,6 +968,23 @@ pub fn human_duration(d: Duration) -> String {
         .join(" ")
 }
 
+/// `1 mismatch`, `2 mismatches`: a count and its noun, singular for one.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A time still to wait, for people: [`human_duration`]'s two largest units, rounded up
+/// in the smaller one so that it never says less than is left: 1.5 s is `2s`, 0.3 s
+/// `1s`, 6d 23h 30m `7d`.
+pub fn human_duration_left(d: Duration) -> String {
+    const UNITS: [u64; 4] = [86_400, 3_600, 60, 1];
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    // The smaller of the two units shown: the unit after the largest one that fits.
+    let largest = UNITS.iter().position(|u| secs >= *u).unwrap_or(3);
+    let step = UNITS[(largest + 1).min(3)];
+    human_duration(Duration::from_secs(secs.div_ceil(step) * step))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -839,6 +1000,101 @@ mod tests {
             "6d 23h"
         );
         assert_eq!(human_duration(Duration::from_secs(86_400 + 300)), "1d 5m");
+    }
+
+    /// What is left is never said to be less than it is: "1s to go" only when at most a
+    /// second is left, and a wait of 6d 23h 30m is not "6d 23h".
+    #[test]
+    fn time_to_go_is_never_understated() {
+        let to_go = |soak: Duration, elapsed: Duration| {
+            let text = Refusal::SoakNotElapsed {
+                step: Step::DoubleReadOld,
+                elapsed,
+                soak,
+            }
+            .to_string();
+            let (_, rest) = text.split_once("so far; ").unwrap();
+            rest.trim_end_matches(" to go (guards.soak)").to_owned()
+        };
+        let ms = Duration::from_millis;
+        let hour = 3_600_000;
+        assert_eq!(to_go(ms(10_000), ms(8_500)), "2s");
+        assert_eq!(to_go(ms(10_000), ms(9_000)), "1s");
+        assert_eq!(to_go(ms(10_000), ms(9_700)), "1s");
+        assert_eq!(to_go(ms(10_000), ms(0)), "10s");
+        assert_eq!(to_go(ms(168 * hour), ms(hour / 2)), "7d");
+        assert_eq!(to_go(ms(168 * hour), ms(hour)), "6d 23h");
+        assert_eq!(to_go(ms(2 * hour), ms(1_500)), "2h");
+        assert_eq!(to_go(ms(hour + 90_000), ms(500)), "1h 2m");
+    }
+
+    /// A count of one is singular: "1 mismatch", not "1 mismatches".
+    #[test]
+    fn one_of_a_thing_is_singular() {
+        let found = |missing_in_new, differs| {
+            Refusal::Mismatches {
+                run: 3,
+                counts: Counts {
+                    matching: 5,
+                    missing_in_new,
+                    extra_in_new: 0,
+                    differs,
+                },
+                todo: "then".into(),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            found(0, 1),
+            "cross-check run 3 found 1 mismatch (0 missing in new, 0 extra in new, 1 differs); then"
+        );
+        assert_eq!(
+            found(1, 2),
+            "cross-check run 3 found 3 mismatches (1 missing in new, 0 extra in new, 2 differ); then"
+        );
+        let short = Refusal::IncompleteCrossCheck {
+            id: "m".into(),
+            run: 2,
+            compared: 0,
+            promised: 1,
+        };
+        assert!(
+            short
+                .to_string()
+                .starts_with("cross-check run 2 compared 0 of the 1 key its sample promised"),
+            "{short}"
+        );
+        let issues = |count| Refusal::UnresolvedDataIssues {
+            id: "m".into(),
+            count,
+        };
+        assert!(
+            issues(1)
+                .to_string()
+                .starts_with("1 data issue unresolved: ")
+        );
+        assert!(
+            issues(2)
+                .to_string()
+                .starts_with("2 data issues unresolved: ")
+        );
+        let approvals = |have, need| Refusal::NotEnoughApprovals {
+            id: "m".into(),
+            actor: "alice".into(),
+            have,
+            need,
+            own_ignored: false,
+        };
+        assert!(
+            approvals(0, 1)
+                .to_string()
+                .starts_with("0 of 1 approval from people other than alice")
+        );
+        assert!(
+            approvals(1, 2)
+                .to_string()
+                .starts_with("1 of 2 approvals from people other than alice")
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub enum EngineError {
     #[error(transparent)]
     Refused(Box<Refusal>),
     /// Guards of the next step refuse; every guard's verdict is included.
-    #[error("cannot enter {to}: {} guard(s) refuse", checks.iter().filter(|c| !c.passed()).count())]
+    #[error("cannot enter {to}: {}", refusing(checks))]
     Blocked {
         /// Migration id.
         id: String,
@@ -123,5 +123,13 @@ impl From<diesel::result::Error> for EngineError {
     /// Begin/commit failures of transactions opened through the store.
     fn from(e: diesel::result::Error) -> Self {
         EngineError::Db(DbError::query("run a transaction", e))
+    }
+}
+
+/// `1 guard refuses`, `2 guards refuse`.
+fn refusing(checks: &[GuardCheck]) -> String {
+    match checks.iter().filter(|c| !c.passed()).count() {
+        1 => "1 guard refuses".to_owned(),
+        n => format!("{n} guards refuse"),
     }
 }

@@ -5,6 +5,7 @@
 //! pure core (`attrmig_core`) for a decision, and writes the outcome through the store.
 //! Nothing here prints: results are `Serialize` values the CLI renders.
 
+mod acknowledge;
 pub mod actor;
 mod ddl;
 mod error;
@@ -22,7 +23,9 @@ pub use error::EngineError;
 pub use fleet::{FleetSummary, FleetView, InstanceView, MigrationFleet, ON_TRUST};
 pub use log::{EntryView, LogView, Verification};
 pub use observe::{Intent, STALE_AFTER};
-pub use overview::{Blocker, LastCheck, ModeView, Rung, RungState, Show, StatusRow};
+pub use overview::{
+    Blocker, LastCheck, ModeView, Rung, RungState, Show, StatusRow, UncountedApproval,
+};
 pub use project::{Project, ProjectOptions};
 pub use session::Session;
 pub use tools::{CrossCheckRequest, RetryOutcome, SyncOutcome, SyncRequest};

@@ -3,6 +3,7 @@
 //! state store's runs and approvals, the repository's files.
 
 use attrmig_core::audit::{AuditEntry, counted_approvals};
+use attrmig_core::extra::ExtraAcknowledgement;
 use attrmig_core::facts::{
     DuplicatesFact, Facts, LateWritesFact, OldStorageFact, PlanFingerprint, RunningTool, TableFact,
 };
@@ -202,6 +203,7 @@ impl Engine {
         if need.cross_checks {
             cross_checks::reconcile(self.session.state(), id, stale_before)?;
             facts.cross_checks = Some(cross_checks::finished(self.session.state(), id)?);
+            facts.extra_acknowledgements = Some(ExtraAcknowledgement::all(log));
         }
         if need.sync_passes {
             sync_runs::reconcile(self.session.state(), id, stale_before)?;

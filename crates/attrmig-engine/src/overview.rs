@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use attrmig_core::audit::counted_approvals;
+use attrmig_core::audit::{AuditEntry, counted_approvals};
 use attrmig_core::dependents::Dependent;
 use attrmig_core::facts::{ApprovalFact, Counts};
 use attrmig_core::guards::{self, GuardCheck};
@@ -123,8 +123,12 @@ pub struct Show {
     pub next: Option<Step>,
     /// The guards of the next step.
     pub guards: Vec<GuardCheck>,
-    /// Approvals of the point of no return that count now.
+    /// Approvals of the point of no return that count: before 9, those given since the
+    /// latest rollback; from 9 on, those the advance to 9 counted.
     pub approvals: Vec<ApprovalFact>,
+    /// From 9 on, the approvals the advance to 9 did not count (the own approval of
+    /// whoever advanced), each with why.
+    pub approvals_not_counted: Vec<UncountedApproval>,
     /// Whether the audit chain verifies: a broken one blocks every change.
     pub audit_log: Verification,
     /// What the database itself does with old storage (views, triggers, indexes...),
@@ -133,6 +137,17 @@ pub struct Show {
     /// The application's instances: observed or not (and then what is taken on trust),
     /// converged, who lags.
     pub fleet: FleetSummary,
+}
+
+/// An approval that did not count, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct UncountedApproval {
+    /// Who approved.
+    pub approver: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Why it did not count.
+    pub why: String,
 }
 
 /// `attrmig mode ID`: what the application must do at the current step.
@@ -345,10 +360,11 @@ impl Engine {
         let dependents = attrmig_db::dependents::of(self.session.app(), &plan.old)?;
         let history = audit::history(&log);
         let rows = approvals::rows(self.session.state(), id)?;
-        let approvals = counted_approvals(&log, &rows)
+        let current: Vec<ApprovalFact> = counted_approvals(&log, &rows)
             .into_iter()
             .filter(|a| history.last_rollback.is_none_or(|r| a.at > r))
             .collect();
+        let (approvals, approvals_not_counted) = as_counted_at_nine(&log, current);
         let audit_log = self.verify_log(id)?;
         let fleet = self.fleet_summary(Some(&plan), id, record.position)?;
         Ok(Show {
@@ -365,6 +381,7 @@ impl Engine {
             next,
             guards,
             approvals,
+            approvals_not_counted,
             audit_log,
             dependents,
         })
@@ -376,4 +393,49 @@ impl Engine {
         let position = record.map_or(Position::At(Step::Planned), |r| r.position);
         Ok(ModeView::new(id, position))
     }
+}
+
+/// The approvals as the advance to 9 counted them, once 9 is reached: the approvers its
+/// guard's evidence names count, any other (the own approval of whoever advanced) did
+/// not. Before 9, every approval since the latest rollback is listed as counting: who
+/// advances, and so whose own approval is left out, is not known yet.
+fn as_counted_at_nine(
+    log: &[(AuditEntry, String)],
+    approvals: Vec<ApprovalFact>,
+) -> (Vec<ApprovalFact>, Vec<UncountedApproval>) {
+    let Some((nine, _)) = log
+        .iter()
+        .rev()
+        .find(|(e, _)| e.kind == EntryKind::Advance && e.to_step == Step::StopWritingOld)
+    else {
+        return (approvals, Vec::new());
+    };
+    let evidence: serde_json::Value = serde_json::from_str(&nine.evidence).unwrap_or_default();
+    let approvers: Vec<&str> = evidence["guards"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|g| g["name"] == "approvals")
+        .and_then(|g| g["evidence"]["approvers"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let (counted, not): (Vec<_>, Vec<_>) = approvals
+        .into_iter()
+        .filter(|a| a.at <= nine.at)
+        .partition(|a| approvers.contains(&a.approver.as_str()));
+    let not = not
+        .into_iter()
+        .map(|a| UncountedApproval {
+            why: if a.approver == nine.actor {
+                "who advanced to 9: one's own approval does not count".to_owned()
+            } else {
+                "not counted by the advance to 9".to_owned()
+            },
+            approver: a.approver,
+            at: a.at,
+        })
+        .collect();
+    (counted, not)
 }

@@ -40,6 +40,8 @@ pub struct SyncRequest {
     pub max_rows_per_second: Option<u32>,
     /// `--restart`.
     pub restart: bool,
+    /// `--delete-extra`: after the copy, remove the rows only in new storage.
+    pub delete_extra: bool,
 }
 
 /// A finished sync pass, with when double-write went live for comparison.
@@ -147,6 +149,7 @@ impl Engine {
             restart: req.restart,
             holder: sync::holder_name(&self.actor),
             lookahead: Some(self.session.app_url().clone()),
+            delete_extra: req.delete_extra,
         };
         let summary = sync::run(&mut self.session.conns(), &layout, step, &opts, on)?;
         let log = attrmig_store::audit::log(self.session.state(), &req.id)?;
@@ -167,12 +170,14 @@ impl Engine {
         id: &str,
         include_resolved: bool,
     ) -> Result<Vec<DataIssue>, EngineError> {
-        self.lookup(id)?;
-        Ok(data_issues::list(
-            self.session.state(),
-            id,
-            include_resolved,
-        )?)
+        let (plan, _) = self.lookup(id)?;
+        let mut issues = data_issues::list(self.session.state(), id, include_resolved)?;
+        // In key order where the keys' type is known (the store orders them as text);
+        // after old storage is gone, as stored.
+        if let Some(layout) = plan.and_then(|p| Layout::resolve(self.session.app(), &p).ok()) {
+            in_key_order(&layout, &mut issues);
+        }
+        Ok(issues)
     }
 
     /// Re-drives every open data issue, holding the sync lease meanwhile; each key is
@@ -182,10 +187,17 @@ impl Engine {
         let layout = Layout::resolve(self.session.app(), &plan)?;
         let holder = sync::holder_name(&self.actor);
         let retried = sync::retry(&mut self.session.conns(), &layout, holder)?;
+        let mut open = data_issues::list(self.session.state(), id, false)?;
+        in_key_order(&layout, &mut open);
         Ok(RetryOutcome {
             id: id.to_owned(),
             fixed: retried.fixed,
-            open: data_issues::list(self.session.state(), id, false)?,
+            open,
         })
     }
+}
+
+/// Issues in key order (unresolved first), as the tools walk keys: `2` before `10`.
+fn in_key_order(layout: &Layout, issues: &mut [DataIssue]) {
+    issues.sort_by_cached_key(|i| (i.resolved_at.is_some(), layout.parse_key(&i.key).ok()));
 }

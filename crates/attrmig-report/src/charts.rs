@@ -106,7 +106,7 @@ fn after(entry: &EntryView, before: Position) -> Position {
     match entry.kind {
         EntryKind::Advance | EntryKind::Rollback => Position::At(entry.to),
         EntryKind::Abandon => Position::Abandoned { at: entry.to },
-        EntryKind::Approve | EntryKind::Ddl => before,
+        EntryKind::Approve | EntryKind::Ddl | EntryKind::Acknowledge => before,
     }
 }
 

@@ -133,6 +133,7 @@ fn show(id: &str, log: &[EntryView]) -> Show {
             approver: "carol@example.com".into(),
             at: at(130),
         }],
+        approvals_not_counted: Vec::new(),
         audit_log: Verification::Intact { entries: log.len() },
         dependents: Vec::new(),
     }

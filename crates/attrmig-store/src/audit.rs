@@ -339,7 +339,7 @@ pub fn history(entries: &[(AuditEntry, String)]) -> History {
                 history.reached.insert(entry.to_step, entry.at);
             }
             EntryKind::Rollback => history.last_rollback = Some(entry.at),
-            EntryKind::Abandon | EntryKind::Approve | EntryKind::Ddl => {}
+            EntryKind::Abandon | EntryKind::Approve | EntryKind::Ddl | EntryKind::Acknowledge => {}
         }
     }
     history

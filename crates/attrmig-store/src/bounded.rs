@@ -38,6 +38,25 @@ pub fn cut(text: String) -> String {
     )
 }
 
+/// A stored value split into what was kept and [`cut`]'s marker, if it was cut: for
+/// showing the value quoted and the marker outside the quotes. A value that only looks
+/// as if it ended in a marker (its kept part is not the length the marker says) is whole.
+pub fn split_cut(stored: &str) -> (&str, Option<&str>) {
+    let Some(at) = stored.rfind("…[cut: ") else {
+        return (stored, None);
+    };
+    let (kept, marker) = stored.split_at(at);
+    let shown = marker
+        .strip_prefix("…[cut: ")
+        .and_then(|m| m.split_once(" of "))
+        .and_then(|(n, _)| n.parse::<usize>().ok());
+    if shown == Some(kept.len()) && marker.ends_with(']') {
+        (kept, Some(marker))
+    } else {
+        (stored, None)
+    }
+}
+
 /// [`cut`] for an optional value.
 pub fn cut_opt(text: Option<String>) -> Option<String> {
     text.map(cut)
@@ -58,6 +77,26 @@ pub fn key_hash(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_value_splits_into_its_part_and_the_marker() {
+        let long = "é".repeat(3000);
+        let once = cut(long.clone());
+        let (kept, marker) = split_cut(&once);
+        assert!(
+            long.starts_with(kept) && kept.len() == 4096,
+            "{}",
+            kept.len()
+        );
+        assert!(
+            marker
+                .unwrap()
+                .starts_with("…[cut: 4096 of 6000 bytes shown, sha256 ")
+        );
+        assert_eq!(split_cut("short"), ("short", None));
+        let lookalike = "x…[cut: 9 of 10 bytes shown, sha256 00]";
+        assert_eq!(split_cut(lookalike), (lookalike, None));
+    }
 
     #[test]
     fn short_values_are_kept_whole() {

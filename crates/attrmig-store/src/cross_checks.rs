@@ -6,6 +6,7 @@
 //! [`crate::bounded::VALUE_BYTES`], the whole at most [`crate::bounded::REPORT_BYTES`].
 
 use attrmig_core::Step;
+use attrmig_core::extra::ExtraRow;
 use attrmig_core::facts::{Counts, CrossCheckFact};
 use attrmig_db::AnyConnection;
 use chrono::{DateTime, Utc};
@@ -175,6 +176,15 @@ impl Row {
             error: self.error,
         })
     }
+}
+
+/// The rows only in new storage a report names, as acknowledgements record them.
+pub fn extra_rows(mismatches: &[Mismatch]) -> Vec<ExtraRow> {
+    mismatches
+        .iter()
+        .filter(|m| m.class == MismatchClass::ExtraInNew)
+        .map(|m| ExtraRow::new(m.key.clone(), m.new.as_deref()))
+        .collect()
 }
 
 /// How a run starts.
@@ -381,6 +391,7 @@ pub fn finished(conn: &mut AnyConnection, id: &str) -> Result<Vec<CrossCheckFact
                 finished_at: run.finished_at.unwrap_or(run.started_at),
                 counts: run.counts,
                 sample_size: run.sample_size.map(count),
+                extra_rows: extra_rows(&run.mismatches),
             })
         })
         .collect()

@@ -115,10 +115,13 @@ pub struct Unreadable {
     pub new: Option<String>,
 }
 
+/// What the cross-check's report puts before an old document that is no JSON.
+pub const NOT_JSON: &str = "(not valid JSON) ";
+
 impl Unreadable {
     /// How the cross-check's report shows the old value.
     pub fn shown(&self) -> String {
-        format!("(not valid JSON) {}", self.document)
+        format!("{NOT_JSON}{}", self.document)
     }
 }
 

@@ -66,6 +66,7 @@ fn opts(db: &TestDb) -> sync::Options {
         restart: false,
         holder: "sync@test:1".into(),
         lookahead: lookahead(db),
+        delete_extra: false,
     }
 }
 
@@ -102,6 +103,38 @@ backend_tests! {
         assert!(err.contains("8 delete-tools"), "{err}");
         assert!(err.contains("wrote nothing"), "{err}");
         assert_eq!(batches, 1, "no batch after the first one");
+    }
+}
+
+backend_tests! {
+    /// `--delete-extra`'s batches are fenced like the copy's: the migration reaches 8
+    /// after the first batch that removed rows, and no later batch removes anything.
+    fn a_removal_batch_after_the_step_reached_8_removes_nothing(db: &TestDb) {
+        named_users(db, 30);
+        db.execute(&insert(
+            "users_pii",
+            "user_id, full_name",
+            (31..=60).map(|k| format!("({k}, 'orphan {k}')")),
+        ));
+        let plan = plan(COLUMN_PLAN);
+        let (mut conn, layout) = open(db, &plan);
+        advance_to(&mut conn, &plan, Step::PrepareOldStop);
+        let mut other = db.connect();
+        let mut removals = 0;
+        let opts = sync::Options { delete_extra: true, ..opts(db) };
+        let result = sync::run(&mut shared(&mut conn), &layout, Step::PrepareOldStop, &opts, &mut |event| {
+            if let Event::Removed { .. } = event {
+                removals += 1;
+                if removals == 1 {
+                    advance_to(&mut other, &plan, Step::DeleteTools);
+                }
+            }
+        });
+        let err = result.expect_err("the pass must stop").to_string();
+        assert!(err.contains("reached 8 delete-tools") && err.contains("wrote nothing more"), "{err}");
+        assert_eq!(removals, 1, "no removal after the first one");
+        // Batches of 10 new keys: the one that removed 31..=40 stands, 41..=60 are left.
+        assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM users_pii WHERE user_id > 40"), 20);
     }
 }
 

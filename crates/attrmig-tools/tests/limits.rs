@@ -94,6 +94,7 @@ fn sync_opts(db: &TestDb) -> sync::Options {
         restart: false,
         holder: "sync@test:1".into(),
         lookahead: lookahead(db),
+        delete_extra: false,
     }
 }
 

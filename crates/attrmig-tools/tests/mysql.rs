@@ -39,6 +39,7 @@ fn sync_all(db: &TestDb, layout: &Layout) -> sync::Summary {
         restart: false,
         holder: "alice@test:1".into(),
         lookahead: lookahead(db),
+        delete_extra: false,
     };
     sync::run(
         &mut shared(&mut conn),
@@ -135,6 +136,7 @@ fn mysql_rows_written_counts_each_row_once() {
         restart: false,
         holder: "alice@test:1".into(),
         lookahead: lookahead(&db),
+        delete_extra: false,
     };
     let summary = sync::run(
         &mut shared(&mut conn),

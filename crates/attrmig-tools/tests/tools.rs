@@ -69,6 +69,7 @@ fn sync_reporting(
         restart: false,
         holder: "alice@test:1".into(),
         lookahead,
+        delete_extra: false,
     };
     let mut events = Vec::new();
     let summary = sync::run(conns, layout, Step::DoubleWrite, &opts, &mut |e| {
@@ -252,7 +253,7 @@ backend_tests! {
         leases::acquire(&mut conn, "users-full-name", sync::LEASE, "sync", &bob, ttl, now, &|_| false)
             .unwrap()
             .unwrap();
-        let opts = sync::Options { batch_size: BATCH, max_rows_per_second: None, restart: false, holder: "alice@laptop:1".into(), lookahead: None };
+        let opts = sync::Options { batch_size: BATCH, max_rows_per_second: None, restart: false, holder: "alice@laptop:1".into(), lookahead: None, delete_extra: false };
         let err = sync::run(&mut shared(&mut conn), &layout, Step::DoubleWrite, &opts, &mut |_| {}).unwrap_err();
         let message = err.to_string();
         assert!(message.contains("another sync is running for users-full-name: held by bob@ci-runner-7:4242"), "{message}");

@@ -9,6 +9,7 @@ use super::Ctx;
 use crate::exit::{Code, Failure};
 use crate::output::table;
 use crate::render;
+use attrmig_core::refusal::counted;
 
 /// Compare old and new storage, key by key, and record the run.
 ///
@@ -67,8 +68,11 @@ pub fn describe(id: &str, r: &Report) -> String {
     } = r.counts;
     let compared = r.counts.compared();
     let what = match r.sample_size {
-        Some(n) => format!("sample: {compared} of {n} keys compared"),
-        None => format!("every key: {compared} keys compared"),
+        Some(n) => format!(
+            "sample: {compared} of {} compared",
+            counted(n, "key", "keys")
+        ),
+        None => format!("every key: {} compared", counted(compared, "key", "keys")),
     };
     let mut out = format!(
         "{id}: cross-check run {} ({what}), {} → {}\n  matching {matching} · missing in new {missing_in_new} · extra in new {extra_in_new} · differs {differs}",
@@ -78,7 +82,8 @@ pub fn describe(id: &str, r: &Report) -> String {
     );
     if let Some(n) = r.sample_size.filter(|n| compared < *n) {
         out.push_str(&format!(
-            "\n  old storage has only {compared} keys, fewer than the {n} asked for: this run is no evidence for any guard; run `attrmig cross-check {id}` (every key)"
+            "\n  old storage has only {}, fewer than the {n} asked for: this run is no evidence for any guard; run `attrmig cross-check {id}` (every key)",
+            counted(compared, "key", "keys")
         ));
     }
     if r.counts.clean() {
@@ -91,8 +96,8 @@ pub fn describe(id: &str, r: &Report) -> String {
             m.key.clone(),
             m.class.as_str().to_owned(),
             m.field.clone(),
-            m.old.clone().unwrap_or_else(|| "NULL".into()),
-            m.new.clone().unwrap_or_else(|| "NULL".into()),
+            render::value(m.old.as_deref()),
+            render::value(m.new.as_deref()),
         ]);
     }
     let shown = r.mismatches.len() as u64;

@@ -47,10 +47,10 @@ pub fn run(ctx: &Ctx, args: DataIssuesArgs) -> Result<Code, Failure> {
         let mut text = String::new();
         if let Some(fixed) = &fixed {
             text.push_str(&format!(
-                "{}: {} row(s) copied on retry{}\n",
+                "{}: {} copied on retry{}\n",
                 args.id,
-                fixed.len(),
-                keys(fixed)
+                attrmig_core::refusal::counted(fixed.len() as u64, "row", "rows"),
+                keys(&args.id, fixed)
             ));
         }
         text.push_str(&list(&args.id, &issues, open));
@@ -59,11 +59,20 @@ pub fn run(ctx: &Ctx, args: DataIssuesArgs) -> Result<Code, Failure> {
     Ok(if open > 0 { Code::Found } else { Code::Ok })
 }
 
-fn keys(keys: &[String]) -> String {
-    if keys.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", keys.join(", "))
+/// Keys listed in full on one line; a longer list shows its first ones.
+const KEYS_SHOWN: usize = 10;
+
+/// `: 2, 9, 10`, or the first [`KEYS_SHOWN`] and how many more (in key order: the retry
+/// walks them so).
+fn keys(id: &str, keys: &[String]) -> String {
+    match keys.len() {
+        0 => String::new(),
+        n if n <= KEYS_SHOWN => format!(": {}", keys.join(", ")),
+        n => format!(
+            ": {} and {} more (`attrmig data-issues {id} --all` lists them, resolved ones too)",
+            keys[..KEYS_SHOWN].join(", "),
+            n - KEYS_SHOWN
+        ),
     }
 }
 
@@ -83,7 +92,7 @@ fn list(id: &str, issues: &[DataIssue], open: usize) -> String {
     for i in issues {
         t.add_row(vec![
             i.key.clone(),
-            i.old_value.clone().unwrap_or_else(|| "NULL".into()),
+            render::value(i.old_value.as_deref()),
             i.error.clone(),
             i.pass.to_string(),
             i.attempts.to_string(),

@@ -2,28 +2,44 @@
 
 use std::path::Path;
 
-use attrmig_core::ident::{Ident, MigrationId};
+use attrmig_core::ident::{Ident, JsonPath, MigrationId};
 use attrmig_core::plan::{
     CodeRules, FleetSettings, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings,
     ToolSettings,
 };
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::Ctx;
 use crate::exit::{Code, Failure};
 
-/// Write a plan for a column moving to another column.
+/// Write a plan for an attribute moving to a column.
 ///
-/// plans/ID.toml gets every setting at its default, commented.
-/// Edit it for JSON or EAV old storage (see docs/plan-format.md).
+/// The attribute is a column (`--old users.full_name`), a key inside a JSON document
+/// (`--kind json --old accounts.attrs --path profile.email`), or the rows of one name in an
+/// entity-attribute-value table (`--kind eav --old user_attributes.value --old-key user_id
+/// --name-column attr --name phone`). plans/ID.toml gets every setting at its default,
+/// commented (docs/plan-format.md).
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Migration id: lowercase letters, digits, - and _ (the plan file's name).
     pub id: String,
-    /// Old storage, as TABLE.COLUMN.
+    /// What old storage is.
+    #[arg(long, value_enum, default_value_t = Kind::Column)]
+    pub kind: Kind,
+    /// Old storage, as TABLE.COLUMN: the attribute's column; for json the document's
+    /// column; for eav the value column.
     #[arg(long, value_name = "TABLE.COLUMN")]
     pub old: String,
+    /// json: the key inside the document, dot-separated (`profile.email`).
+    #[arg(long, value_name = "A.B")]
+    pub path: Option<String>,
+    /// eav: the column holding the attribute's name [default: name].
+    #[arg(long, value_name = "COLUMN")]
+    pub name_column: Option<String>,
+    /// eav: the attribute's name (a value in the name column, e.g. `phone`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// New storage, as TABLE.COLUMN (the same table or another).
     #[arg(long, value_name = "TABLE.COLUMN")]
     pub new: String,
@@ -42,6 +58,17 @@ pub struct InitArgs {
     /// Overwrite an existing plan file.
     #[arg(long)]
     pub force: bool,
+}
+
+/// The kinds of old storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// A column of the old table.
+    Column,
+    /// A key inside a JSON document column.
+    Json,
+    /// The rows of one name in an entity-attribute-value table.
+    Eav,
 }
 
 fn split(flag: &str, value: &str) -> Result<(Ident, Ident), Failure> {
@@ -68,6 +95,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
     let (new_table, new_column) = split("new", &args.new)?;
     let old_key =
         Ident::new(&args.old_key).map_err(|e| Failure::Usage(format!("--old-key: it {e}")))?;
+    let old = old_storage(&args, old_table, old_key.clone(), old_column)?;
     let new_key = match &args.new_key {
         Some(k) => Ident::new(k).map_err(|e| Failure::Usage(format!("--new-key: it {e}")))?,
         None => old_key.clone(),
@@ -76,13 +104,9 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
         id: id.clone(),
         description: args
             .description
-            .unwrap_or_else(|| format!("Move {} to {}", args.old, args.new)),
+            .unwrap_or_else(|| format!("Move {} to {}", old.describe(), args.new)),
         owners: args.owners,
-        old: OldStorage::Column {
-            table: old_table,
-            key: old_key,
-            column: old_column,
-        },
+        old,
         new: NewStorage {
             table: new_table,
             key: new_key,
@@ -120,6 +144,57 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
         ))?;
     }
     Ok(Code::Ok)
+}
+
+/// `[old]` of the kind asked for; a flag of another kind, or a kind's flag missing, is a
+/// usage error that says which.
+fn old_storage(
+    args: &InitArgs,
+    table: Ident,
+    key: Ident,
+    column: Ident,
+) -> Result<OldStorage, Failure> {
+    let usage = |m: String| Failure::Usage(m);
+    if args.kind != Kind::Json && args.path.is_some() {
+        return Err(usage(
+            "--path is for --kind json (a key inside a JSON document)".into(),
+        ));
+    }
+    if args.kind != Kind::Eav && (args.name.is_some() || args.name_column.is_some()) {
+        return Err(usage(
+            "--name and --name-column are for --kind eav (an entity-attribute-value table)".into(),
+        ));
+    }
+    Ok(match args.kind {
+        Kind::Column => OldStorage::Column { table, key, column },
+        Kind::Json => {
+            let path = args.path.as_deref().ok_or_else(|| {
+                usage("--kind json needs --path: the key inside the document, e.g. --path profile.email".into())
+            })?;
+            let path = JsonPath::new(path)
+                .map_err(|e| usage(format!("--path {path:?} is not a JSON path: it {e}")))?;
+            OldStorage::Json {
+                table,
+                key,
+                column,
+                path,
+            }
+        }
+        Kind::Eav => {
+            let name = args.name.clone().ok_or_else(|| {
+                usage("--kind eav needs --name: the attribute's name in the name column, e.g. --name phone".into())
+            })?;
+            let name_column = Ident::new(args.name_column.as_deref().unwrap_or("name"))
+                .map_err(|e| usage(format!("--name-column: it {e}")))?;
+            OldStorage::Eav {
+                table,
+                key,
+                name_column,
+                name,
+                value_column: column,
+            }
+        }
+    })
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {

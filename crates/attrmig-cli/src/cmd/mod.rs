@@ -2,6 +2,7 @@
 //! and a `run` that returns the exit code.
 
 pub mod abandon;
+pub mod acknowledge_extra;
 pub mod advance;
 pub mod approve;
 pub mod check;
@@ -89,6 +90,7 @@ pub fn run_in(cli: Cli, cwd: PathBuf) -> Result<Code, Failure> {
         Command::Rollback(args) => rollback::run(&ctx, args),
         Command::Abandon(args) => abandon::run(&ctx, args),
         Command::Approve(args) => approve::run(&ctx, args),
+        Command::AcknowledgeExtra(args) => acknowledge_extra::run(&ctx, args),
         Command::Check(args) => check::run(&ctx, args),
         Command::Log(args) => log::run(&ctx, args),
         Command::Mode(args) => mode::run(&ctx, args),

@@ -11,12 +11,14 @@ use super::Ctx;
 use crate::exit::{Code, Failure};
 use crate::output::clean;
 use crate::render;
+use attrmig_core::refusal::counted;
 
 /// Copy old to new for every key, resumably.
 ///
 /// Keyset batches, one transaction per batch with its checkpoint: a killed sync resumes
 /// where it stopped.
-/// Rows new storage rejects become data issues (`attrmig data-issues`). Refused before 3
+/// Rows new storage rejects become data issues (`attrmig data-issues`). A new row whose key
+/// old storage lacks is left alone unless --delete-extra says to remove it. Refused before 3
 /// double-write (rows written after the sync would be missed) and from 8 delete-tools on.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
@@ -31,6 +33,11 @@ pub struct SyncArgs {
     /// Start a new pass instead of resuming an interrupted one.
     #[arg(long)]
     pub restart: bool,
+    /// After the copy, remove the rows only in new storage: new rows whose key has no old
+    /// row are deleted (or, in a table with other columns, their new column set NULL),
+    /// under the copy's locks and fence.
+    #[arg(long)]
+    pub delete_extra: bool,
 }
 
 pub fn run(ctx: &Ctx, args: SyncArgs) -> Result<Code, Failure> {
@@ -40,6 +47,7 @@ pub fn run(ctx: &Ctx, args: SyncArgs) -> Result<Code, Failure> {
         batch_size: args.batch_size,
         max_rows_per_second: args.max_rows_per_second,
         restart: args.restart,
+        delete_extra: args.delete_extra,
     };
     let bar = (!ctx.out.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -59,6 +67,7 @@ pub fn run(ctx: &Ctx, args: SyncArgs) -> Result<Code, Failure> {
                 Event::Started { .. } => "started",
                 Event::Batch { .. } => "progress",
                 Event::Rejected { .. } => "rejected",
+                Event::Removed { .. } => "removed",
             };
             if let Err(e) = ctx.out.json_line(kind, event) {
                 failed_output.get_or_insert(e);
@@ -105,6 +114,19 @@ pub fn run(ctx: &Ctx, args: SyncArgs) -> Result<Code, Failure> {
             (Event::Rejected { key, error }, None) => {
                 eprintln!("{}", clean(&format!("rejected key {key}: {error}")))
             }
+            (Event::Removed { keys, .. }, Some(bar)) => bar.println(clean(&format!(
+                "removed, only in new storage: {}",
+                keys.join(", ")
+            ))),
+            (Event::Removed { keys, .. }, None) => {
+                eprintln!(
+                    "{}",
+                    clean(&format!(
+                        "removed, only in new storage: {}",
+                        keys.join(", ")
+                    ))
+                )
+            }
             _ => {}
         }
     });
@@ -132,12 +154,12 @@ pub fn describe(o: &SyncOutcome) -> String {
         0.0
     };
     let mut out = format!(
-        "{}: sync pass {}{} done: {} keys visited, {} rows written, {} rejected, in {:.1}s ({:.0} keys/s)",
+        "{}: sync pass {}{} done: {} visited, {} written, {} rejected, in {:.1}s ({:.0} keys/s)",
         o.id,
         s.pass,
         if s.resumed { " (resumed)" } else { "" },
-        s.scanned,
-        s.written,
+        counted(s.scanned, "key", "keys"),
+        counted(s.written, "row", "rows"),
         s.rejected,
         s.seconds,
         rate
@@ -155,10 +177,17 @@ pub fn describe(o: &SyncOutcome) -> String {
             render::time(&dw)
         ));
     }
+    if s.removed > 0 {
+        out.push_str(&format!(
+            "\n  {} only in new storage removed (--delete-extra): a full cross-check now shows what is left",
+            counted(s.removed, "row", "rows")
+        ));
+    }
     if s.rejected > 0 {
         out.push_str(&format!(
-            "\n  {} row(s) rejected by new storage: `attrmig data-issues {}` lists them",
-            s.rejected, o.id
+            "\n  {} rejected by new storage: `attrmig data-issues {}` lists them",
+            counted(s.rejected, "row", "rows"),
+            o.id
         ));
     }
     out

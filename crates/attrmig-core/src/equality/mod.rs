@@ -30,10 +30,12 @@
 mod canonical;
 mod json;
 mod number;
+mod quote;
 
 pub use canonical::{Scalar, canonical, render};
 pub use json::canonical_json;
 pub use number::{canonical_float, canonical_number};
+pub use quote::quoted;
 
 /// The families values are compared in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

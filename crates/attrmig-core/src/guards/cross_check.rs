@@ -41,11 +41,11 @@ fn ran_since_prepare_storage(plan: &Plan, facts: &Facts) -> GuardCheck {
     GuardCheck::pass(
         name,
         format!(
-            "cross-check run {} finished at {} ({}, {} mismatches)",
+            "cross-check run {} finished at {} ({}, {})",
             run.run,
             ts(&run.finished_at),
             run.scope(),
-            run.counts.mismatches()
+            crate::refusal::counted(run.counts.mismatches(), "mismatch", "mismatches")
         ),
         json!({ "cross_check_run": run.run, "finished_at": run.finished_at, "counts": run.counts }),
     )

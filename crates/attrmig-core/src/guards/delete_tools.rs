@@ -66,23 +66,21 @@ fn last_cross_check_clean(plan: &Plan, facts: &Facts) -> GuardCheck {
     if let Some(refusal) = super::shortfall(plan, run) {
         return GuardCheck::fail(name, refusal);
     }
-    if !run.counts.clean() {
-        return GuardCheck::fail(
-            name,
-            Refusal::Mismatches {
-                run: run.run,
-                counts: run.counts,
-                todo: format!(
-                    "this is the last chance to use the tools: `attrmig sync {}` and cross-check again",
-                    plan.id
-                ),
-            },
-        );
-    }
+    let agreed = match super::agreement(plan, facts, run, |repair| {
+        format!("this is the last chance to use the tools: {repair} and cross-check again")
+    }) {
+        Ok(agreed) => agreed,
+        Err(refusal) => return GuardCheck::fail(name, refusal),
+    };
     GuardCheck::pass(
         name,
-        format!("cross-check run {} ({}) clean", run.run, run.scope()),
-        cross_check_evidence(run),
+        format!(
+            "cross-check run {} ({}) clean{}",
+            run.run,
+            run.scope(),
+            agreed.words()
+        ),
+        super::with_agreement(cross_check_evidence(run), &agreed),
     )
 }
 

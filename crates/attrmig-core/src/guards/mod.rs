@@ -316,6 +316,127 @@ fn cross_check_evidence(run: &CrossCheckFact) -> Value {
     })
 }
 
+/// How a run's mismatches stand for a guard that wants old and new to agree.
+#[derive(Debug, Clone, PartialEq)]
+enum Agreement {
+    /// No mismatch.
+    Clean,
+    /// Only rows only in new storage, every one acknowledged in these audit entries.
+    Acknowledged {
+        /// How many rows.
+        rows: u64,
+        /// The entries that acknowledge them.
+        entries: Vec<i64>,
+    },
+}
+
+impl Agreement {
+    /// ` but for 3 rows only in new storage, acknowledged in audit entry 12`, or nothing.
+    fn words(&self) -> String {
+        match self {
+            Agreement::Clean => String::new(),
+            Agreement::Acknowledged { rows, entries } => format!(
+                " but for {} only in new storage, acknowledged in audit {} {}",
+                crate::refusal::counted(*rows, "row", "rows"),
+                if entries.len() == 1 {
+                    "entry"
+                } else {
+                    "entries"
+                },
+                entries
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    /// What the audit entry records of it.
+    fn evidence(&self) -> Value {
+        match self {
+            Agreement::Clean => Value::Null,
+            Agreement::Acknowledged { rows, entries } => {
+                json!({ "rows": rows, "acknowledged_in": entries })
+            }
+        }
+    }
+}
+
+/// The sync command that repairs what `counts` found: `attrmig sync ID`, or with
+/// `--delete-extra` when rows only in new storage are among it (a plain sync leaves them).
+fn repair(plan: &Plan, counts: &crate::facts::Counts) -> String {
+    if counts.extra_in_new > 0 {
+        format!(
+            "`attrmig sync {} --delete-extra` (a plain sync never deletes the rows only in new storage)",
+            plan.id
+        )
+    } else {
+        format!("`attrmig sync {}`", plan.id)
+    }
+}
+
+/// Whether `run` shows old and new agreeing: no mismatch, or only rows only in new storage
+/// that acknowledgements cover ([`crate::extra`]). Missing and differing rows are
+/// [`Refusal::Mismatches`], with `todo` (given the repair command, [`repair`]).
+fn agreement(
+    plan: &Plan,
+    facts: &Facts,
+    run: &CrossCheckFact,
+    todo: impl FnOnce(String) -> String,
+) -> Result<Agreement, Refusal> {
+    let counts = run.counts;
+    if counts.clean() {
+        return Ok(Agreement::Clean);
+    }
+    if counts.missing_in_new > 0 || counts.differs > 0 {
+        return Err(Refusal::Mismatches {
+            run: run.run,
+            counts,
+            todo: todo(repair(plan, &counts)),
+        });
+    }
+    let id = plan.id.to_string();
+    let named = run.extra_rows.len() as u64;
+    if named < counts.extra_in_new {
+        return Err(Refusal::ExtraRowsUnnamed {
+            id,
+            run: run.run,
+            extra: counts.extra_in_new,
+            named,
+            report_needs: counts.mismatches(),
+        });
+    }
+    let Some(acks) = &facts.extra_acknowledgements else {
+        return Err(Refusal::NotObserved {
+            what: "acknowledgements of rows only in new storage",
+        });
+    };
+    let uncovered = crate::extra::uncovered(&run.extra_rows, acks);
+    if uncovered.is_empty() {
+        return Ok(Agreement::Acknowledged {
+            rows: counts.extra_in_new,
+            entries: crate::extra::covering(&run.extra_rows, acks),
+        });
+    }
+    Err(Refusal::ExtraRowsUnacknowledged {
+        id,
+        run: run.run,
+        extra: counts.extra_in_new,
+        uncovered: uncovered.len() as u64,
+        keys: uncovered.iter().take(10).map(|r| r.key.clone()).collect(),
+        acknowledged_in: crate::extra::covering(&run.extra_rows, acks),
+    })
+}
+
+/// A run's evidence, with the acknowledgements it relied on.
+fn with_agreement(mut evidence: Value, agreed: &Agreement) -> Value {
+    if *agreed != Agreement::Clean {
+        evidence["extra_in_new_acknowledged"] = agreed.evidence();
+    }
+    evidence
+}
+
 /// A run is evidence only if it compared what it promised: a sample short of its size
 /// (or of no key at all) says nothing about the keys it never reached.
 fn shortfall(plan: &Plan, run: &CrossCheckFact) -> Option<Refusal> {
@@ -346,18 +467,14 @@ fn fresh_clean_cross_check(plan: &Plan, facts: &Facts) -> GuardCheck {
     if let Some(refusal) = shortfall(plan, last) {
         return GuardCheck::fail(name, refusal);
     }
-    if !last.counts.clean() {
-        return GuardCheck::fail(
-            name,
-            Refusal::Mismatches {
-                run: last.run,
-                counts: last.counts,
-                todo: format!(
-                    "the double-read compare would show the same; repair (`attrmig sync {id}`) and cross-check again"
-                ),
-            },
-        );
-    }
+    let agreed = match agreement(plan, facts, last, |repair| {
+        format!(
+            "the double-read compare would show the same; repair ({repair}) and cross-check again"
+        )
+    }) {
+        Ok(agreed) => agreed,
+        Err(refusal) => return GuardCheck::fail(name, refusal),
+    };
     let age = (facts.now - last.finished_at)
         .to_std()
         .unwrap_or(Duration::ZERO);
@@ -376,13 +493,14 @@ fn fresh_clean_cross_check(plan: &Plan, facts: &Facts) -> GuardCheck {
     GuardCheck::pass(
         name,
         format!(
-            "cross-check run {} ({}) clean, finished {} ago (max {})",
+            "cross-check run {} ({}) clean{}, finished {} ago (max {})",
             last.run,
             last.scope(),
+            agreed.words(),
             human_duration(age),
             human_duration(max)
         ),
-        cross_check_evidence(last),
+        with_agreement(cross_check_evidence(last), &agreed),
     )
 }
 
@@ -463,6 +581,7 @@ pub(crate) mod test_support {
             finished_at: t(finished_h),
             sample_size: (!full).then(|| counts.compared()),
             counts,
+            extra_rows: Vec::new(),
         }
     }
 
@@ -487,6 +606,140 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::*;
     use super::*;
+    use crate::extra::{ExtraAcknowledgement, ExtraRow};
+    use crate::facts::Counts;
+
+    /// A full run that found `extra` rows only in new storage, `named` of them in its
+    /// report (keys 1001, 1002, ...), each of value `v<key>`.
+    fn extra_run(run: i64, at: i64, extra: u64, named: u64) -> CrossCheckFact {
+        CrossCheckFact {
+            extra_rows: (0..named)
+                .map(|i| {
+                    let key = (1001 + i).to_string();
+                    ExtraRow::new(key.clone(), Some(&format!("v{key}")))
+                })
+                .collect(),
+            ..check(
+                run,
+                true,
+                at,
+                at,
+                Counts {
+                    matching: 100,
+                    extra_in_new: extra,
+                    ..Counts::default()
+                },
+            )
+        }
+    }
+
+    fn ack(entry: i64, of: &CrossCheckFact) -> ExtraAcknowledgement {
+        ExtraAcknowledgement {
+            entry,
+            actor: "alice@example.com".into(),
+            at: t(0),
+            run: of.run,
+            rows: of.extra_rows.clone(),
+        }
+    }
+
+    /// Rows only in new storage block every guard that wants old and new to agree (4, 5a,
+    /// 5b, 6, 8) until acknowledged; the acknowledgement covers its rows, not later ones,
+    /// and each refusal says how to go on both ways.
+    #[test]
+    fn rows_only_in_new_storage_count_once_acknowledged() {
+        let plan = plan();
+        let mut f = facts(100);
+        f.history.reached.insert(Step::DoubleWrite, t(10));
+        f.unresolved_data_issues = Some(0);
+        f.sync_passes = Some(vec![crate::facts::SyncPassFact {
+            pass: 1,
+            started_at: t(11),
+            finished_at: Some(t(12)),
+            status: crate::facts::SyncStatus::Completed,
+        }]);
+        f.tool_paths_present = Some(vec![]);
+        f.running_tools = Some(vec![]);
+        f.extra_acknowledgements = Some(vec![]);
+        let first = extra_run(5, 99, 2, 2);
+        f.cross_checks = Some(vec![first.clone()]);
+        let agreeing = |f: &Facts| {
+            let named = |step: Step, name: &str| {
+                evaluate(step, &plan, f)
+                    .into_iter()
+                    .find(|c| c.name == name)
+                    .unwrap()
+            };
+            [
+                named(Step::Sync, "clean-full-cross-check-after-sync"),
+                fresh_clean_cross_check(&plan, f),
+                named(Step::DeleteTools, "last-cross-check-clean"),
+            ]
+        };
+        for check in agreeing(&f) {
+            let err = check.verdict.unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "cross-check run 5 found 2 rows only in new storage: keys 1001, 1002; a plain sync never deletes them. \
+                 `attrmig sync users-full-name --delete-extra` removes them (then cross-check again); or, if they may stay, \
+                 look at them (`attrmig cross-check users-full-name` lists them) and \
+                 `attrmig acknowledge-extra users-full-name --run 5 --note \"why they may stay\"`"
+            );
+        }
+        f.extra_acknowledgements = Some(vec![ack(7, &first)]);
+        for check in agreeing(&f) {
+            let pass = check.verdict.unwrap();
+            assert!(
+                pass.detail
+                    .contains("but for 2 rows only in new storage, acknowledged in audit entry 7"),
+                "{}",
+                pass.detail
+            );
+            assert_eq!(
+                pass.evidence["extra_in_new_acknowledged"]["acknowledged_in"],
+                json!([7])
+            );
+        }
+        // One more appears later: the acknowledgement does not cover it.
+        let later = extra_run(6, 99, 3, 3);
+        f.cross_checks = Some(vec![later.clone(), first.clone()]);
+        for check in agreeing(&f) {
+            let err = check.verdict.unwrap_err().to_string();
+            assert!(
+                err.starts_with("cross-check run 6 found 3 rows only in new storage (2 of them acknowledged in audit entry 7; not the 1 below: new since, or their value changed): key 1003;"),
+                "{err}"
+            );
+            assert!(err.contains("--run 6"), "{err}");
+        }
+        // Acknowledging the later run too covers them all.
+        f.extra_acknowledgements = Some(vec![ack(7, &first), ack(9, &later)]);
+        assert!(agreeing(&f).iter().all(GuardCheck::passed));
+        // A run whose report names fewer rows than it found can't be judged row by row.
+        f.cross_checks = Some(vec![extra_run(8, 99, 30, 20)]);
+        for check in agreeing(&f) {
+            let err = check.verdict.unwrap_err().to_string();
+            assert!(
+                err.contains("found 30 rows only in new storage and its report names 20"),
+                "{err}"
+            );
+            assert!(
+                err.contains("`attrmig cross-check users-full-name --max-report 30`"),
+                "{err}"
+            );
+        }
+        // Missing or differing rows besides: the repair that also removes them.
+        let mut both = extra_run(10, 99, 1, 1);
+        both.counts.missing_in_new = 2;
+        f.cross_checks = Some(vec![both]);
+        for check in agreeing(&f) {
+            let err = check.verdict.unwrap_err().to_string();
+            assert!(
+                err.contains("found 3 mismatches (2 missing in new, 1 extra in new, 0 differ)"),
+                "{err}"
+            );
+            assert!(err.contains("`attrmig sync users-full-name --delete-extra` (a plain sync never deletes the rows only in new storage)"), "{err}");
+        }
+    }
 
     #[test]
     fn plan_change_is_refused_after_step_one() {

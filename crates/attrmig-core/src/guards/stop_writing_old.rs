@@ -117,7 +117,7 @@ mod tests {
         let err = approvals(&plan(), &f).verdict.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "0 of 1 approval(s) from people other than alice@example.com; ask a reviewer to run `attrmig approve users-full-name` (your own approval doesn't count)"
+            "0 of 1 approval from people other than alice@example.com; ask a reviewer to run `attrmig approve users-full-name` (your own approval doesn't count)"
         );
         f.approvals = Some(vec![
             approval("alice@example.com", 2),

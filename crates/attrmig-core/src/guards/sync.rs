@@ -72,24 +72,23 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
                     "clean-full-cross-check-after-sync",
                     Refusal::NoFullCheckAfterSync { id: id.clone(), pass: pass.pass, completed_at },
                 ),
-                Some(run) if !run.counts.clean() => GuardCheck::fail(
-                    "clean-full-cross-check-after-sync",
-                    Refusal::Mismatches {
-                        run: run.run,
-                        counts: run.counts,
-                        todo: format!(
-                            "if double-write is really live everywhere, `attrmig sync {id}` repairs them; then cross-check again"
-                        ),
-                    },
-                ),
-                Some(run) => GuardCheck::pass(
-                    "clean-full-cross-check-after-sync",
+                Some(run) => match super::agreement(plan, facts, run, |repair| {
                     format!(
-                        "full cross-check run {} after the pass: {} keys, no mismatch",
-                        run.run, run.counts.matching
+                        "if double-write is really live everywhere, {repair} repairs them; then cross-check again"
+                    )
+                }) {
+                    Err(refusal) => GuardCheck::fail("clean-full-cross-check-after-sync", refusal),
+                    Ok(agreed) => GuardCheck::pass(
+                        "clean-full-cross-check-after-sync",
+                        format!(
+                            "full cross-check run {} after the pass: {}, no mismatch{}",
+                            run.run,
+                            crate::refusal::counted(run.counts.matching, "key", "keys"),
+                            agreed.words()
+                        ),
+                        super::with_agreement(cross_check_evidence(run), &agreed),
                     ),
-                    cross_check_evidence(run),
-                ),
+                },
             }
         }
     });

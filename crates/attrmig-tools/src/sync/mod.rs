@@ -27,7 +27,8 @@
 //!
 //! A NULL old value writes no row when new storage is another table (an absent row
 //! already reads as NULL); an existing new value is set to NULL. In the same table the
-//! column is set to NULL.
+//! column is set to NULL. A new row whose key has no old row is left alone, unless the
+//! pass is asked to remove such rows (`delete_extra`, [`extra`]), after the copy.
 
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,7 @@ use crate::runner;
 pub use crate::runner::holder_name;
 use crate::sql::{Key, Sql};
 
+mod extra;
 mod retry;
 mod statements;
 pub use retry::{Retried, retry};
@@ -78,6 +80,8 @@ pub struct Options {
     /// where its next batches end while the current one is copied (server databases
     /// only; see `batch_ends`). `None`: found inline.
     pub lookahead: Option<DatabaseUrl>,
+    /// After the copy, remove the rows only in new storage (`--delete-extra`, [`extra`]).
+    pub delete_extra: bool,
 }
 
 /// What happened, reported as the pass goes.
@@ -108,6 +112,13 @@ pub enum Event {
         /// The checkpoint.
         checkpoint: String,
     },
+    /// Rows only in new storage were removed (`delete_extra`).
+    Removed {
+        /// Their keys.
+        keys: Vec<String>,
+        /// Rows removed so far in this run.
+        removed: u64,
+    },
     /// A row was rejected and recorded as a data issue.
     Rejected {
         /// Its key.
@@ -130,6 +141,8 @@ pub struct Summary {
     pub written: u64,
     /// Rows rejected by this run (now data issues).
     pub rejected: u64,
+    /// Rows only in new storage this run removed (`delete_extra`).
+    pub removed: u64,
     /// When the pass started (first run, if resumed).
     pub started_at: DateTime<Utc>,
     /// Seconds this run took.
@@ -148,6 +161,12 @@ pub fn run(
 ) -> Result<Summary, ToolError> {
     layout.require_new()?;
     layout.prepare(conns.app())?;
+    // Refused before anything runs when those rows can't be removed.
+    let removal = if opts.delete_extra {
+        extra::removal(layout)?
+    } else {
+        None
+    };
     let runner = runner::here(opts.holder.clone());
     Lease::hold(
         conns,
@@ -175,6 +194,7 @@ pub fn run(
                         nulls: &nulls,
                         lease: &mut *lease,
                         opts,
+                        removal,
                     };
                     run.pass(conns, ahead.as_mut(), step, &mut pass, on)
                 });
@@ -268,6 +288,8 @@ struct Run<'a> {
     nulls: &'a NullTally,
     lease: &'a mut Lease,
     opts: &'a Options,
+    /// How rows only in new storage are removed after the copy; `None`: they are not.
+    removal: Option<extra::Removal>,
 }
 
 impl Run<'_> {
@@ -367,6 +389,10 @@ impl Run<'_> {
                 after = Some(hi);
             }
         })?;
+        let removed = match self.removal {
+            Some(how) => extra::remove(conns, layout, how, self.lease, self.opts, on)?,
+            None => 0,
+        };
         // Data issues whose rows agree now: the data was fixed and this pass copied them.
         let settled = agreeing(conns.app(), layout, &open)?;
         let lost = self.lease.lost(None);
@@ -384,6 +410,7 @@ impl Run<'_> {
             scanned,
             written,
             rejected,
+            removed,
             started_at: pass.started_at,
             seconds: clock.elapsed().as_secs_f64(),
         })

@@ -54,7 +54,13 @@ fn retry_leased(
     id: &str,
     lease: &mut Lease,
 ) -> Result<Retried, ToolError> {
-    let open = data_issues::list(conns.state(), id, false)?;
+    // In key order (the store orders them as text: 10 before 2), so that what a retry
+    // reports reads like the table it walked.
+    let mut open = data_issues::list(conns.state(), id, false)?
+        .into_iter()
+        .map(|issue| Ok((layout.parse_key(&issue.key)?, issue)))
+        .collect::<Result<Vec<_>, ToolError>>()?;
+    open.sort_by(|(a, _), (b, _)| a.cmp(b));
     let pass = sync_runs::list(conns.state(), id)?
         .first()
         .map_or(0, |p| p.pass);
@@ -62,12 +68,11 @@ fn retry_leased(
         fixed: Vec::new(),
         still: Vec::new(),
     };
-    for issue in &open {
-        let key = layout.parse_key(&issue.key)?;
+    for (key, issue) in &open {
         let outcome = retrying(|| {
             lease.commit(
                 conns,
-                |app| copy_one(app, layout, &key),
+                |app| copy_one(app, layout, key),
                 |state, outcome| {
                     let now = attrmig_core::audit::now();
                     match outcome {

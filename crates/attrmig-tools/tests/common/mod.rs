@@ -238,6 +238,7 @@ pub fn sync_pass_in(
         restart: false,
         holder: "alice@test:1".into(),
         lookahead: None,
+        delete_extra: false,
     };
     sync::run(
         &mut shared(conn),

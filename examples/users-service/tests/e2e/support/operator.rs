@@ -181,6 +181,7 @@ impl Operator {
                     batch_size: None,
                     max_rows_per_second: rows_per_second,
                     restart: false,
+                    delete_extra: false,
                 },
                 &mut |_| {},
             )
