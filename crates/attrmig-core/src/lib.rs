@@ -13,6 +13,7 @@
 //! Everything that talks to a database, a file or a terminal lives in other crates.
 
 pub mod audit;
+pub mod collation;
 pub mod dependents;
 pub mod echo;
 pub mod equality;

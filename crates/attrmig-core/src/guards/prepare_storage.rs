@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{GuardCheck, passed};
 use crate::Refusal;
+use crate::collation::agree;
 use crate::facts::{DuplicatesFact, Facts, TableFact};
 use crate::plan::{OldStorage, Plan};
 use crate::types::{TypeFamily, type_family};
@@ -200,6 +201,21 @@ fn keys_join(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
             new_type: format!("{} ({})", new_family.name(), new_key.data_type),
         });
     }
+    if !agree(old_key.collation.as_ref(), new_key.collation.as_ref()) {
+        let describe = |c: &Option<crate::collation::Collation>| {
+            c.as_ref().map_or("(none)".to_owned(), |c| c.describe())
+        };
+        return Err(Refusal::KeyCollationsDiffer {
+            old_key: format!("{table}.{}", old_key.name),
+            old_collation: describe(&old_key.collation),
+            new_key: format!("{}.{}", plan.new.table, new_key.name),
+            new_collation: describe(&new_key.collation),
+            todo: format!(
+                "Give the new key the old key's collation (`attrmig ddl {} prepare-storage` creates new storage that way), or plan a key whose collations agree",
+                plan.id
+            ),
+        });
+    }
     passed(
         format!(
             "old key {table}.{} ({}) joins new key {}.{} ({})",
@@ -280,6 +296,7 @@ mod tests {
             nullable: !unique,
             default: None,
             unique,
+            collation: None,
         }
     }
 
@@ -361,6 +378,48 @@ mod tests {
             "users_pii",
             vec![
                 col("user_id", "integer", true),
+                col("full_name", "text", false),
+            ],
+        ));
+        assert!(verdict(&f, "keys-join").is_ok());
+    }
+
+    #[test]
+    fn keys_whose_collations_disagree_on_equality_are_refused() {
+        let collated = |name: &str, collation: &str| ColumnFact {
+            collation: Some(crate::collation::Collation {
+                name: collation.into(),
+                charset: Some("utf8mb4".into()),
+                deterministic: false,
+            }),
+            ..col(name, "varchar(64)", true)
+        };
+        let mut f = with_tables(TableFact::present(
+            "users_pii",
+            vec![
+                collated("user_id", "utf8mb4_general_ci"),
+                col("full_name", "text", false),
+            ],
+        ));
+        f.old_storage.as_mut().unwrap().table = TableFact::present(
+            "users",
+            vec![
+                collated("id", "utf8mb4_bin"),
+                col("full_name", "text", false),
+            ],
+        );
+        let err = verdict(&f, "keys-join").unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "old key `users.id` is collated utf8mb4_bin (utf8mb4) but new key `users_pii.user_id` is collated utf8mb4_general_ci (utf8mb4)"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("attrmig ddl users-full-name prepare-storage"), "{err}");
+        f.new_storage = Some(TableFact::present(
+            "users_pii",
+            vec![
+                collated("user_id", "utf8mb4_bin"),
                 col("full_name", "text", false),
             ],
         ));
