@@ -91,3 +91,51 @@ backend_tests! {
         assert_eq!(p.count("SELECT COUNT(*) AS n FROM accounts_pii"), 2);
     }
 }
+
+/// Chinook's `Album`, planned by names the backend accepts but spelled otherwise.
+const ALBUM_PLAN: &str = r#"
+[old]
+kind = "column"
+table = "OLD_TABLE"
+key = "OLD_KEY"
+column = "OLD_COLUMN"
+
+[new]
+table = "album_meta"
+key = "album_id"
+column = "title"
+
+[guards]
+soak = "0s"
+max_check_age = "1h"
+approvals = 1
+"#;
+
+backend_tests! {
+    /// SQLite matches table and column names case-insensitively, MySQL/MariaDB column
+    /// names (tables by lower_case_table_names, 0 here: exact), PostgreSQL takes a name
+    /// as the database spells it. The plan's names resolve to the database's spelling,
+    /// which the evidence records and every tool uses.
+    fn names_resolve_as_the_backend_resolves_them(db: &TestDb) {
+        let (create, table, key, column) = match db.backend() {
+            Backend::Sqlite => ("CREATE TABLE Album (AlbumId INTEGER NOT NULL PRIMARY KEY, Title VARCHAR(160))", "album", "albumid", "TITLE"),
+            Backend::Mysql => ("CREATE TABLE Album (AlbumId INTEGER NOT NULL PRIMARY KEY, Title VARCHAR(160))", "Album", "albumid", "TITLE"),
+            Backend::Postgres => ("CREATE TABLE \"Album\" (\"AlbumId\" INTEGER NOT NULL PRIMARY KEY, \"Title\" VARCHAR(160))", "Album", "AlbumId", "Title"),
+        };
+        let plan = ALBUM_PLAN.replace("OLD_TABLE", table).replace("OLD_KEY", key).replace("OLD_COLUMN", column);
+        let p = Project::new(db).with_plan("album-title", &plan);
+        p.sql(create);
+        let insert = match db.backend() {
+            Backend::Postgres => "INSERT INTO \"Album\" VALUES (1, 'For Those About To Rock'), (2, 'Balls to the Wall'), (3, NULL)",
+            _ => "INSERT INTO Album VALUES (1, 'For Those About To Rock'), (2, 'Balls to the Wall'), (3, NULL)",
+        };
+        p.sql(insert);
+        walk_to_sync(&p, "album-title", true);
+        let show = p.attrmig(["--json", "show", "album-title"]).run().ok().json();
+        assert_eq!(show["old"], "Album.Title");
+        // Step 1's evidence records the database's spelling.
+        let log = p.intact_log("album-title").to_string();
+        assert!(log.contains("old key Album.AlbumId"), "{log}");
+        assert_eq!(p.count("SELECT COUNT(*) AS n FROM album_meta WHERE title IS NOT NULL"), 2);
+    }
+}

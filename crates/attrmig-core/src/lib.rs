@@ -24,6 +24,7 @@ pub mod guards;
 pub mod ident;
 pub mod machine;
 pub mod mode;
+pub mod names;
 pub mod plan;
 pub mod refusal;
 pub mod sql_text;

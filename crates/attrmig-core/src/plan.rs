@@ -272,7 +272,68 @@ pub struct CodeRules {
     pub schema_paths: Vec<String>,
 }
 
+/// What a name in a plan names, for [`Plan::renamed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRole {
+    /// The old table.
+    OldTable,
+    /// A column of the old table.
+    OldColumn,
+    /// The new table.
+    NewTable,
+    /// A column of the new table.
+    NewColumn,
+}
+
 impl Plan {
+    /// The plan with every table and column name passed through `rename` (the
+    /// database's spelling of each, `attrmig_db::names`); values (an EAV attribute's
+    /// name, a JSON path) are left as they are.
+    pub fn renamed(&self, rename: impl Fn(NameRole, &Ident) -> Ident) -> Plan {
+        use NameRole::*;
+        let old = match &self.old {
+            OldStorage::Column { table, key, column } => OldStorage::Column {
+                table: rename(OldTable, table),
+                key: rename(OldColumn, key),
+                column: rename(OldColumn, column),
+            },
+            OldStorage::Json {
+                table,
+                key,
+                column,
+                path,
+            } => OldStorage::Json {
+                table: rename(OldTable, table),
+                key: rename(OldColumn, key),
+                column: rename(OldColumn, column),
+                path: path.clone(),
+            },
+            OldStorage::Eav {
+                table,
+                key,
+                name_column,
+                name,
+                value_column,
+            } => OldStorage::Eav {
+                table: rename(OldTable, table),
+                key: rename(OldColumn, key),
+                name_column: rename(OldColumn, name_column),
+                name: name.clone(),
+                value_column: rename(OldColumn, value_column),
+            },
+        };
+        let new = NewStorage {
+            table: rename(NewTable, &self.new.table),
+            key: rename(NewColumn, &self.new.key),
+            column: rename(NewColumn, &self.new.column),
+        };
+        Plan {
+            old,
+            new,
+            ..self.clone()
+        }
+    }
+
     /// A digest of the plan's storage part (`[old]` and `[new]`), recorded when step 1 is
     /// reached. A later change of it is a different migration, and is refused.
     pub fn storage_fingerprint(&self) -> String {

@@ -18,6 +18,7 @@ mod dialect;
 pub mod equality;
 mod error;
 pub mod introspect;
+pub mod names;
 pub mod secret;
 mod url;
 

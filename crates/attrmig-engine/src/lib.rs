@@ -66,6 +66,11 @@ impl Engine {
         id: &str,
     ) -> Result<(Option<Plan>, Option<MigrationRecord>), EngineError> {
         let plan = project::require_valid(self.project.load_plan(id))?;
+        // The names as the database spells them, for the guards, their evidence and
+        // every tool alike (docs/plan-format.md, "Names").
+        let plan = plan
+            .map(|p| attrmig_db::names::resolve_plan(self.session.app(), &p))
+            .transpose()?;
         let record = migration::get(self.session.state(), id)?;
         if plan.is_none() && record.is_none() {
             return Err(EngineError::UnknownMigration {

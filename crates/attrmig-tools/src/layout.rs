@@ -76,6 +76,9 @@ impl Layout {
     /// not exist yet (`ddl prepare-storage` is how it comes to exist).
     pub fn resolve(conn: &mut AnyConnection, plan: &Plan) -> Result<Layout, ToolError> {
         let backend = conn.backend();
+        // Every statement uses the database's spelling of each name (quoted), whatever
+        // spelling the plan used that the backend accepts.
+        let plan = &attrmig_db::names::resolve_plan(conn, plan)?;
         let old_table = introspect::table(conn, plan.old.table())?;
         let new_table = if plan.new.table == *plan.old.table() {
             old_table.clone()
