@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::ident::{Ident, JsonPath, MigrationId};
+use crate::ident::{Ident, JsonPath, MigrationId, TableName};
 
 /// One attribute migration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,7 +43,7 @@ pub enum OldStorage {
     /// A plain column: `table.column`, one row per `key`.
     Column {
         /// Table holding the attribute.
-        table: Ident,
+        table: TableName,
         /// Unique key of the table.
         key: Ident,
         /// Column holding the attribute.
@@ -52,7 +52,7 @@ pub enum OldStorage {
     /// A key inside a JSON document column.
     Json {
         /// Table holding the document.
-        table: Ident,
+        table: TableName,
         /// Unique key of the table.
         key: Ident,
         /// Column holding the JSON document.
@@ -63,7 +63,7 @@ pub enum OldStorage {
     /// One row per entity in an entity-attribute-value table.
     Eav {
         /// The EAV table.
-        table: Ident,
+        table: TableName,
         /// Column holding the entity key.
         key: Ident,
         /// Column holding the attribute's name.
@@ -86,7 +86,7 @@ impl OldStorage {
     }
 
     /// The table that holds the old attribute.
-    pub fn table(&self) -> &Ident {
+    pub fn table(&self) -> &TableName {
         match self {
             OldStorage::Column { table, .. }
             | OldStorage::Json { table, .. }
@@ -128,7 +128,7 @@ impl OldStorage {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct NewStorage {
     /// Table of the new column (may be the old table).
-    pub table: Ident,
+    pub table: TableName,
     /// Unique key of that table; it joins to the old key.
     pub key: Ident,
     /// The new column.
@@ -293,7 +293,7 @@ impl Plan {
         use NameRole::*;
         let old = match &self.old {
             OldStorage::Column { table, key, column } => OldStorage::Column {
-                table: rename(OldTable, table),
+                table: table.with_name(rename(OldTable, &table.name)),
                 key: rename(OldColumn, key),
                 column: rename(OldColumn, column),
             },
@@ -303,7 +303,7 @@ impl Plan {
                 column,
                 path,
             } => OldStorage::Json {
-                table: rename(OldTable, table),
+                table: table.with_name(rename(OldTable, &table.name)),
                 key: rename(OldColumn, key),
                 column: rename(OldColumn, column),
                 path: path.clone(),
@@ -315,7 +315,7 @@ impl Plan {
                 name,
                 value_column,
             } => OldStorage::Eav {
-                table: rename(OldTable, table),
+                table: table.with_name(rename(OldTable, &table.name)),
                 key: rename(OldColumn, key),
                 name_column: rename(OldColumn, name_column),
                 name: name.clone(),
@@ -323,7 +323,7 @@ impl Plan {
             },
         };
         let new = NewStorage {
-            table: rename(NewTable, &self.new.table),
+            table: self.new.table.with_name(rename(NewTable, &self.new.table.name)),
             key: rename(NewColumn, &self.new.key),
             column: rename(NewColumn, &self.new.column),
         };
@@ -354,7 +354,7 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
     line("old.kind", old.kind());
     match old {
         OldStorage::Column { table, key, column } => {
-            line("old.table", table.as_str());
+            line("old.table", &table.to_string());
             line("old.key", key.as_str());
             line("old.column", column.as_str());
         }
@@ -364,7 +364,7 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
             column,
             path,
         } => {
-            line("old.table", table.as_str());
+            line("old.table", &table.to_string());
             line("old.key", key.as_str());
             line("old.column", column.as_str());
             line("old.path", path.as_str());
@@ -376,14 +376,14 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
             name,
             value_column,
         } => {
-            line("old.table", table.as_str());
+            line("old.table", &table.to_string());
             line("old.key", key.as_str());
             line("old.name_column", name_column.as_str());
             line("old.name", name);
             line("old.value_column", value_column.as_str());
         }
     }
-    line("new.table", new.table.as_str());
+    line("new.table", &new.table.to_string());
     line("new.key", new.key.as_str());
     line("new.column", new.column.as_str());
     let digest = Sha256::digest(canonical.as_bytes());
@@ -411,12 +411,12 @@ pub(crate) mod fixtures {
             description: "Move full_name out of users into users_pii".into(),
             owners: vec!["identity-team".into()],
             old: OldStorage::Column {
-                table: Ident::new("users").unwrap(),
+                table: TableName::parse("users").unwrap(),
                 key: Ident::new("id").unwrap(),
                 column: Ident::new("full_name").unwrap(),
             },
             new: NewStorage {
-                table: Ident::new("users_pii").unwrap(),
+                table: TableName::parse("users_pii").unwrap(),
                 key: Ident::new("user_id").unwrap(),
                 column: Ident::new("full_name").unwrap(),
             },
@@ -455,7 +455,7 @@ mod tests {
         let plan = fixtures::users_full_name();
         assert_eq!(plan.old.describe(), "users.full_name");
         let json = OldStorage::Json {
-            table: Ident::new("users").unwrap(),
+            table: TableName::parse("users").unwrap(),
             key: Ident::new("id").unwrap(),
             column: Ident::new("attrs").unwrap(),
             path: JsonPath::new("full_name").unwrap(),

@@ -6,7 +6,7 @@ use attrmig_core::collation::Collation;
 use attrmig_core::facts::{ColumnFact, TableFact};
 use attrmig_core::sql_text::{Token, statements};
 use attrmig_core::types::{TypeFamily, type_family};
-use attrmig_core::ident::Ident;
+use attrmig_core::ident::{Ident, TableName};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
@@ -76,7 +76,7 @@ fn keys(mut rows: Vec<KeyRow>) -> (Vec<String>, Vec<Vec<String>>) {
 }
 
 /// Introspects `table` in the connection's current schema or database.
-pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbError> {
+pub fn table(conn: &mut AnyConnection, table: &TableName) -> Result<TableFact, DbError> {
     let backend = conn.backend();
     let context = || format!("introspect table {}", table);
     let (columns_sql, keys_sql) = match backend {
@@ -89,10 +89,10 @@ pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbErr
                     dflt_value AS default_value, \
                     pk AS primary_key, \
                     NULL AS collation_name, NULL AS charset, 1 AS bytewise \
-             FROM pragma_table_info(?1) ORDER BY cid",
+             FROM pragma_table_info(?2, ?1) ORDER BY cid",
             "SELECT il.name AS key_name, CASE WHEN il.origin = 'pk' THEN 1 ELSE 0 END AS is_primary, \
                     ii.seqno AS position, ii.name AS column_name \
-             FROM pragma_index_list(?1) il, pragma_index_info(il.name) ii \
+             FROM pragma_index_list(?2, ?1) il, pragma_index_info(il.name, ?1) ii \
              WHERE il.\"unique\" = 1 AND il.partial = 0",
         ),
         Backend::Postgres => (
@@ -110,7 +110,7 @@ pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbErr
              JOIN pg_namespace ns ON ns.oid = c.relnamespace \
              LEFT JOIN pg_collation coll ON coll.oid = a.attcollation \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-             WHERE ns.nspname = current_schema() AND c.relname = $1 AND c.relkind IN ('r', 'p') \
+             WHERE ns.nspname = COALESCE($1, current_schema()) AND c.relname = $2 AND c.relkind IN ('r', 'p') \
                AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY a.attnum",
             // Primary keys are unique indexes too, so one query covers both; INCLUDE
@@ -121,11 +121,11 @@ pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbErr
                     CAST(k.n AS BIGINT) AS position, CAST(a.attname AS TEXT) AS column_name \
              FROM pg_index i \
              JOIN pg_class t ON t.oid = i.indrelid \
-             JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema() \
+             JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = COALESCE($1, current_schema()) \
              JOIN pg_class ic ON ic.oid = i.indexrelid \
              CROSS JOIN LATERAL unnest(CAST(i.indkey AS int2[])) WITH ORDINALITY AS k(attnum, n) \
              LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum AND k.attnum > 0 \
-             WHERE t.relname = $1 AND i.indisunique AND i.indpred IS NULL AND k.n <= i.indnkeyatts",
+             WHERE t.relname = $2 AND i.indisunique AND i.indpred IS NULL AND k.n <= i.indnkeyatts",
         ),
         // Defaults come back as SQL, as on the other backends (`'none'`, `0`,
         // `current_timestamp()`). MariaDB (10.2.7+) quotes literals itself and writes an
@@ -142,17 +142,19 @@ pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbErr
                     c.collation_name AS collation_name, c.character_set_name AS charset, \
                     CAST(0 AS SIGNED) AS bytewise \
              FROM information_schema.columns c \
-             WHERE c.table_schema = DATABASE() AND c.table_name = ? ORDER BY c.ordinal_position",
+             WHERE c.table_schema = COALESCE(?, DATABASE()) AND c.table_name = ? ORDER BY c.ordinal_position",
             // A functional key part (MySQL 8) has no column_name.
             "SELECT s.index_name AS key_name, \
                     CAST(CASE WHEN s.index_name = 'PRIMARY' THEN 1 ELSE 0 END AS SIGNED) AS is_primary, \
                     CAST(s.seq_in_index AS SIGNED) AS position, s.column_name AS column_name \
              FROM information_schema.statistics s \
-             WHERE s.table_schema = DATABASE() AND s.table_name = ? AND s.non_unique = 0",
+             WHERE s.table_schema = COALESCE(?, DATABASE()) AND s.table_name = ? AND s.non_unique = 0",
         ),
     };
+    let schema = schema_bind(backend, table);
     let rows: Vec<ColumnRow> = diesel::sql_query(columns_sql)
-        .bind::<Text, _>(table.as_str())
+        .bind::<Nullable<Text>, _>(schema.clone())
+        .bind::<Text, _>(table.name.as_str())
         .load(conn)
         .map_err(|e| DbError::query(context(), e))?;
     if rows.is_empty() {
@@ -161,7 +163,8 @@ pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbErr
         });
     }
     let key_rows: Vec<KeyRow> = diesel::sql_query(keys_sql)
-        .bind::<Text, _>(table.as_str())
+        .bind::<Nullable<Text>, _>(schema)
+        .bind::<Text, _>(table.name.as_str())
         .load(conn)
         .map_err(|e| DbError::query(context(), e))?;
     let (mut primary_key, unique_keys) = keys(key_rows);
@@ -217,6 +220,20 @@ pub fn table(conn: &mut AnyConnection, table: &Ident) -> Result<TableFact, DbErr
     })
 }
 
+fn main() -> Ident {
+    Ident::new("main").expect("a valid identifier")
+}
+
+/// The schema a catalogue query binds: the table's own, or NULL for the connection's
+/// current one (`COALESCE(?, current_schema())`); SQLite's pragmas take `main`.
+pub(crate) fn schema_bind(backend: Backend, table: &TableName) -> Option<String> {
+    match (&table.schema, backend) {
+        (Some(s), _) => Some(s.as_str().to_owned()),
+        (None, Backend::Sqlite) => Some("main".to_owned()),
+        (None, _) => None,
+    }
+}
+
 #[derive(QueryableByName)]
 struct CreateRow {
     #[diesel(sql_type = Text)]
@@ -227,12 +244,14 @@ struct CreateRow {
 /// column's `COLLATE <name>`, read from there.
 fn sqlite_collations(
     conn: &mut AnyConnection,
-    table: &Ident,
+    table: &TableName,
 ) -> Result<Vec<(String, String)>, DbError> {
-    let rows: Vec<CreateRow> = diesel::sql_query(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
-    )
-    .bind::<Text, _>(table.as_str())
+    // sqlite_schema of the table's own schema (`main` unless qualified).
+    let schema = conn.backend().quote(table.schema.as_ref().unwrap_or(&main()));
+    let rows: Vec<CreateRow> = diesel::sql_query(format!(
+        "SELECT sql FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE"
+    ))
+    .bind::<Text, _>(table.name.as_str())
     .load(conn)
     .map_err(|e| DbError::query(format!("read the definition of {table}"), e))?;
     Ok(rows

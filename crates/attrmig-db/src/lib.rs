@@ -26,6 +26,7 @@ pub use connection::{AnyConnection, connect, create_sqlite, write_transaction};
 
 /// The diesel backend of [`AnyConnection`], for queries built at run time.
 pub type AnyBackend = <AnyConnection as diesel::Connection>::Backend;
+pub use dialect::SqlName;
 pub use error::{DbError, is_row_level, is_transient};
 pub use url::{Backend, DatabaseUrl, UrlError, redact};
 

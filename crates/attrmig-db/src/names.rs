@@ -3,11 +3,11 @@
 //! spelling, quoted, so a name means one object however the plan wrote it.
 
 use attrmig_core::Plan;
-use attrmig_core::ident::Ident;
+use attrmig_core::ident::{Ident, TableName};
 use attrmig_core::names::{Folding, resolve};
 use attrmig_core::plan::NameRole;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 
 use crate::connection::AnyConnection;
 use crate::error::DbError;
@@ -55,23 +55,31 @@ fn column_folding(backend: Backend) -> Folding {
 
 /// The tables (and, on PostgreSQL, partitioned tables) whose names equal `table` but
 /// for case, in the connection's current schema or database.
-fn tables_like(conn: &mut AnyConnection, table: &Ident) -> Result<Vec<String>, DbError> {
-    let sql = match conn.backend() {
+fn tables_like(conn: &mut AnyConnection, table: &TableName) -> Result<Vec<String>, DbError> {
+    let backend = conn.backend();
+    let sql = match backend {
         Backend::Sqlite => {
-            "SELECT name AS name FROM sqlite_master WHERE type = 'table' AND lower(name) = lower(?1)"
+            let schema = match &table.schema {
+                Some(s) => backend.quote(s),
+                None => "main".to_owned(),
+            };
+            // ?1 is the schema, bound for every backend alike and unused here.
+            format!(
+                "SELECT name AS name FROM {schema}.sqlite_master \
+                 WHERE type = 'table' AND lower(name) = lower(?2) AND ?1 = ?1"
+            )
         }
-        Backend::Postgres => {
-            "SELECT CAST(c.relname AS TEXT) AS name FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() \
-             WHERE c.relkind IN ('r', 'p') AND lower(c.relname) = lower($1)"
-        }
-        Backend::Mysql => {
-            "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables \
-             WHERE table_schema = DATABASE() AND LOWER(table_name) = LOWER(?)"
-        }
+        Backend::Postgres => "SELECT CAST(c.relname AS TEXT) AS name FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = COALESCE($1, current_schema()) \
+             WHERE c.relkind IN ('r', 'p') AND lower(c.relname) = lower($2)"
+            .to_owned(),
+        Backend::Mysql => "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND LOWER(table_name) = LOWER(?)"
+            .to_owned(),
     };
     let rows: Vec<NameRow> = diesel::sql_query(sql)
-        .bind::<Text, _>(table.as_str())
+        .bind::<Nullable<Text>, _>(introspect::schema_bind(backend, table))
+        .bind::<Text, _>(table.name.as_str())
         .load(conn)
         .map_err(|e| DbError::query(format!("look up table {table}"), e))?;
     Ok(rows.into_iter().map(|r| r.name).collect())
@@ -79,17 +87,17 @@ fn tables_like(conn: &mut AnyConnection, table: &Ident) -> Result<Vec<String>, D
 
 /// The database's spelling of `table`, or the plan's when no table matches (new storage
 /// not created yet: it is created as the plan spells it).
-fn table_spelling(conn: &mut AnyConnection, table: &Ident) -> Result<Ident, DbError> {
+fn table_spelling(conn: &mut AnyConnection, table: &TableName) -> Result<TableName, DbError> {
     let folding = table_folding(conn)?;
     let found = tables_like(conn, table)?;
     let spellings: Vec<&str> = found.iter().map(String::as_str).collect();
-    Ok(resolve(folding, table.as_str(), &spellings)
+    Ok(resolve(folding, table.name.as_str(), &spellings)
         .and_then(|s| Ident::new(s).ok())
-        .unwrap_or_else(|| table.clone()))
+        .map_or_else(|| table.clone(), |name| table.with_name(name)))
 }
 
 /// The column names of `table`, as the database spells them (empty when it is missing).
-fn column_spellings(conn: &mut AnyConnection, table: &Ident) -> Result<Vec<String>, DbError> {
+fn column_spellings(conn: &mut AnyConnection, table: &TableName) -> Result<Vec<String>, DbError> {
     Ok(match introspect::table(conn, table)? {
         attrmig_core::facts::TableFact::Present { columns, .. } => {
             columns.into_iter().map(|c| c.name).collect()
@@ -118,8 +126,8 @@ pub fn resolve_plan(conn: &mut AnyConnection, plan: &Plan) -> Result<Plan, DbErr
             .unwrap_or_else(|| name.clone())
     };
     Ok(plan.renamed(|role, name| match role {
-        NameRole::OldTable => old_table.clone(),
-        NameRole::NewTable => new_table.clone(),
+        NameRole::OldTable => old_table.name.clone(),
+        NameRole::NewTable => new_table.name.clone(),
         NameRole::OldColumn => column(&old_columns, name),
         NameRole::NewColumn => column(&new_columns, name),
     }))

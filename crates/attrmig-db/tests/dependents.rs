@@ -15,7 +15,7 @@ use OnDrop::{Altered, Blocks, Breaks, DroppedWith};
 fn phone() -> OldStorage {
     let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
     OldStorage::Column {
-        table: ident("address"),
+        table: attrmig_core::ident::TableName::parse("address").unwrap(),
         key: ident("address_id"),
         column: ident("phone"),
     }
@@ -239,7 +239,7 @@ backend_tests! {
         );
         let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
         let contact = OldStorage::Column {
-            table: ident("contact"),
+            table: attrmig_core::ident::TableName::parse("contact").unwrap(),
             key: ident("contact_id"),
             column: ident("phone"),
         };
@@ -251,7 +251,7 @@ backend_tests! {
 fn json_full_name() -> OldStorage {
     let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
     OldStorage::Json {
-        table: ident("users"),
+        table: attrmig_core::ident::TableName::parse("users").unwrap(),
         key: ident("id"),
         column: ident("attrs"),
         path: attrmig_core::ident::JsonPath::new("full_name").unwrap(),
@@ -261,7 +261,7 @@ fn json_full_name() -> OldStorage {
 fn eav_full_name() -> OldStorage {
     let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
     OldStorage::Eav {
-        table: ident("user_attributes"),
+        table: attrmig_core::ident::TableName::parse("user_attributes").unwrap(),
         key: ident("user_id"),
         name_column: ident("name"),
         name: "full_name".into(),

@@ -399,7 +399,7 @@ fn prepare_old_stop(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, To
                 ),
             )]
         }
-        Backend::Sqlite => sqlite_drop_not_null(layout, table.as_str(), column.as_str())?,
+        Backend::Sqlite => sqlite_drop_not_null(layout, table.name.as_str(), column.as_str())?,
     };
     let mut ddl = Ddl::new(Step::PrepareOldStop, statements);
     ddl.blocked_by = blocked_by;

@@ -79,6 +79,9 @@ impl Layout {
         // Every statement uses the database's spelling of each name (quoted), whatever
         // spelling the plan used that the backend accepts.
         let plan = &attrmig_db::names::resolve_plan(conn, plan)?;
+        if backend == Backend::Sqlite {
+            refuse_attached_schema(plan)?;
+        }
         let old_table = introspect::table(conn, plan.old.table())?;
         let new_table = if plan.new.table == *plan.old.table() {
             old_table.clone()
@@ -162,7 +165,7 @@ impl Layout {
                     && (old_value_type.family() != Family::Json
                         || new_value_type.family() != Family::Json));
         let old_table_sql = match backend {
-            Backend::Sqlite => sqlite_create_sql(conn, plan.old.table().as_str())?,
+            Backend::Sqlite => sqlite_create_sql(conn, plan.old.table().name.as_str())?,
             Backend::Mysql => mysql_create_sql(conn, plan.old.table())?,
             Backend::Postgres => None,
         };
@@ -256,8 +259,8 @@ impl Layout {
         }
     }
 
-    fn q(&self, ident: &attrmig_core::ident::Ident) -> String {
-        self.backend.quote(ident)
+    fn q(&self, name: &impl attrmig_db::SqlName) -> String {
+        self.backend.quote(name)
     }
 
     /// `"users" o`: the old table, aliased `o`.
@@ -624,10 +627,26 @@ fn sqlite_create_sql(conn: &mut AnyConnection, table: &str) -> Result<Option<Str
     Ok(rows.into_iter().next().map(|c| c.sql))
 }
 
+/// SQLite: attrmig opens one database file and attaches none, so a table is in `main`
+/// (which a plan may say) or nowhere it can see.
+fn refuse_attached_schema(plan: &Plan) -> Result<(), ToolError> {
+    for (role, table) in [("old", plan.old.table()), ("new", &plan.new.table)] {
+        if let Some(schema) = &table.schema
+            && !schema.as_str().eq_ignore_ascii_case("main")
+        {
+            return Err(ToolError::Unexpected(format!(
+                "[{role}] table = \"{table}\": SQLite has no schema `{schema}` here (attrmig opens one database file and attaches none); write `table = \"{}\"` (or `main.{}`) in plans/{}.toml",
+                table.name, table.name, plan.id
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// MySQL/MariaDB: the old table's `SHOW CREATE TABLE` (the table exists).
 fn mysql_create_sql(
     conn: &mut AnyConnection,
-    table: &attrmig_core::ident::Ident,
+    table: &attrmig_core::ident::TableName,
 ) -> Result<Option<String>, ToolError> {
     struct Create {
         sql: String,

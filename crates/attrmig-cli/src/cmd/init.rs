@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use attrmig_core::ident::{Ident, JsonPath, MigrationId};
+use attrmig_core::ident::{Ident, JsonPath, MigrationId, TableName};
 use attrmig_core::plan::{
     CodeRules, FleetSettings, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings,
     ToolSettings,
@@ -71,10 +71,17 @@ pub enum Kind {
     Eav,
 }
 
-fn split(flag: &str, value: &str) -> Result<(Ident, Ident), Failure> {
-    let (table, column) = value.split_once('.').ok_or_else(|| {
+fn split(flag: &str, value: &str) -> Result<(TableName, Ident), Failure> {
+    // The column is the last part; what comes before is the table, which may be
+    // qualified (`billing.invoices.total`).
+    let (table, column) = value.rsplit_once('.').ok_or_else(|| {
         Failure::Usage(format!(
-            "--{flag} {value:?}: write TABLE.COLUMN, e.g. users.full_name"
+            "--{flag} {value:?}: write TABLE.COLUMN (or SCHEMA.TABLE.COLUMN), e.g. users.full_name"
+        ))
+    })?;
+    let table = TableName::parse(table).map_err(|e| {
+        Failure::Usage(format!(
+            "--{flag}: table {table:?} is not a valid table name: it {e}"
         ))
     })?;
     let ident = |what: &str, s: &str| {
@@ -84,7 +91,7 @@ fn split(flag: &str, value: &str) -> Result<(Ident, Ident), Failure> {
             ))
         })
     };
-    Ok((ident("table", table)?, ident("column", column)?))
+    Ok((table, ident("column", column)?))
 }
 
 pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
@@ -150,7 +157,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
 /// usage error that says which.
 fn old_storage(
     args: &InitArgs,
-    table: Ident,
+    table: TableName,
     key: Ident,
     column: Ident,
 ) -> Result<OldStorage, Failure> {

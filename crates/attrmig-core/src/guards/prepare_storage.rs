@@ -80,7 +80,7 @@ fn new_storage_exists(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refus
         return Err(not_unique(
             "new",
             table,
-            new.table.as_str(),
+            &new.table.to_string(),
             new.key.as_str(),
             format!(
                 "give `{}.{}` a primary key or a unique index of its own (the sync upserts by it)",
@@ -152,7 +152,7 @@ fn keys_join(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
         return Err(not_unique(
             "old",
             &old.table,
-            table.as_str(),
+            &table.to_string(),
             old_key.name.as_str(),
             todo,
         ));
@@ -488,7 +488,7 @@ mod tests {
     fn eav_plan() -> Plan {
         let mut plan = plan();
         plan.old = OldStorage::Eav {
-            table: crate::ident::Ident::new("users").unwrap(),
+            table: crate::ident::TableName::parse("users").unwrap(),
             key: crate::ident::Ident::new("id").unwrap(),
             name_column: crate::ident::Ident::new("name").unwrap(),
             name: "full_name".into(),
