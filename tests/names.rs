@@ -139,3 +139,102 @@ backend_tests! {
         assert_eq!(p.count("SELECT COUNT(*) AS n FROM album_meta WHERE title IS NOT NULL"), 2);
     }
 }
+
+/// SCHEMA.invoices(id, memo) to OTHER.invoice_memos: both tables qualified.
+const QUALIFIED_PLAN: &str = r#"
+[old]
+kind = "column"
+table = "SCHEMA.invoices"
+key = "id"
+column = "memo"
+
+[new]
+table = "OTHER.invoice_memos"
+key = "invoice_id"
+column = "memo"
+
+[guards]
+soak = "0s"
+max_check_age = "1h"
+approvals = 1
+"#;
+
+/// A schema (PostgreSQL) or database (MySQL/MariaDB) named in the plan, for old and new
+/// storage apart: a table of the same name in the connection's own schema is a decoy
+/// no tool may touch, and the walk reaches 10.
+fn walk_qualified(db: &TestDb, schema: &str, other: &str) {
+    let plan = QUALIFIED_PLAN.replace("SCHEMA", schema).replace("OTHER", other);
+    let p = Project::new(db).with_plan("memos", &plan);
+    p.sql(&format!(
+        "CREATE SCHEMA {schema}; CREATE SCHEMA {other};
+         CREATE TABLE {schema}.invoices (id INT NOT NULL PRIMARY KEY, memo VARCHAR(100) NOT NULL);
+         CREATE INDEX invoices_memo ON {schema}.invoices (memo);
+         INSERT INTO {schema}.invoices VALUES (1, 'net 30'), (2, 'net 60'), (3, 'paid');
+         CREATE TABLE invoices (id INT NOT NULL PRIMARY KEY, memo VARCHAR(100) NOT NULL);
+         INSERT INTO invoices VALUES (1, 'decoy');"
+    ));
+    p.attrmig(["ddl", "memos", "prepare-storage"])
+        .run()
+        .ok()
+        .stdout_has(&format!("CREATE TABLE {}", quote_pair(db, other, "invoice_memos")))
+        .stdout_has(&format!("ON {}", quote_pair(db, other, "invoice_memos")));
+    walk_to_sync(&p, "memos", true);
+    assert_eq!(
+        p.count(&format!("SELECT COUNT(*) AS n FROM {other}.invoice_memos WHERE memo IS NOT NULL")),
+        3
+    );
+    for _ in 0..3 {
+        p.attrmig(["advance", "memos"]).run().ok();
+    }
+    p.attrmig(["ddl", "memos", "prepare-old-stop", "--apply"]).run().ok();
+    p.attrmig(["advance", "memos"]).run().ok();
+    p.attrmig(["advance", "memos"]).run().ok();
+    p.attrmig(["approve", "memos"]).actor("bob@example.com").run().ok();
+    p.attrmig(["advance", "memos", "--confirm-point-of-no-return"]).run().ok();
+    p.attrmig(["ddl", "memos", "drop-old", "--apply"]).run().ok();
+    p.attrmig(["advance", "memos"]).run().ok();
+    let mode = p.attrmig(["--json", "mode", "memos"]).run().ok().json();
+    assert_eq!(mode["step"], "drop-old");
+    // The decoy in the connection's own schema kept its column and its row.
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM invoices WHERE memo = 'decoy'"), 1);
+}
+
+fn quote_pair(db: &TestDb, schema: &str, table: &str) -> String {
+    match db.backend() {
+        Backend::Mysql => format!("`{schema}`.`{table}`"),
+        _ => format!("\"{schema}\".\"{table}\""),
+    }
+}
+
+#[test]
+fn postgres_schema_qualified_tables_walk_to_10() {
+    let Some(db) = TestDb::postgres() else { return };
+    walk_qualified(&db, "billing", "archive");
+}
+
+#[test]
+fn mysql_database_qualified_tables_walk_to_10() {
+    let Some(db) = TestDb::mysql() else { return };
+    // A MySQL schema is a database, server-wide: names of this test's own, dropped after.
+    let own = db.url().rsplit('/').next().unwrap().to_owned();
+    let (schema, other) = (format!("{own}_billing"), format!("{own}_archive"));
+    walk_qualified(&db, &schema, &other);
+    db.execute(&format!("DROP DATABASE {schema}; DROP DATABASE {other};"));
+}
+
+#[test]
+fn sqlite_main_schema_is_accepted_and_others_refused() {
+    let db = TestDb::sqlite();
+    let plan = login_plan("main.accounts", "accounts_pii");
+    let p = Project::new(&db).with_plan("logins", &plan);
+    p.sql("CREATE TABLE accounts (login TEXT NOT NULL PRIMARY KEY, full_name TEXT);
+           INSERT INTO accounts VALUES ('alice', 'Alice'), ('ALICE', 'Alice Upper');");
+    walk_to_sync(&p, "logins", true);
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM accounts_pii"), 2);
+    p.write("plans/elsewhere.toml", &login_plan("billing.accounts", "accounts_pii"));
+    p.attrmig(["ddl", "elsewhere", "prepare-storage"])
+        .run()
+        .code(3)
+        .stderr_has("SQLite has no schema `billing` here")
+        .stderr_has("write `table = \"accounts\"` (or `main.accounts`)");
+}

@@ -39,6 +39,24 @@ pub fn resolve<'a>(folding: Folding, wanted: &str, spellings: &[&'a str]) -> Opt
     matches.next().is_none().then_some(*first)
 }
 
+/// SQLite: attrmig opens one database file and attaches none, so a table is in `main`
+/// (which a plan may say) or nowhere it can see.
+pub fn sqlite_schemas(plan: &crate::Plan) -> Result<(), crate::Refusal> {
+    for (role, table) in [("old", plan.old.table()), ("new", &plan.new.table)] {
+        if let Some(schema) = &table.schema
+            && !schema.as_str().eq_ignore_ascii_case("main")
+        {
+            return Err(crate::Refusal::SqliteSchema {
+                role,
+                schema: schema.to_string(),
+                table: table.name.to_string(),
+                id: plan.id.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -148,6 +148,20 @@ pub enum Refusal {
         /// Its type.
         new_type: String,
     },
+    /// SQLite: a table qualified by a schema other than `main`.
+    #[error(
+        "[{role}] table = \"{schema}.{table}\": SQLite has no schema `{schema}` here (attrmig opens one database file and attaches none); write `table = \"{table}\"` (or `main.{table}`) in plans/{id}.toml"
+    )]
+    SqliteSchema {
+        /// `old` or `new`.
+        role: &'static str,
+        /// The schema written.
+        schema: String,
+        /// The table's own name.
+        table: String,
+        /// Migration id.
+        id: String,
+    },
     /// Old and new keys are text whose collations disagree on which keys are equal.
     #[error(
         "old key `{old_key}` is collated {old_collation} but new key `{new_key}` is collated {new_collation}; they disagree on which keys are equal (one may call 'alice' and 'ALICE' one key, the other two), so one row's value would overwrite another's. {todo}"

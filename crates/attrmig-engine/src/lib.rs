@@ -68,6 +68,11 @@ impl Engine {
         let plan = project::require_valid(self.project.load_plan(id))?;
         // The names as the database spells them, for the guards, their evidence and
         // every tool alike (docs/plan-format.md, "Names").
+        if let Some(p) = &plan
+            && self.session.app().backend() == attrmig_db::Backend::Sqlite
+        {
+            attrmig_core::names::sqlite_schemas(p)?;
+        }
         let plan = plan
             .map(|p| attrmig_db::names::resolve_plan(self.session.app(), &p))
             .transpose()?;

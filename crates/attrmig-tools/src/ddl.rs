@@ -283,7 +283,7 @@ fn new_indexes(layout: &Layout, dependents: &[Dependent]) -> Vec<Statement> {
             let unique = d.unique || d.kind == DependentKind::Unique;
             let name = own_name(&format!(
                 "{}_{}",
-                new.table,
+                new.table.name,
                 columns
                     .iter()
                     .map(Ident::as_str)

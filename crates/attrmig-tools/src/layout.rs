@@ -80,7 +80,7 @@ impl Layout {
         // spelling the plan used that the backend accepts.
         let plan = &attrmig_db::names::resolve_plan(conn, plan)?;
         if backend == Backend::Sqlite {
-            refuse_attached_schema(plan)?;
+            attrmig_core::names::sqlite_schemas(plan)?;
         }
         let old_table = introspect::table(conn, plan.old.table())?;
         let new_table = if plan.new.table == *plan.old.table() {
@@ -625,22 +625,6 @@ fn sqlite_create_sql(conn: &mut AnyConnection, table: &str) -> Result<Option<Str
         .load(conn)
         .map_err(|e| ToolError::query("read the old table's definition", e))?;
     Ok(rows.into_iter().next().map(|c| c.sql))
-}
-
-/// SQLite: attrmig opens one database file and attaches none, so a table is in `main`
-/// (which a plan may say) or nowhere it can see.
-fn refuse_attached_schema(plan: &Plan) -> Result<(), ToolError> {
-    for (role, table) in [("old", plan.old.table()), ("new", &plan.new.table)] {
-        if let Some(schema) = &table.schema
-            && !schema.as_str().eq_ignore_ascii_case("main")
-        {
-            return Err(ToolError::Unexpected(format!(
-                "[{role}] table = \"{table}\": SQLite has no schema `{schema}` here (attrmig opens one database file and attaches none); write `table = \"{}\"` (or `main.{}`) in plans/{}.toml",
-                table.name, table.name, plan.id
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// MySQL/MariaDB: the old table's `SHOW CREATE TABLE` (the table exists).
