@@ -238,3 +238,99 @@ fn sqlite_main_schema_is_accepted_and_others_refused() {
         .stderr_has("SQLite has no schema `billing` here")
         .stderr_has("write `table = \"accounts\"` (or `main.accounts`)");
 }
+
+/// payment(payment_id, amount) partitioned by range, as Pagila's `payment`, to NEW.
+const PAYMENT_PLAN: &str = r#"
+[old]
+kind = "column"
+table = "payment"
+key = "payment_id"
+column = "amount"
+
+[new]
+table = "NEW"
+key = "payment_id"
+column = "NEW_COLUMN"
+
+[guards]
+soak = "0s"
+max_check_age = "1h"
+approvals = 1
+"#;
+
+/// Pagila's `payment` is PARTITION BY RANGE: a partitioned table (relkind 'p') whose
+/// rows live in its partitions. As old storage it walks to 10 (introspection, its
+/// partitioned unique index, sync, cross-check, the step-9 fingerprint, prepare-old-stop
+/// and drop-old on the parent); as new storage (a column added to it) its index is
+/// created on the partitioned table. Pagila's own key includes the partition key, so
+/// `payment_id` alone is refused, naming it.
+#[test]
+fn postgres_partitioned_tables_as_old_and_new_storage() {
+    let Some(db) = TestDb::postgres() else { return };
+    let plan = PAYMENT_PLAN.replace("NEW_COLUMN", "amount").replace("NEW", "payment_amounts");
+    let p = Project::new(&db).with_plan("amounts", &plan);
+    p.sql(
+        "CREATE TABLE payment (payment_id INT NOT NULL PRIMARY KEY, customer_id INT NOT NULL, amount NUMERIC(5,2) NOT NULL)
+           PARTITION BY RANGE (payment_id);
+         CREATE TABLE payment_p1 PARTITION OF payment FOR VALUES FROM (1) TO (100);
+         CREATE TABLE payment_p2 PARTITION OF payment FOR VALUES FROM (100) TO (1000);
+         CREATE INDEX payment_amount ON payment (amount);
+         INSERT INTO payment SELECT i, i % 7, (i % 50) + 0.99 FROM generate_series(1, 250) AS i;",
+    );
+    p.attrmig(["ddl", "amounts", "prepare-storage"])
+        .run()
+        .ok()
+        .stdout_has("CREATE INDEX");
+    walk_to_sync(&p, "amounts", true);
+    // A planted difference in a partition is found, and the sync repairs it.
+    p.sql("UPDATE payment_amounts SET amount = 0 WHERE payment_id = 150");
+    p.attrmig(["cross-check", "amounts"]).run().code(4).stdout_has("differs 1");
+    p.attrmig(["sync", "amounts"]).run().ok();
+    p.attrmig(["cross-check", "amounts"]).run().ok().stdout_has("old and new agree");
+    for _ in 0..3 {
+        p.attrmig(["advance", "amounts"]).run().ok();
+    }
+    p.attrmig(["ddl", "amounts", "prepare-old-stop", "--apply"]).run().ok();
+    p.attrmig(["advance", "amounts"]).run().ok();
+    p.attrmig(["advance", "amounts"]).run().ok();
+    p.attrmig(["approve", "amounts"]).actor("bob@example.com").run().ok();
+    p.attrmig(["advance", "amounts", "--confirm-point-of-no-return"]).run().ok();
+    p.attrmig(["ddl", "amounts", "drop-old", "--apply"]).run().ok();
+    p.attrmig(["advance", "amounts"]).run().ok();
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = 'payment_p1' AND column_name = 'amount'"), 0);
+
+    // New storage in the partitioned table itself: the column and its index on the parent.
+    p.sql(
+        "CREATE TABLE rental (rental_id INT NOT NULL PRIMARY KEY, note VARCHAR(40)) PARTITION BY RANGE (rental_id);
+         CREATE TABLE rental_p1 PARTITION OF rental FOR VALUES FROM (1) TO (1000);
+         CREATE INDEX rental_note ON rental (note);
+         INSERT INTO rental SELECT i, 'note ' || i FROM generate_series(1, 20) AS i;",
+    );
+    let same = PAYMENT_PLAN
+        .replace("table = \"payment\"", "table = \"rental\"")
+        .replace("payment_id", "rental_id")
+        .replace("column = \"amount\"", "column = \"note\"")
+        .replace("NEW_COLUMN", "remark")
+        .replace("NEW", "rental");
+    p.write("plans/remarks.toml", &same);
+    p.attrmig(["ddl", "remarks", "prepare-storage", "--apply"]).run().ok();
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM pg_class WHERE relkind = 'I' AND relname LIKE 'attrmig_rental_remark%'"), 1);
+    walk_to_sync(&p, "remarks", false);
+
+    // Pagila's own shape: the key includes the partition key.
+    p.sql(
+        "CREATE TABLE pagila_payment (payment_id INT NOT NULL, payment_date DATE NOT NULL, amount NUMERIC(5,2),
+           PRIMARY KEY (payment_date, payment_id)) PARTITION BY RANGE (payment_date);
+         CREATE TABLE pagila_payment_2022 PARTITION OF pagila_payment FOR VALUES FROM ('2022-01-01') TO ('2023-01-01');
+         CREATE TABLE pagila_amounts (payment_id INT NOT NULL PRIMARY KEY, amount NUMERIC(5,2));",
+    );
+    let pagila = PAYMENT_PLAN
+        .replace("table = \"payment\"", "table = \"pagila_payment\"")
+        .replace("NEW_COLUMN", "amount")
+        .replace("NEW", "pagila_amounts");
+    p.write("plans/pagila.toml", &pagila);
+    p.attrmig(["advance", "pagila"])
+        .run()
+        .code(3)
+        .stderr_has("old key `pagila_payment.payment_id` is not unique: the table's key is (payment_date, payment_id)");
+}
