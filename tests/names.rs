@@ -334,3 +334,70 @@ fn postgres_partitioned_tables_as_old_and_new_storage() {
         .code(3)
         .stderr_has("old key `pagila_payment.payment_id` is not unique: the table's key is (payment_date, payment_id)");
 }
+
+/// Chinook's "Customer"."Company" (quoted, mixed case) to a new mixed-case table, next to
+/// a table created unquoted (folded to lower case) that the plan writes in mixed case.
+const CHINOOK_PLAN: &str = r#"
+[old]
+kind = "column"
+table = "Customer"
+key = "CustomerId"
+column = "Company"
+
+[new]
+table = "CustomerCompany"
+key = "CustomerId"
+column = "Company"
+
+[guards]
+soak = "0s"
+max_check_age = "1h"
+approvals = 1
+"#;
+
+/// PostgreSQL: a name written as the database spells it (`Customer`, Chinook's
+/// `"Customer"`) is that object; one that matches nothing so spelled is taken as an
+/// unquoted name, which PostgreSQL folds (`Invoice_Notes` is `invoice_notes`). A new
+/// table is created as the plan spells it, quoted. The mixed-case walk reaches 10.
+#[test]
+fn postgres_mixed_case_and_folded_names() {
+    let Some(db) = TestDb::postgres() else { return };
+    let p = Project::new(&db).with_plan("company", CHINOOK_PLAN);
+    p.sql(
+        "CREATE TABLE \"Customer\" (\"CustomerId\" INT NOT NULL PRIMARY KEY, \"Company\" VARCHAR(80));
+         CREATE TABLE customer (customerid INT NOT NULL PRIMARY KEY, company VARCHAR(80));
+         INSERT INTO \"Customer\" VALUES (1, 'Embraer'), (2, NULL), (3, 'JetBrains s.r.o.');
+         INSERT INTO customer VALUES (1, 'decoy');",
+    );
+    p.attrmig(["ddl", "company", "prepare-storage"])
+        .run()
+        .ok()
+        .stdout_has("CREATE TABLE \"CustomerCompany\" (\"CustomerId\" integer NOT NULL PRIMARY KEY, \"Company\" character varying(80))");
+    walk_to_sync(&p, "company", true);
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM \"CustomerCompany\" WHERE \"Company\" IS NOT NULL"), 2);
+    for _ in 0..3 {
+        p.attrmig(["advance", "company"]).run().ok();
+    }
+    p.attrmig(["advance", "company"]).run().ok();
+    p.attrmig(["advance", "company"]).run().ok();
+    p.attrmig(["approve", "company"]).actor("bob@example.com").run().ok();
+    p.attrmig(["advance", "company", "--confirm-point-of-no-return"]).run().ok();
+    p.attrmig(["ddl", "company", "drop-old", "--apply"]).run().ok();
+    p.attrmig(["advance", "company"]).run().ok();
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = 'Customer' AND column_name = 'Company'"), 0);
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM customer WHERE company = 'decoy'"), 1);
+
+    // Written in mixed case, created unquoted: PostgreSQL's fold, and the log says so.
+    p.sql(
+        "CREATE TABLE invoice_notes (invoiceid INT NOT NULL PRIMARY KEY, note VARCHAR(80));
+         INSERT INTO invoice_notes VALUES (1, 'a'), (2, 'b');",
+    );
+    let folded = CHINOOK_PLAN
+        .replace("table = \"Customer\"", "table = \"Invoice_Notes\"")
+        .replace("key = \"CustomerId\"\ncolumn = \"Company\"\n\n[new]", "key = \"InvoiceId\"\ncolumn = \"Note\"\n\n[new]")
+        .replace("table = \"CustomerCompany\"\nkey = \"CustomerId\"\ncolumn = \"Company\"", "table = \"invoice_meta\"\nkey = \"invoice_id\"\ncolumn = \"note\"");
+    p.write("plans/notes.toml", &folded);
+    walk_to_sync(&p, "notes", true);
+    let log = p.intact_log("notes").to_string();
+    assert!(log.contains("old key invoice_notes.invoiceid"), "{log}");
+}
