@@ -401,3 +401,35 @@ fn postgres_mixed_case_and_folded_names() {
     let log = p.intact_log("notes").to_string();
     assert!(log.contains("old key invoice_notes.invoiceid"), "{log}");
 }
+
+backend_tests! {
+    /// `init` writes the names as the database spells them when it can see the database
+    /// (and as written when it can't: a plan may come first).
+    fn init_writes_names_as_the_database_spells_them(db: &TestDb) {
+        let p = Project::new(db);
+        let create = match db.backend() {
+            Backend::Postgres => "CREATE TABLE album (albumid INT NOT NULL PRIMARY KEY, title VARCHAR(160))",
+            _ => "CREATE TABLE Album (AlbumId INT NOT NULL PRIMARY KEY, Title VARCHAR(160))",
+        };
+        p.sql(create);
+        // MySQL/MariaDB match table names exactly here (lower_case_table_names = 0).
+        let (old, key) = match db.backend() {
+            Backend::Sqlite => ("album.title", "albumid"),
+            Backend::Mysql => ("Album.title", "albumid"),
+            Backend::Postgres => ("Album.Title", "AlbumId"),
+        };
+        p.attrmig(["init", "album-title", "--old", old, "--old-key", key, "--new", "Album_Meta.title", "--new-key", "album_id"])
+            .run()
+            .ok();
+        let text = std::fs::read_to_string(p.path("plans/album-title.toml")).unwrap();
+        let (table, key, column) = match db.backend() {
+            Backend::Postgres => ("album", "albumid", "title"),
+            _ => ("Album", "AlbumId", "Title"),
+        };
+        assert!(text.contains(&format!("table = \"{table}\"")), "{text}");
+        assert!(text.contains(&format!("key = \"{key}\"")), "{text}");
+        assert!(text.contains(&format!("column = \"{column}\"")), "{text}");
+        // New storage doesn't exist yet: as written.
+        assert!(text.contains("table = \"Album_Meta\""), "{text}");
+    }
+}

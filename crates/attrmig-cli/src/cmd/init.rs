@@ -107,6 +107,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
         Some(k) => Ident::new(k).map_err(|e| Failure::Usage(format!("--new-key: it {e}")))?,
         None => old_key.clone(),
     };
+    let described = args.description.is_none();
     let plan = Plan {
         id: id.clone(),
         description: args
@@ -126,6 +127,10 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
         fleet: FleetSettings::default(),
     };
     let project = ctx.project()?;
+    let mut plan = spelled_by_database(&project, plan);
+    if described {
+        plan.description = format!("Move {} to {}", plan.old.describe(), plan.new.describe());
+    }
     let path = project.plan_path(id.as_str());
     if path.exists() && !args.force {
         return Err(Failure::Usage(format!(
@@ -202,6 +207,20 @@ fn old_storage(
             }
         }
     })
+}
+
+/// The plan's names as the database spells them (`AlbumId` for `--old-key albumid` on
+/// SQLite), when the project's database can be reached; as written otherwise, since a
+/// plan may well be written before its database exists. Only reads the catalogue: no
+/// state tables are created.
+fn spelled_by_database(project: &attrmig_engine::Project, plan: Plan) -> Plan {
+    let Ok((app, _)) = project.urls() else {
+        return plan;
+    };
+    let Ok(mut conn) = attrmig_db::connect(&app) else {
+        return plan;
+    };
+    attrmig_db::names::resolve_plan(&mut conn, &plan).unwrap_or(plan)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
