@@ -34,6 +34,11 @@ pub struct Plan {
     /// Whether the application reports what it does (`attrmig-app`), and what the
     /// guards require of its reports.
     pub fleet: FleetSettings,
+    /// `[old]` and `[new]` as the plan file writes them, once [`Plan::renamed`] gave
+    /// `old` and `new` the database's spelling: the storage fingerprint is the file's,
+    /// so that `attrmig check`, which sees no database, computes the same one.
+    #[serde(skip)]
+    pub written: Option<Box<(OldStorage, NewStorage)>>,
 }
 
 /// Where the attribute lives before the migration.
@@ -327,9 +332,14 @@ impl Plan {
             key: rename(NewColumn, &self.new.key),
             column: rename(NewColumn, &self.new.column),
         };
+        let written = self
+            .written
+            .clone()
+            .unwrap_or_else(|| Box::new((self.old.clone(), self.new.clone())));
         Plan {
             old,
             new,
+            written: Some(written),
             ..self.clone()
         }
     }
@@ -337,7 +347,10 @@ impl Plan {
     /// A digest of the plan's storage part (`[old]` and `[new]`), recorded when step 1 is
     /// reached. A later change of it is a different migration, and is refused.
     pub fn storage_fingerprint(&self) -> String {
-        storage_fingerprint(&self.old, &self.new)
+        match &self.written {
+            Some(written) => storage_fingerprint(&written.0, &written.1),
+            None => storage_fingerprint(&self.old, &self.new),
+        }
     }
 }
 
@@ -427,6 +440,7 @@ pub(crate) mod fixtures {
             },
             code: CodeRules::default(),
             fleet: FleetSettings::default(),
+            written: None,
         }
     }
 }
@@ -434,6 +448,17 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_respelled_by_the_database_keep_the_files_fingerprint() {
+        let plan = fixtures::users_full_name();
+        let respelled = plan.renamed(|_, name| Ident::new(&name.as_str().to_uppercase()).unwrap());
+        assert_eq!(respelled.old.table().to_string(), "USERS");
+        assert_eq!(respelled.storage_fingerprint(), plan.storage_fingerprint());
+        // Twice: still the file's.
+        let again = respelled.renamed(|_, name| Ident::new(&name.as_str().to_lowercase()).unwrap());
+        assert_eq!(again.storage_fingerprint(), plan.storage_fingerprint());
+    }
 
     #[test]
     fn fingerprint_covers_storage_only() {

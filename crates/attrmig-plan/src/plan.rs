@@ -185,6 +185,7 @@ pub fn parse_plan(id: &str, file: &Path, text: &str) -> Result<Plan, FileErrors>
             tools,
             code,
             fleet,
+            written: None,
         }),
         _ => None,
     };

@@ -125,6 +125,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
         tools: ToolSettings::default(),
         code: CodeRules::default(),
         fleet: FleetSettings::default(),
+        written: None,
     };
     let project = ctx.project()?;
     let mut plan = spelled_by_database(&project, plan);
