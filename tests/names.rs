@@ -33,14 +33,19 @@ fn login_plan(old: &str, new: &str) -> String {
 /// double-write noted, a sync pass and a clean full cross-check.
 pub fn walk_to_sync(p: &Project<'_>, id: &str, ddl: bool) {
     if ddl {
-        p.attrmig(["ddl", id, "prepare-storage", "--apply"]).run().ok();
+        p.attrmig(["ddl", id, "prepare-storage", "--apply"])
+            .run()
+            .ok();
     }
     p.attrmig(["advance", id]).run().ok();
     p.attrmig(["cross-check", id]).run();
     p.attrmig(["advance", id]).run().ok();
     p.attrmig(["advance", id, "--note", "release 1"]).run().ok();
     p.attrmig(["sync", id]).run().ok().stdout_has("0 rejected");
-    p.attrmig(["cross-check", id]).run().ok().stdout_has("old and new agree");
+    p.attrmig(["cross-check", id])
+        .run()
+        .ok()
+        .stdout_has("old and new agree");
     p.attrmig(["advance", id]).run().ok();
 }
 
@@ -163,7 +168,9 @@ approvals = 1
 /// storage apart: a table of the same name in the connection's own schema is a decoy
 /// no tool may touch, and the walk reaches 10.
 fn walk_qualified(db: &TestDb, schema: &str, other: &str) {
-    let plan = QUALIFIED_PLAN.replace("SCHEMA", schema).replace("OTHER", other);
+    let plan = QUALIFIED_PLAN
+        .replace("SCHEMA", schema)
+        .replace("OTHER", other);
     let p = Project::new(db).with_plan("memos", &plan);
     p.sql(&format!(
         "CREATE SCHEMA {schema}; CREATE SCHEMA {other};
@@ -176,27 +183,44 @@ fn walk_qualified(db: &TestDb, schema: &str, other: &str) {
     p.attrmig(["ddl", "memos", "prepare-storage"])
         .run()
         .ok()
-        .stdout_has(&format!("CREATE TABLE {}", quote_pair(db, other, "invoice_memos")))
+        .stdout_has(&format!(
+            "CREATE TABLE {}",
+            quote_pair(db, other, "invoice_memos")
+        ))
         .stdout_has(&format!("ON {}", quote_pair(db, other, "invoice_memos")));
     walk_to_sync(&p, "memos", true);
     assert_eq!(
-        p.count(&format!("SELECT COUNT(*) AS n FROM {other}.invoice_memos WHERE memo IS NOT NULL")),
+        p.count(&format!(
+            "SELECT COUNT(*) AS n FROM {other}.invoice_memos WHERE memo IS NOT NULL"
+        )),
         3
     );
     for _ in 0..3 {
         p.attrmig(["advance", "memos"]).run().ok();
     }
-    p.attrmig(["ddl", "memos", "prepare-old-stop", "--apply"]).run().ok();
+    p.attrmig(["ddl", "memos", "prepare-old-stop", "--apply"])
+        .run()
+        .ok();
     p.attrmig(["advance", "memos"]).run().ok();
     p.attrmig(["advance", "memos"]).run().ok();
-    p.attrmig(["approve", "memos"]).actor("bob@example.com").run().ok();
-    p.attrmig(["advance", "memos", "--confirm-point-of-no-return"]).run().ok();
-    p.attrmig(["ddl", "memos", "drop-old", "--apply"]).run().ok();
+    p.attrmig(["approve", "memos"])
+        .actor("bob@example.com")
+        .run()
+        .ok();
+    p.attrmig(["advance", "memos", "--confirm-point-of-no-return"])
+        .run()
+        .ok();
+    p.attrmig(["ddl", "memos", "drop-old", "--apply"])
+        .run()
+        .ok();
     p.attrmig(["advance", "memos"]).run().ok();
     let mode = p.attrmig(["--json", "mode", "memos"]).run().ok().json();
     assert_eq!(mode["step"], "drop-old");
     // The decoy in the connection's own schema kept its column and its row.
-    assert_eq!(p.count("SELECT COUNT(*) AS n FROM invoices WHERE memo = 'decoy'"), 1);
+    assert_eq!(
+        p.count("SELECT COUNT(*) AS n FROM invoices WHERE memo = 'decoy'"),
+        1
+    );
 }
 
 fn quote_pair(db: &TestDb, schema: &str, table: &str) -> String {
@@ -227,11 +251,16 @@ fn sqlite_main_schema_is_accepted_and_others_refused() {
     let db = TestDb::sqlite();
     let plan = login_plan("main.accounts", "accounts_pii");
     let p = Project::new(&db).with_plan("logins", &plan);
-    p.sql("CREATE TABLE accounts (login TEXT NOT NULL PRIMARY KEY, full_name TEXT);
-           INSERT INTO accounts VALUES ('alice', 'Alice'), ('ALICE', 'Alice Upper');");
+    p.sql(
+        "CREATE TABLE accounts (login TEXT NOT NULL PRIMARY KEY, full_name TEXT);
+           INSERT INTO accounts VALUES ('alice', 'Alice'), ('ALICE', 'Alice Upper');",
+    );
     walk_to_sync(&p, "logins", true);
     assert_eq!(p.count("SELECT COUNT(*) AS n FROM accounts_pii"), 2);
-    p.write("plans/elsewhere.toml", &login_plan("billing.accounts", "accounts_pii"));
+    p.write(
+        "plans/elsewhere.toml",
+        &login_plan("billing.accounts", "accounts_pii"),
+    );
     p.attrmig(["ddl", "elsewhere", "prepare-storage"])
         .run()
         .code(3)
@@ -267,7 +296,9 @@ approvals = 1
 #[test]
 fn postgres_partitioned_tables_as_old_and_new_storage() {
     let Some(db) = TestDb::postgres() else { return };
-    let plan = PAYMENT_PLAN.replace("NEW_COLUMN", "amount").replace("NEW", "payment_amounts");
+    let plan = PAYMENT_PLAN
+        .replace("NEW_COLUMN", "amount")
+        .replace("NEW", "payment_amounts");
     let p = Project::new(&db).with_plan("amounts", &plan);
     p.sql(
         "CREATE TABLE payment (payment_id INT NOT NULL PRIMARY KEY, customer_id INT NOT NULL, amount NUMERIC(5,2) NOT NULL)
@@ -284,18 +315,33 @@ fn postgres_partitioned_tables_as_old_and_new_storage() {
     walk_to_sync(&p, "amounts", true);
     // A planted difference in a partition is found, and the sync repairs it.
     p.sql("UPDATE payment_amounts SET amount = 0 WHERE payment_id = 150");
-    p.attrmig(["cross-check", "amounts"]).run().code(4).stdout_has("differs 1");
+    p.attrmig(["cross-check", "amounts"])
+        .run()
+        .code(4)
+        .stdout_has("differs 1");
     p.attrmig(["sync", "amounts"]).run().ok();
-    p.attrmig(["cross-check", "amounts"]).run().ok().stdout_has("old and new agree");
+    p.attrmig(["cross-check", "amounts"])
+        .run()
+        .ok()
+        .stdout_has("old and new agree");
     for _ in 0..3 {
         p.attrmig(["advance", "amounts"]).run().ok();
     }
-    p.attrmig(["ddl", "amounts", "prepare-old-stop", "--apply"]).run().ok();
+    p.attrmig(["ddl", "amounts", "prepare-old-stop", "--apply"])
+        .run()
+        .ok();
     p.attrmig(["advance", "amounts"]).run().ok();
     p.attrmig(["advance", "amounts"]).run().ok();
-    p.attrmig(["approve", "amounts"]).actor("bob@example.com").run().ok();
-    p.attrmig(["advance", "amounts", "--confirm-point-of-no-return"]).run().ok();
-    p.attrmig(["ddl", "amounts", "drop-old", "--apply"]).run().ok();
+    p.attrmig(["approve", "amounts"])
+        .actor("bob@example.com")
+        .run()
+        .ok();
+    p.attrmig(["advance", "amounts", "--confirm-point-of-no-return"])
+        .run()
+        .ok();
+    p.attrmig(["ddl", "amounts", "drop-old", "--apply"])
+        .run()
+        .ok();
     p.attrmig(["advance", "amounts"]).run().ok();
     assert_eq!(p.count("SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = 'payment_p1' AND column_name = 'amount'"), 0);
 
@@ -313,7 +359,9 @@ fn postgres_partitioned_tables_as_old_and_new_storage() {
         .replace("NEW_COLUMN", "remark")
         .replace("NEW", "rental");
     p.write("plans/remarks.toml", &same);
-    p.attrmig(["ddl", "remarks", "prepare-storage", "--apply"]).run().ok();
+    p.attrmig(["ddl", "remarks", "prepare-storage", "--apply"])
+        .run()
+        .ok();
     assert_eq!(p.count("SELECT COUNT(*) AS n FROM pg_class WHERE relkind = 'I' AND relname LIKE 'attrmig_rental_remark%'"), 1);
     walk_to_sync(&p, "remarks", false);
 
@@ -374,18 +422,31 @@ fn postgres_mixed_case_and_folded_names() {
         .ok()
         .stdout_has("CREATE TABLE \"CustomerCompany\" (\"CustomerId\" integer NOT NULL PRIMARY KEY, \"Company\" character varying(80))");
     walk_to_sync(&p, "company", true);
-    assert_eq!(p.count("SELECT COUNT(*) AS n FROM \"CustomerCompany\" WHERE \"Company\" IS NOT NULL"), 2);
+    assert_eq!(
+        p.count("SELECT COUNT(*) AS n FROM \"CustomerCompany\" WHERE \"Company\" IS NOT NULL"),
+        2
+    );
     for _ in 0..3 {
         p.attrmig(["advance", "company"]).run().ok();
     }
     p.attrmig(["advance", "company"]).run().ok();
     p.attrmig(["advance", "company"]).run().ok();
-    p.attrmig(["approve", "company"]).actor("bob@example.com").run().ok();
-    p.attrmig(["advance", "company", "--confirm-point-of-no-return"]).run().ok();
-    p.attrmig(["ddl", "company", "drop-old", "--apply"]).run().ok();
+    p.attrmig(["approve", "company"])
+        .actor("bob@example.com")
+        .run()
+        .ok();
+    p.attrmig(["advance", "company", "--confirm-point-of-no-return"])
+        .run()
+        .ok();
+    p.attrmig(["ddl", "company", "drop-old", "--apply"])
+        .run()
+        .ok();
     p.attrmig(["advance", "company"]).run().ok();
     assert_eq!(p.count("SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_name = 'Customer' AND column_name = 'Company'"), 0);
-    assert_eq!(p.count("SELECT COUNT(*) AS n FROM customer WHERE company = 'decoy'"), 1);
+    assert_eq!(
+        p.count("SELECT COUNT(*) AS n FROM customer WHERE company = 'decoy'"),
+        1
+    );
 
     // Written in mixed case, created unquoted: PostgreSQL's fold, and the log says so.
     p.sql(
@@ -394,8 +455,14 @@ fn postgres_mixed_case_and_folded_names() {
     );
     let folded = CHINOOK_PLAN
         .replace("table = \"Customer\"", "table = \"Invoice_Notes\"")
-        .replace("key = \"CustomerId\"\ncolumn = \"Company\"\n\n[new]", "key = \"InvoiceId\"\ncolumn = \"Note\"\n\n[new]")
-        .replace("table = \"CustomerCompany\"\nkey = \"CustomerId\"\ncolumn = \"Company\"", "table = \"invoice_meta\"\nkey = \"invoice_id\"\ncolumn = \"note\"");
+        .replace(
+            "key = \"CustomerId\"\ncolumn = \"Company\"\n\n[new]",
+            "key = \"InvoiceId\"\ncolumn = \"Note\"\n\n[new]",
+        )
+        .replace(
+            "table = \"CustomerCompany\"\nkey = \"CustomerId\"\ncolumn = \"Company\"",
+            "table = \"invoice_meta\"\nkey = \"invoice_id\"\ncolumn = \"note\"",
+        );
     p.write("plans/notes.toml", &folded);
     walk_to_sync(&p, "notes", true);
     let log = p.intact_log("notes").to_string();

@@ -87,11 +87,26 @@ mod tests {
             Some(&mysql("utf8mb4_bin")),
             Some(&mysql("utf8mb4_general_ci"))
         ));
-        assert!(agree(Some(&mysql("utf8mb4_bin")), Some(&mysql("utf8mb4_bin"))));
-        assert!(!agree(Some(&mysql("utf8mb4_bin")), Some(&mysql("utf8mb4_0900_bin"))));
-        assert!(!agree(Some(&Collation::sqlite("NOCASE")), Some(&Collation::sqlite("BINARY"))));
-        assert!(agree(Some(&Collation::sqlite("NOCASE")), Some(&Collation::sqlite("nocase"))));
-        assert!(agree(Some(&Collation::sqlite("BINARY")), Some(&Collation::sqlite("binary"))));
+        assert!(agree(
+            Some(&mysql("utf8mb4_bin")),
+            Some(&mysql("utf8mb4_bin"))
+        ));
+        assert!(!agree(
+            Some(&mysql("utf8mb4_bin")),
+            Some(&mysql("utf8mb4_0900_bin"))
+        ));
+        assert!(!agree(
+            Some(&Collation::sqlite("NOCASE")),
+            Some(&Collation::sqlite("BINARY"))
+        ));
+        assert!(agree(
+            Some(&Collation::sqlite("NOCASE")),
+            Some(&Collation::sqlite("nocase"))
+        ));
+        assert!(agree(
+            Some(&Collation::sqlite("BINARY")),
+            Some(&Collation::sqlite("binary"))
+        ));
         assert!(!agree(Some(&pg("ci", false)), Some(&pg("C", true))));
         assert!(!agree(Some(&pg("ci", false)), Some(&pg("ci2", false))));
         assert!(agree(Some(&pg("ci", false)), Some(&pg("ci", false))));

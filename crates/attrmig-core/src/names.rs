@@ -73,13 +73,19 @@ mod tests {
         assert_eq!(resolve(Folding::Exact, "AlbumId", &sqlite), Some("AlbumId"));
         // PostgreSQL: as spelled, else as an unquoted name folds.
         let pg = ["Customer", "users"];
-        assert_eq!(resolve(Folding::LowerCase, "Customer", &pg), Some("Customer"));
+        assert_eq!(
+            resolve(Folding::LowerCase, "Customer", &pg),
+            Some("Customer")
+        );
         assert_eq!(resolve(Folding::LowerCase, "customer", &pg), None);
         assert_eq!(resolve(Folding::LowerCase, "Users", &pg), Some("users"));
         assert_eq!(
             resolve(Folding::LowerCase, "Users", &["Users", "users"]),
             Some("Users")
         );
-        assert_eq!(resolve(Folding::CaseInsensitive, "users", &["Users", "USERS"]), None);
+        assert_eq!(
+            resolve(Folding::CaseInsensitive, "users", &["Users", "USERS"]),
+            None
+        );
     }
 }

@@ -328,7 +328,10 @@ impl Plan {
             },
         };
         let new = NewStorage {
-            table: self.new.table.with_name(rename(NewTable, &self.new.table.name)),
+            table: self
+                .new
+                .table
+                .with_name(rename(NewTable, &self.new.table.name)),
             key: rename(NewColumn, &self.new.key),
             column: rename(NewColumn, &self.new.column),
         };

@@ -4,9 +4,9 @@
 
 use attrmig_core::collation::Collation;
 use attrmig_core::facts::{ColumnFact, TableFact};
+use attrmig_core::ident::{Ident, TableName};
 use attrmig_core::sql_text::{Token, statements};
 use attrmig_core::types::{TypeFamily, type_family};
-use attrmig_core::ident::{Ident, TableName};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
@@ -190,14 +190,14 @@ pub fn table(conn: &mut AnyConnection, table: &TableName) -> Result<TableFact, D
             collation: match backend {
                 // Every SQLite column has a collation; it matters for text (and untyped)
                 // columns, the ones a text key can be.
-                Backend::Sqlite if type_family(&r.data_type) != TypeFamily::Integer => Some(
-                    Collation::sqlite(
+                Backend::Sqlite if type_family(&r.data_type) != TypeFamily::Integer => {
+                    Some(Collation::sqlite(
                         sqlite_collations
                             .iter()
                             .find(|(c, _)| c.eq_ignore_ascii_case(&r.name))
                             .map_or("BINARY", |(_, coll)| coll.as_str()),
-                    ),
-                ),
+                    ))
+                }
                 Backend::Sqlite => None,
                 _ => r.collation_name.map(|name| Collation {
                     name,
@@ -247,7 +247,9 @@ fn sqlite_collations(
     table: &TableName,
 ) -> Result<Vec<(String, String)>, DbError> {
     // sqlite_schema of the table's own schema (`main` unless qualified).
-    let schema = conn.backend().quote(table.schema.as_ref().unwrap_or(&main()));
+    let schema = conn
+        .backend()
+        .quote(table.schema.as_ref().unwrap_or(&main()));
     let rows: Vec<CreateRow> = diesel::sql_query(format!(
         "SELECT sql FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE"
     ))

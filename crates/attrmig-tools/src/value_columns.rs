@@ -37,7 +37,11 @@ pub(crate) fn in_schema<'s>(sql: &'s mut Sql, table: &TableName, current: &str) 
     }
 }
 
-fn postgres(conn: &mut AnyConnection, table: &TableName, column: &str) -> Result<TypeFacts, ToolError> {
+fn postgres(
+    conn: &mut AnyConnection,
+    table: &TableName,
+    column: &str,
+) -> Result<TypeFacts, ToolError> {
     #[derive(QueryableByName)]
     struct Collation {
         #[diesel(sql_type = Nullable<Text>)]
@@ -58,9 +62,9 @@ fn postgres(conn: &mut AnyConnection, table: &TableName, column: &str) -> Result
     in_schema(&mut sql, table, "current_schema()")
         .push(" AND c.relname = ")
         .bind(Bind::Text(table.name.as_str().to_owned()))
-    .push(" AND a.attname = ")
-    .bind(Bind::Text(column.to_owned()))
-    .push(" AND a.attnum > 0 AND NOT a.attisdropped");
+        .push(" AND a.attname = ")
+        .bind(Bind::Text(column.to_owned()))
+        .push(" AND a.attnum > 0 AND NOT a.attisdropped");
     let rows: Vec<Collation> = sql
         .load(conn)
         .map_err(|e| ToolError::query("read a column's collation", e))?;
@@ -92,8 +96,8 @@ fn mariadb_json(conn: &mut AnyConnection, table: &TableName, column: &str) -> bo
     in_schema(&mut sql, table, "DATABASE()")
         .push(" AND table_name = ")
         .bind(Bind::Text(table.name.as_str().to_owned()))
-    .push(" AND check_clause = ")
-    .bind(Bind::Text(format!("json_valid(`{column}`)")));
+        .push(" AND check_clause = ")
+        .bind(Bind::Text(format!("json_valid(`{column}`)")));
     sql.load::<N>(conn)
         .ok()
         .and_then(|rows| rows.into_iter().next())

@@ -41,14 +41,30 @@ fn mysql_binary_collated_key_keeps_case_distinct_keys_apart() {
     let summary = sync_pass_in(&mut conn, &layout, 2).unwrap();
     assert_eq!((summary.written, summary.rejected), (3, 0));
     let report = cross_check_in(&mut conn, &layout, None, 2).unwrap();
-    assert!(report.counts.clean(), "{:?} {:?}", report.counts, report.mismatches);
-    assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM accounts_pii"), 3);
+    assert!(
+        report.counts.clean(),
+        "{:?} {:?}",
+        report.counts,
+        report.mismatches
+    );
     assert_eq!(
-        text(&mut conn, "SELECT full_name AS t FROM accounts_pii WHERE login = BINARY 'ALICE'").as_deref(),
+        count(&mut conn, "SELECT COUNT(*) AS n FROM accounts_pii"),
+        3
+    );
+    assert_eq!(
+        text(
+            &mut conn,
+            "SELECT full_name AS t FROM accounts_pii WHERE login = BINARY 'ALICE'"
+        )
+        .as_deref(),
         Some("Alice Upper")
     );
     assert_eq!(
-        text(&mut conn, "SELECT full_name AS t FROM accounts_pii WHERE login = BINARY 'alice'").as_deref(),
+        text(
+            &mut conn,
+            "SELECT full_name AS t FROM accounts_pii WHERE login = BINARY 'alice'"
+        )
+        .as_deref(),
         Some("Alice Lower")
     );
     // A second pass has nothing left to write: it converged.

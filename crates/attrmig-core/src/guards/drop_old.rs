@@ -135,7 +135,7 @@ mod tests {
             nullable: false,
             default: None,
             unique: true,
-                collation: None,
+            collation: None,
         }];
         if with_column {
             columns.push(ColumnFact {

@@ -415,7 +415,10 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(err.contains("attrmig ddl users-full-name prepare-storage"), "{err}");
+        assert!(
+            err.contains("attrmig ddl users-full-name prepare-storage"),
+            "{err}"
+        );
         f.new_storage = Some(TableFact::present(
             "users_pii",
             vec![

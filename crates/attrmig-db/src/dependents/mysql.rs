@@ -331,7 +331,8 @@ fn foreign_keys(
         .on(&row.rel)
         .columns(vec![row.col.clone()])
         .via(via);
-        d.drop_statement = drop_constraint(Backend::Mysql, &target.sibling(&row.rel), &row.name, true);
+        d.drop_statement =
+            drop_constraint(Backend::Mysql, &target.sibling(&row.rel), &row.name, true);
         found.push(d);
     }
     Ok(())
