@@ -244,8 +244,9 @@ fn table_name(
             value.span(),
             key,
             format!(
-                "{} is quoted; write the name without quotes, as the database spells it: `{key} = \"{unquoted}\"` (attrmig quotes every name itself)",
-                quoted(text)
+                "{} is quoted; write the name without quotes, as the database spells it: `{} = \"{unquoted}\"` (attrmig quotes every name itself)",
+                quoted(text),
+                key.rsplit('.').next().unwrap_or(key)
             ),
         );
         return None;
