@@ -500,3 +500,47 @@ backend_tests! {
         assert!(text.contains("table = \"Album_Meta\""), "{text}");
     }
 }
+
+/// crm.user_attributes(user_id, name, value) to crm.users_pii.
+const QUALIFIED_EAV: &str = r#"
+[old]
+kind = "eav"
+table = "crm.user_attributes"
+key = "user_id"
+name_column = "name"
+name = "full_name"
+value_column = "value"
+
+[new]
+table = "crm.users_pii"
+key = "user_id"
+column = "full_name"
+
+[guards]
+soak = "0s"
+max_check_age = "1h"
+approvals = 1
+"#;
+
+/// Step 1's count of EAV entities with two rows of the attribute reads the qualified
+/// table, not the connection's own table of the same name (clean here, a decoy).
+#[test]
+fn postgres_qualified_eav_duplicates_are_counted_in_the_named_schema() {
+    let Some(db) = TestDb::postgres() else { return };
+    let p = Project::new(&db).with_plan("eav", QUALIFIED_EAV);
+    p.sql(
+        "CREATE SCHEMA crm;
+         CREATE TABLE crm.user_attributes (id INT NOT NULL PRIMARY KEY, user_id BIGINT NOT NULL, name VARCHAR(40) NOT NULL, value VARCHAR(40));
+         INSERT INTO crm.user_attributes VALUES (1, 1, 'full_name', 'Ada'), (2, 1, 'full_name', 'Ada L.'), (3, 2, 'full_name', 'Bob');
+         CREATE TABLE crm.users_pii (user_id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(40));
+         CREATE TABLE user_attributes (id INT NOT NULL PRIMARY KEY, user_id BIGINT NOT NULL, name VARCHAR(40) NOT NULL, value VARCHAR(40));
+         INSERT INTO user_attributes VALUES (1, 1, 'full_name', 'decoy');",
+    );
+    p.attrmig(["advance", "eav"])
+        .run()
+        .code(3)
+        .stderr_has("1 entity of `crm.user_attributes` has more than one `full_name` row");
+    p.sql("DELETE FROM crm.user_attributes WHERE id = 2");
+    walk_to_sync(&p, "eav", false);
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM crm.users_pii"), 2);
+}

@@ -307,3 +307,42 @@ backend_tests! {
         assert!(found.iter().all(|d| d.name != "people" && d.on_drop == OnDrop::Unaffected), "{found:#?}");
     }
 }
+
+/// A qualified old table: its dependents are looked up in its own schema (PostgreSQL) or
+/// database (MySQL/MariaDB), and the same names in the connection's own are not its.
+fn qualified_dependents(db: &TestDb, schema: &str) {
+    db.execute(&format!(
+        "CREATE SCHEMA {schema};
+         CREATE TABLE {schema}.address (address_id INT NOT NULL PRIMARY KEY, phone VARCHAR(20) NOT NULL);
+         CREATE INDEX address_phone ON {schema}.address (phone);
+         CREATE TABLE address (address_id INT NOT NULL PRIMARY KEY, phone VARCHAR(20), city VARCHAR(20));
+         CREATE INDEX decoy_phone ON address (phone);"
+    ));
+    let old = OldStorage::Column {
+        table: attrmig_core::ident::TableName::parse(&format!("{schema}.address")).unwrap(),
+        key: attrmig_core::ident::Ident::new("address_id").unwrap(),
+        column: attrmig_core::ident::Ident::new("phone").unwrap(),
+    };
+    let found = found(db, &old);
+    let index = get(&found, "address_phone");
+    assert_eq!(
+        (index.kind, index.found_by),
+        (K::Index, Catalogue),
+        "{found:#?}"
+    );
+    assert!(found.iter().all(|d| d.name != "decoy_phone"), "{found:#?}");
+}
+
+#[test]
+fn postgres_dependents_of_a_qualified_table() {
+    let Some(db) = TestDb::postgres() else { return };
+    qualified_dependents(&db, "crm");
+}
+
+#[test]
+fn mysql_dependents_of_a_qualified_table() {
+    let Some(db) = TestDb::mysql() else { return };
+    let schema = format!("{}_crm", db.url().rsplit('/').next().unwrap());
+    qualified_dependents(&db, &schema);
+    db.execute(&format!("DROP DATABASE {schema}"));
+}
