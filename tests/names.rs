@@ -548,3 +548,31 @@ fn postgres_qualified_eav_duplicates_are_counted_in_the_named_schema() {
     walk_to_sync(&p, "eav", false);
     assert_eq!(p.count("SELECT COUNT(*) AS n FROM crm.users_pii"), 2);
 }
+
+/// The issue's defect, through the binary: a `utf8mb4_bin` key on MariaDB keeps 'alice'
+/// and 'ALICE' apart from prepare-storage through the sync and a clean cross-check.
+#[test]
+fn mysql_binary_collated_key_walks_with_alice_and_alice_apart() {
+    let Some(db) = TestDb::mysql() else { return };
+    let p = Project::new(&db).with_plan("logins", &login_plan("accounts", "accounts_pii"));
+    p.sql(
+        "CREATE TABLE accounts (login VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY, full_name VARCHAR(255))
+           DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci;
+         INSERT INTO accounts VALUES ('alice', 'Alice Lower'), ('ALICE', 'Alice Upper'), ('Alice', 'Alice Title');",
+    );
+    p.attrmig(["ddl", "logins", "prepare-storage"])
+        .run()
+        .ok()
+        .stdout_has(
+            "`login` varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY",
+        );
+    walk_to_sync(&p, "logins", true);
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM accounts_pii"), 3);
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM accounts_pii WHERE login = BINARY 'ALICE' AND full_name = 'Alice Upper'"), 1);
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM accounts_pii WHERE login = BINARY 'alice' AND full_name = 'Alice Lower'"), 1);
+    // Converged: a second pass writes nothing.
+    p.attrmig(["sync", "logins"])
+        .run()
+        .ok()
+        .stdout_has("0 rows written");
+}
