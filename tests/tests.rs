@@ -53,6 +53,11 @@ mod evidence;
 /// No message holds a password, whatever the driver says, on every driver's error paths.
 mod secrets;
 
+/// Names, schemas and collations as the database has them: key collations kept or
+/// refused, names resolved as the backend resolves them, schema-qualified and
+/// partitioned tables.
+mod names;
+
 /// Step 1 refuses keys that do not name one row, and EAV entities with two rows of the
 /// attribute.
 mod keys;

@@ -208,7 +208,7 @@ pub(crate) fn findings(
         return Vec::new();
     }
     let attribute = Attribute::of(&plan.old);
-    let defs = surviving(files, plan.old.table().as_str());
+    let defs = surviving(files, plan.old.table().name.as_str());
     let reads = |def: &Definition, scope: Scope| {
         mention_in(&def.body, attribute, scope).is_some_and(|a| a.touches_attribute())
     };

@@ -20,7 +20,7 @@ use crate::{Finding, Rule};
 /// What a statement does to the plan's old storage, as the start of a sentence, if it
 /// removes it: `drops column users.full_name`.
 fn drops_old(shape: &Shape<'_>, old: &OldStorage) -> Option<String> {
-    let table = old.table().as_str();
+    let table = old.table().name.as_str();
     let attribute = old.describe();
     match shape {
         Shape::DropTables(tables) => tables
@@ -102,7 +102,7 @@ fn removes_key(rest: &[Token], path: &attrmig_core::ident::JsonPath) -> bool {
 /// What a statement does to the plan's new storage, as the start of a sentence, if it
 /// removes it.
 fn drops_new(shape: &Shape<'_>, new: &NewStorage) -> Option<String> {
-    let table = new.table.as_str();
+    let table = new.table.name.as_str();
     match shape {
         Shape::DropTables(tables) => tables
             .iter()

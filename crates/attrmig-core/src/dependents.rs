@@ -400,7 +400,7 @@ impl<'a> Attribute<'a> {
     pub fn of(old: &'a OldStorage) -> Attribute<'a> {
         match old {
             OldStorage::Column { table, column, .. } => Attribute::Column {
-                table: table.as_str(),
+                table: table.name.as_str(),
                 column: column.as_str(),
             },
             OldStorage::Json {
@@ -409,12 +409,12 @@ impl<'a> Attribute<'a> {
                 path,
                 ..
             } => Attribute::JsonKey {
-                table: table.as_str(),
+                table: table.name.as_str(),
                 column: column.as_str(),
                 key: path.segments().next().unwrap_or(path.as_str()),
             },
             OldStorage::Eav { table, name, .. } => Attribute::EavName {
-                table: table.as_str(),
+                table: table.name.as_str(),
                 name: name.as_str(),
             },
         }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::Step;
+use crate::collation::Collation;
 use crate::dependents::Dependent;
 use crate::extra::{ExtraAcknowledgement, ExtraRow};
 use crate::fleet::FleetFact;
@@ -123,6 +124,9 @@ pub struct ColumnFact {
     pub default: Option<String>,
     /// Is the primary key alone, or the sole column of a unique index.
     pub unique: bool,
+    /// A text column's collation (`None`: not text, or not known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collation: Option<Collation>,
 }
 
 /// A table as introspected: missing, or its columns.

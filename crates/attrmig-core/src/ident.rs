@@ -98,6 +98,80 @@ impl fmt::Display for Ident {
     }
 }
 
+/// A table, optionally qualified by its schema (PostgreSQL) or database (MySQL/MariaDB):
+/// `invoices` or `billing.invoices`. Unqualified, it is the connection's current schema
+/// or database. Every use of a table name goes through this type, so a qualifier is
+/// never lost on the way to SQL, introspection or a message.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TableName {
+    /// The schema or database; `None`: the connection's current one.
+    pub schema: Option<Ident>,
+    /// The table itself.
+    pub name: Ident,
+}
+
+impl TableName {
+    /// Parses `table` or `schema.table`, each part an [`Ident`].
+    pub fn parse(s: &str) -> Result<TableName, NameError> {
+        match s.split_once('.') {
+            None => Ok(TableName::unqualified(Ident::new(s)?)),
+            Some((schema, name)) => {
+                let schema = Ident::new(schema)?;
+                let name = Ident::new(name).map_err(|e| match e {
+                    NameError::BadCharacter { found, at, allowed } => NameError::BadCharacter {
+                        found,
+                        at: at + schema.as_str().len() + 1,
+                        allowed,
+                    },
+                    NameError::Empty => NameError::BadCharacter {
+                        found: '.',
+                        at: schema.as_str().len() + 1,
+                        allowed: IDENT_RULE,
+                    },
+                    other => other,
+                })?;
+                Ok(TableName {
+                    schema: Some(schema),
+                    name,
+                })
+            }
+        }
+    }
+
+    /// A table of the current schema or database.
+    pub fn unqualified(name: Ident) -> TableName {
+        TableName { schema: None, name }
+    }
+
+    /// The same table under another name (its schema kept).
+    pub fn with_name(&self, name: Ident) -> TableName {
+        TableName {
+            schema: self.schema.clone(),
+            name,
+        }
+    }
+
+    /// The parts as written, schema first: what SQL quotes one by one.
+    pub fn parts(&self) -> impl Iterator<Item = &Ident> {
+        self.schema.iter().chain(std::iter::once(&self.name))
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.schema {
+            Some(schema) => write!(f, "{schema}.{}", self.name),
+            None => write!(f, "{}", self.name),
+        }
+    }
+}
+
+impl Serialize for TableName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A migration id: the plan file's stem, also its key in the store.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]

@@ -13,6 +13,7 @@
 //! Everything that talks to a database, a file or a terminal lives in other crates.
 
 pub mod audit;
+pub mod collation;
 pub mod dependents;
 pub mod echo;
 pub mod equality;
@@ -23,6 +24,7 @@ pub mod guards;
 pub mod ident;
 pub mod machine;
 pub mod mode;
+pub mod names;
 pub mod plan;
 pub mod refusal;
 pub mod sql_text;

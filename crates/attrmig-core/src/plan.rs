@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::ident::{Ident, JsonPath, MigrationId};
+use crate::ident::{Ident, JsonPath, MigrationId, TableName};
 
 /// One attribute migration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,6 +34,11 @@ pub struct Plan {
     /// Whether the application reports what it does (`attrmig-app`), and what the
     /// guards require of its reports.
     pub fleet: FleetSettings,
+    /// `[old]` and `[new]` as the plan file writes them, once [`Plan::renamed`] gave
+    /// `old` and `new` the database's spelling: the storage fingerprint is the file's,
+    /// so that `attrmig check`, which sees no database, computes the same one.
+    #[serde(skip)]
+    pub written: Option<Box<(OldStorage, NewStorage)>>,
 }
 
 /// Where the attribute lives before the migration.
@@ -43,7 +48,7 @@ pub enum OldStorage {
     /// A plain column: `table.column`, one row per `key`.
     Column {
         /// Table holding the attribute.
-        table: Ident,
+        table: TableName,
         /// Unique key of the table.
         key: Ident,
         /// Column holding the attribute.
@@ -52,7 +57,7 @@ pub enum OldStorage {
     /// A key inside a JSON document column.
     Json {
         /// Table holding the document.
-        table: Ident,
+        table: TableName,
         /// Unique key of the table.
         key: Ident,
         /// Column holding the JSON document.
@@ -63,7 +68,7 @@ pub enum OldStorage {
     /// One row per entity in an entity-attribute-value table.
     Eav {
         /// The EAV table.
-        table: Ident,
+        table: TableName,
         /// Column holding the entity key.
         key: Ident,
         /// Column holding the attribute's name.
@@ -86,7 +91,7 @@ impl OldStorage {
     }
 
     /// The table that holds the old attribute.
-    pub fn table(&self) -> &Ident {
+    pub fn table(&self) -> &TableName {
         match self {
             OldStorage::Column { table, .. }
             | OldStorage::Json { table, .. }
@@ -128,7 +133,7 @@ impl OldStorage {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct NewStorage {
     /// Table of the new column (may be the old table).
-    pub table: Ident,
+    pub table: TableName,
     /// Unique key of that table; it joins to the old key.
     pub key: Ident,
     /// The new column.
@@ -272,11 +277,83 @@ pub struct CodeRules {
     pub schema_paths: Vec<String>,
 }
 
+/// What a name in a plan names, for [`Plan::renamed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRole {
+    /// The old table.
+    OldTable,
+    /// A column of the old table.
+    OldColumn,
+    /// The new table.
+    NewTable,
+    /// A column of the new table.
+    NewColumn,
+}
+
 impl Plan {
+    /// The plan with every table and column name passed through `rename` (the
+    /// database's spelling of each, `attrmig_db::names`); values (an EAV attribute's
+    /// name, a JSON path) are left as they are.
+    pub fn renamed(&self, rename: impl Fn(NameRole, &Ident) -> Ident) -> Plan {
+        use NameRole::*;
+        let old = match &self.old {
+            OldStorage::Column { table, key, column } => OldStorage::Column {
+                table: table.with_name(rename(OldTable, &table.name)),
+                key: rename(OldColumn, key),
+                column: rename(OldColumn, column),
+            },
+            OldStorage::Json {
+                table,
+                key,
+                column,
+                path,
+            } => OldStorage::Json {
+                table: table.with_name(rename(OldTable, &table.name)),
+                key: rename(OldColumn, key),
+                column: rename(OldColumn, column),
+                path: path.clone(),
+            },
+            OldStorage::Eav {
+                table,
+                key,
+                name_column,
+                name,
+                value_column,
+            } => OldStorage::Eav {
+                table: table.with_name(rename(OldTable, &table.name)),
+                key: rename(OldColumn, key),
+                name_column: rename(OldColumn, name_column),
+                name: name.clone(),
+                value_column: rename(OldColumn, value_column),
+            },
+        };
+        let new = NewStorage {
+            table: self
+                .new
+                .table
+                .with_name(rename(NewTable, &self.new.table.name)),
+            key: rename(NewColumn, &self.new.key),
+            column: rename(NewColumn, &self.new.column),
+        };
+        let written = self
+            .written
+            .clone()
+            .unwrap_or_else(|| Box::new((self.old.clone(), self.new.clone())));
+        Plan {
+            old,
+            new,
+            written: Some(written),
+            ..self.clone()
+        }
+    }
+
     /// A digest of the plan's storage part (`[old]` and `[new]`), recorded when step 1 is
     /// reached. A later change of it is a different migration, and is refused.
     pub fn storage_fingerprint(&self) -> String {
-        storage_fingerprint(&self.old, &self.new)
+        match &self.written {
+            Some(written) => storage_fingerprint(&written.0, &written.1),
+            None => storage_fingerprint(&self.old, &self.new),
+        }
     }
 }
 
@@ -293,7 +370,7 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
     line("old.kind", old.kind());
     match old {
         OldStorage::Column { table, key, column } => {
-            line("old.table", table.as_str());
+            line("old.table", &table.to_string());
             line("old.key", key.as_str());
             line("old.column", column.as_str());
         }
@@ -303,7 +380,7 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
             column,
             path,
         } => {
-            line("old.table", table.as_str());
+            line("old.table", &table.to_string());
             line("old.key", key.as_str());
             line("old.column", column.as_str());
             line("old.path", path.as_str());
@@ -315,14 +392,14 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
             name,
             value_column,
         } => {
-            line("old.table", table.as_str());
+            line("old.table", &table.to_string());
             line("old.key", key.as_str());
             line("old.name_column", name_column.as_str());
             line("old.name", name);
             line("old.value_column", value_column.as_str());
         }
     }
-    line("new.table", new.table.as_str());
+    line("new.table", &new.table.to_string());
     line("new.key", new.key.as_str());
     line("new.column", new.column.as_str());
     let digest = Sha256::digest(canonical.as_bytes());
@@ -350,12 +427,12 @@ pub(crate) mod fixtures {
             description: "Move full_name out of users into users_pii".into(),
             owners: vec!["identity-team".into()],
             old: OldStorage::Column {
-                table: Ident::new("users").unwrap(),
+                table: TableName::parse("users").unwrap(),
                 key: Ident::new("id").unwrap(),
                 column: Ident::new("full_name").unwrap(),
             },
             new: NewStorage {
-                table: Ident::new("users_pii").unwrap(),
+                table: TableName::parse("users_pii").unwrap(),
                 key: Ident::new("user_id").unwrap(),
                 column: Ident::new("full_name").unwrap(),
             },
@@ -366,6 +443,7 @@ pub(crate) mod fixtures {
             },
             code: CodeRules::default(),
             fleet: FleetSettings::default(),
+            written: None,
         }
     }
 }
@@ -373,6 +451,17 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_respelled_by_the_database_keep_the_files_fingerprint() {
+        let plan = fixtures::users_full_name();
+        let respelled = plan.renamed(|_, name| Ident::new(&name.as_str().to_uppercase()).unwrap());
+        assert_eq!(respelled.old.table().to_string(), "USERS");
+        assert_eq!(respelled.storage_fingerprint(), plan.storage_fingerprint());
+        // Twice: still the file's.
+        let again = respelled.renamed(|_, name| Ident::new(&name.as_str().to_lowercase()).unwrap());
+        assert_eq!(again.storage_fingerprint(), plan.storage_fingerprint());
+    }
 
     #[test]
     fn fingerprint_covers_storage_only() {
@@ -394,7 +483,7 @@ mod tests {
         let plan = fixtures::users_full_name();
         assert_eq!(plan.old.describe(), "users.full_name");
         let json = OldStorage::Json {
-            table: Ident::new("users").unwrap(),
+            table: TableName::parse("users").unwrap(),
             key: Ident::new("id").unwrap(),
             column: Ident::new("attrs").unwrap(),
             path: JsonPath::new("full_name").unwrap(),

@@ -148,6 +148,36 @@ pub enum Refusal {
         /// Its type.
         new_type: String,
     },
+    /// SQLite: a table qualified by a schema other than `main`.
+    #[error(
+        "[{role}] table = \"{schema}.{table}\": SQLite has no schema `{schema}` here (attrmig opens one database file and attaches none); write `table = \"{table}\"` (or `main.{table}`) in plans/{id}.toml"
+    )]
+    SqliteSchema {
+        /// `old` or `new`.
+        role: &'static str,
+        /// The schema written.
+        schema: String,
+        /// The table's own name.
+        table: String,
+        /// Migration id.
+        id: String,
+    },
+    /// Old and new keys are text whose collations disagree on which keys are equal.
+    #[error(
+        "old key `{old_key}` is collated {old_collation} but new key `{new_key}` is collated {new_collation}; they disagree on which keys are equal (one may call 'alice' and 'ALICE' one key, the other two), so one row's value would overwrite another's. {todo}"
+    )]
+    KeyCollationsDiffer {
+        /// `users.login`.
+        old_key: String,
+        /// Its collation, as the database names it.
+        old_collation: String,
+        /// `users_pii.login`.
+        new_key: String,
+        /// Its collation.
+        new_collation: String,
+        /// What to do.
+        todo: String,
+    },
     /// No cross-check since a given step was reached.
     #[error(
         "no cross-check has finished since {step} was reached at {}; run `attrmig cross-check {id}`",

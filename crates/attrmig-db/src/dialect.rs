@@ -1,17 +1,40 @@
 //! The SQL each backend spells differently. Identifiers arrive validated
 //! ([`attrmig_core::ident::Ident`]) and are still quoted here; values are always bound.
 
-use attrmig_core::ident::{Ident, JsonPath};
+use attrmig_core::ident::{Ident, JsonPath, TableName};
 
 use crate::url::Backend;
 
+/// A name SQL quotes part by part: an identifier, or a table that may be qualified.
+pub trait SqlName {
+    /// The parts, outermost first (`billing`, `invoices`).
+    fn sql_parts(&self) -> Vec<&Ident>;
+}
+
+impl SqlName for Ident {
+    fn sql_parts(&self) -> Vec<&Ident> {
+        vec![self]
+    }
+}
+
+impl SqlName for TableName {
+    fn sql_parts(&self) -> Vec<&Ident> {
+        self.parts().collect()
+    }
+}
+
 impl Backend {
-    /// A quoted identifier: `"users"` or `` `users` ``.
-    pub fn quote(self, ident: &Ident) -> String {
-        match self {
+    /// A quoted name: `"users"`, `` `users` ``, `"billing"."invoices"`.
+    pub fn quote(self, name: &impl SqlName) -> String {
+        let quote = |ident: &Ident| match self {
             Backend::Sqlite | Backend::Postgres => format!("\"{}\"", ident.as_str()),
             Backend::Mysql => format!("`{}`", ident.as_str()),
-        }
+        };
+        name.sql_parts()
+            .into_iter()
+            .map(quote)
+            .collect::<Vec<_>>()
+            .join(".")
     }
 
     /// The `n`th (1-based) bind placeholder: `$n` on PostgreSQL, `?` elsewhere.

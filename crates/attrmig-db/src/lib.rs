@@ -18,6 +18,7 @@ mod dialect;
 pub mod equality;
 mod error;
 pub mod introspect;
+pub mod names;
 pub mod secret;
 mod url;
 
@@ -25,6 +26,7 @@ pub use connection::{AnyConnection, connect, create_sqlite, write_transaction};
 
 /// The diesel backend of [`AnyConnection`], for queries built at run time.
 pub type AnyBackend = <AnyConnection as diesel::Connection>::Backend;
+pub use dialect::SqlName;
 pub use error::{DbError, is_row_level, is_transient};
 pub use url::{Backend, DatabaseUrl, UrlError, redact};
 

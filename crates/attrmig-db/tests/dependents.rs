@@ -15,7 +15,7 @@ use OnDrop::{Altered, Blocks, Breaks, DroppedWith};
 fn phone() -> OldStorage {
     let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
     OldStorage::Column {
-        table: ident("address"),
+        table: attrmig_core::ident::TableName::parse("address").unwrap(),
         key: ident("address_id"),
         column: ident("phone"),
     }
@@ -239,7 +239,7 @@ backend_tests! {
         );
         let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
         let contact = OldStorage::Column {
-            table: ident("contact"),
+            table: attrmig_core::ident::TableName::parse("contact").unwrap(),
             key: ident("contact_id"),
             column: ident("phone"),
         };
@@ -251,7 +251,7 @@ backend_tests! {
 fn json_full_name() -> OldStorage {
     let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
     OldStorage::Json {
-        table: ident("users"),
+        table: attrmig_core::ident::TableName::parse("users").unwrap(),
         key: ident("id"),
         column: ident("attrs"),
         path: attrmig_core::ident::JsonPath::new("full_name").unwrap(),
@@ -261,7 +261,7 @@ fn json_full_name() -> OldStorage {
 fn eav_full_name() -> OldStorage {
     let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
     OldStorage::Eav {
-        table: ident("user_attributes"),
+        table: attrmig_core::ident::TableName::parse("user_attributes").unwrap(),
         key: ident("user_id"),
         name_column: ident("name"),
         name: "full_name".into(),
@@ -306,4 +306,43 @@ backend_tests! {
         assert_eq!(get(&found, "emails").access, Access::NamesStorage, "{found:#?}");
         assert!(found.iter().all(|d| d.name != "people" && d.on_drop == OnDrop::Unaffected), "{found:#?}");
     }
+}
+
+/// A qualified old table: its dependents are looked up in its own schema (PostgreSQL) or
+/// database (MySQL/MariaDB), and the same names in the connection's own are not its.
+fn qualified_dependents(db: &TestDb, schema: &str) {
+    db.execute(&format!(
+        "CREATE SCHEMA {schema};
+         CREATE TABLE {schema}.address (address_id INT NOT NULL PRIMARY KEY, phone VARCHAR(20) NOT NULL);
+         CREATE INDEX address_phone ON {schema}.address (phone);
+         CREATE TABLE address (address_id INT NOT NULL PRIMARY KEY, phone VARCHAR(20), city VARCHAR(20));
+         CREATE INDEX decoy_phone ON address (phone);"
+    ));
+    let old = OldStorage::Column {
+        table: attrmig_core::ident::TableName::parse(&format!("{schema}.address")).unwrap(),
+        key: attrmig_core::ident::Ident::new("address_id").unwrap(),
+        column: attrmig_core::ident::Ident::new("phone").unwrap(),
+    };
+    let found = found(db, &old);
+    let index = get(&found, "address_phone");
+    assert_eq!(
+        (index.kind, index.found_by),
+        (K::Index, Catalogue),
+        "{found:#?}"
+    );
+    assert!(found.iter().all(|d| d.name != "decoy_phone"), "{found:#?}");
+}
+
+#[test]
+fn postgres_dependents_of_a_qualified_table() {
+    let Some(db) = TestDb::postgres() else { return };
+    qualified_dependents(&db, "crm");
+}
+
+#[test]
+fn mysql_dependents_of_a_qualified_table() {
+    let Some(db) = TestDb::mysql() else { return };
+    let schema = format!("{}_crm", db.url().rsplit('/').next().unwrap());
+    qualified_dependents(&db, &schema);
+    db.execute(&format!("DROP DATABASE {schema}"));
 }

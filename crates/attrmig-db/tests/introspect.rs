@@ -1,12 +1,12 @@
 //! Introspection against real databases: what guards 1, 7 and 10 rely on.
 
 use attrmig_core::facts::TableFact;
-use attrmig_core::ident::Ident;
+use attrmig_core::ident::TableName;
 use attrmig_db::introspect;
 use attrmig_testing::{TestDb, backend_tests};
 
-fn ident(s: &str) -> Ident {
-    Ident::new(s).unwrap()
+fn ident(s: &str) -> TableName {
+    TableName::parse(s).unwrap()
 }
 
 backend_tests! {

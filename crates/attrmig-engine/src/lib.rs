@@ -66,6 +66,9 @@ impl Engine {
         id: &str,
     ) -> Result<(Option<Plan>, Option<MigrationRecord>), EngineError> {
         let plan = project::require_valid(self.project.load_plan(id))?;
+        // The names as the database spells them, for the guards, their evidence and
+        // every tool alike (docs/plan-format.md, "Names").
+        let plan = plan.map(|p| self.spelled(p)).transpose()?;
         let record = migration::get(self.session.state(), id)?;
         if plan.is_none() && record.is_none() {
             return Err(EngineError::UnknownMigration {
@@ -74,6 +77,16 @@ impl Engine {
             });
         }
         Ok((plan, record))
+    }
+
+    /// `plan` with its names as the database spells them, for the guards, their
+    /// evidence and every tool alike (docs/plan-format.md, "Names"); on SQLite a schema
+    /// other than `main` is refused first.
+    pub(crate) fn spelled(&mut self, plan: Plan) -> Result<Plan, EngineError> {
+        if self.session.app().backend() == attrmig_db::Backend::Sqlite {
+            attrmig_core::names::sqlite_schemas(&plan)?;
+        }
+        Ok(attrmig_db::names::resolve_plan(self.session.app(), &plan)?)
     }
 
     /// A migration's record, for views that don't need its plan: a missing or invalid

@@ -231,7 +231,13 @@ impl Engine {
             fleet: None,
         };
         let plan = match self.project.load_plan(id) {
-            Ok(Some(plan)) => plan,
+            Ok(Some(plan)) => match self.spelled(plan) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    row.problem = Some(e.to_string());
+                    return Ok(row);
+                }
+            },
             Ok(None) => {
                 row.problem = Some(format!(
                     "plan missing: {}",

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use attrmig_core::echo::quoted;
-use attrmig_core::ident::{Ident, JsonPath, MigrationId, NameError};
+use attrmig_core::ident::{Ident, JsonPath, MigrationId, NameError, TableName};
 use attrmig_core::plan::{
     CodeRef, CodeRules, FleetSettings, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings,
     ToolSettings,
@@ -185,6 +185,7 @@ pub fn parse_plan(id: &str, file: &Path, text: &str) -> Result<Plan, FileErrors>
             tools,
             code,
             fleet,
+            written: None,
         }),
         _ => None,
     };
@@ -219,6 +220,51 @@ fn ident(
         .ok()
 }
 
+/// `table` or `schema.table` (PostgreSQL schema, MySQL/MariaDB database), each part
+/// written as the database spells it, without quotes.
+fn table_name(
+    c: &mut Collector<'_>,
+    key: &str,
+    value: Option<&Spanned<String>>,
+    table_span: Range<usize>,
+) -> Option<TableName> {
+    let Some(value) = value else {
+        c.at(
+            table_span,
+            key,
+            format!("missing key `{}`", key.rsplit('.').next().unwrap_or(key)),
+        );
+        return None;
+    };
+    let text = value.get_ref();
+    // `"Customer"` as SQL would quote it: the plan takes the name itself.
+    let unquoted: String = text.chars().filter(|ch| !matches!(ch, '"' | '`')).collect();
+    if unquoted != *text && TableName::parse(&unquoted).is_ok() {
+        c.at(
+            value.span(),
+            key,
+            format!(
+                "{} is quoted; write the name without quotes, as the database spells it: `{} = \"{unquoted}\"` (attrmig quotes every name itself)",
+                quoted(text),
+                key.rsplit('.').next().unwrap_or(key)
+            ),
+        );
+        return None;
+    }
+    TableName::parse(text)
+        .map_err(|e| {
+            c.at(
+                value.span(),
+                key,
+                format!(
+                    "{} is not a valid identifier: it {e} (a table is `table` or `schema.table`)",
+                    quoted(text)
+                ),
+            )
+        })
+        .ok()
+}
+
 fn forbid(c: &mut Collector<'_>, key: &str, value: Option<&Spanned<String>>, kind: &str) {
     if let Some(v) = value {
         c.at(
@@ -243,7 +289,7 @@ fn validate_old(c: &mut Collector<'_>, old: &Spanned<RawOld>) -> Option<OldStora
         );
         return None;
     };
-    let table = ident(c, "old.table", raw.table.as_ref(), span.clone());
+    let table = table_name(c, "old.table", raw.table.as_ref(), span.clone());
     let key = ident(c, "old.key", raw.key.as_ref(), span.clone());
     match kind.get_ref().as_str() {
         "column" => {
@@ -340,7 +386,7 @@ fn validate_old(c: &mut Collector<'_>, old: &Spanned<RawOld>) -> Option<OldStora
 fn validate_new(c: &mut Collector<'_>, new: &Spanned<RawNew>) -> Option<NewStorage> {
     let span = new.span();
     let raw = new.get_ref();
-    let table = ident(c, "new.table", raw.table.as_ref(), span.clone());
+    let table = table_name(c, "new.table", raw.table.as_ref(), span.clone());
     let key = ident(c, "new.key", raw.key.as_ref(), span.clone());
     let column = ident(c, "new.column", raw.column.as_ref(), span);
     Some(NewStorage {

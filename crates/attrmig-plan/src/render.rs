@@ -45,7 +45,7 @@ pub fn render_plan(plan: &Plan) -> String {
         OldStorage::Column { table, key, column } => {
             s.push_str(&format!(
                 "table = {}\nkey = {}\ncolumn = {}\n",
-                quote(table.as_str()),
+                quote(&table.to_string()),
                 quote(key.as_str()),
                 quote(column.as_str())
             ));
@@ -58,7 +58,7 @@ pub fn render_plan(plan: &Plan) -> String {
         } => {
             s.push_str(&format!(
                 "table = {}\nkey = {}\ncolumn = {}\npath = {}\n",
-                quote(table.as_str()),
+                quote(&table.to_string()),
                 quote(key.as_str()),
                 quote(column.as_str()),
                 quote(path.as_str())
@@ -73,7 +73,7 @@ pub fn render_plan(plan: &Plan) -> String {
         } => {
             s.push_str(&format!(
                 "table = {}\nkey = {}\nname_column = {}\nname = {}\nvalue_column = {}\n",
-                quote(table.as_str()),
+                quote(&table.to_string()),
                 quote(key.as_str()),
                 quote(name_column.as_str()),
                 quote(name),
@@ -83,7 +83,7 @@ pub fn render_plan(plan: &Plan) -> String {
     }
     s.push_str(&format!(
         "\n[new]\ntable = {}\nkey = {}\ncolumn = {}\n",
-        quote(plan.new.table.as_str()),
+        quote(&plan.new.table.to_string()),
         quote(plan.new.key.as_str()),
         quote(plan.new.column.as_str())
     ));

@@ -454,3 +454,24 @@ fn fleet_renders_and_round_trips() {
     assert!(text.contains("[fleet]"), "{text}");
     assert_eq!(parse(&text).unwrap(), plan, "{text}");
 }
+
+#[test]
+fn tables_may_be_qualified_and_are_written_without_quotes() {
+    let plan = parse(&replace(
+        "table = \"users_pii\"",
+        "table = \"archive.users_pii\"",
+    ))
+    .unwrap();
+    assert_eq!(plan.new.table.to_string(), "archive.users_pii");
+    assert_eq!(plan.new.table.schema.as_ref().unwrap().as_str(), "archive");
+    let err = error(&replace("table = \"users_pii\"", "table = '\"Users_PII\"'"));
+    assert!(
+        err.contains("is quoted; write the name without quotes, as the database spells it: `table = \"Users_PII\"`"),
+        "{err}"
+    );
+    let err = error(&replace("table = \"users_pii\"", "table = \"a.b.c\""));
+    assert!(
+        err.contains("new.table: \"a.b.c\" is not a valid identifier"),
+        "{err}"
+    );
+}

@@ -16,6 +16,7 @@
 //! their way, is part of the plan and printed before anything runs.
 
 use attrmig_core::Step;
+use attrmig_core::collation::Collation;
 use attrmig_core::dependents::{Dependent, DependentKind, FoundBy, OWN_PREFIX, OnDrop};
 use attrmig_core::facts::TableFact;
 use attrmig_core::guards::{absence_verdicts, taken_along};
@@ -188,12 +189,17 @@ fn prepare_storage(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, Too
             plan.id
         ))),
         TableFact::Missing { .. } => {
-            let key_type = layout
-                .old_table()
-                .column(plan.old.key().as_str())
+            let old_key = layout.old_table().column(plan.old.key().as_str());
+            let key_type = old_key
                 .map(|c| c.data_type.clone())
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| "BIGINT".to_owned());
+            // The new key calls the same keys equal as the old one: its character set
+            // and collation too, or 'alice' and 'ALICE' could become one key.
+            let key_type = format!(
+                "{key_type}{}",
+                collate_clause(b, old_key.and_then(|c| c.collation.as_ref()))?
+            );
             let mut statements = vec![sql(
                 layout,
                 format!(
@@ -207,6 +213,38 @@ fn prepare_storage(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, Too
             Ok(Ddl::new(Step::PrepareStorage, statements))
         }
     }
+}
+
+/// ` CHARACTER SET cs COLLATE name` (MySQL/MariaDB), ` COLLATE "name"` (PostgreSQL),
+/// ` COLLATE NAME` (SQLite): a column declared this way has `collation`. Empty where the
+/// backend's default is meant (PostgreSQL's `default`, SQLite's `BINARY`).
+fn collate_clause(b: Backend, collation: Option<&Collation>) -> Result<String, ToolError> {
+    let Some(c) = collation else {
+        return Ok(String::new());
+    };
+    // Names come from the catalogue; one that isn't a plain word is refused rather than
+    // spliced into DDL (and rather than dropped, which would change the key's equality).
+    let word = |s: &str| {
+        if !s.is_empty() && s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+            Ok(s.to_owned())
+        } else {
+            Err(ToolError::Unexpected(format!(
+                "the old key's collation {s:?} is not a plain name; write the new table's DDL by hand with the old key's collation"
+            )))
+        }
+    };
+    Ok(match b {
+        Backend::Mysql => match &c.charset {
+            Some(cs) => format!(" CHARACTER SET {} COLLATE {}", word(cs)?, word(&c.name)?),
+            None => format!(" COLLATE {}", word(&c.name)?),
+        },
+        Backend::Postgres if c.name == "default" => String::new(),
+        // PostgreSQL collation names such as `en-US-x-icu` need quotes; a quoted name
+        // can't break out of them once `"` is doubled.
+        Backend::Postgres => format!(" COLLATE \"{}\"", c.name.replace('"', "\"\"")),
+        Backend::Sqlite if c.name.eq_ignore_ascii_case("binary") => String::new(),
+        Backend::Sqlite => format!(" COLLATE {}", word(&c.name)?),
+    })
 }
 
 /// An index on new storage for each index on the old column whose columns all have a
@@ -245,7 +283,7 @@ fn new_indexes(layout: &Layout, dependents: &[Dependent]) -> Vec<Statement> {
             let unique = d.unique || d.kind == DependentKind::Unique;
             let name = own_name(&format!(
                 "{}_{}",
-                new.table,
+                new.table.name,
                 columns
                     .iter()
                     .map(Ident::as_str)
@@ -361,7 +399,7 @@ fn prepare_old_stop(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, To
                 ),
             )]
         }
-        Backend::Sqlite => sqlite_drop_not_null(layout, table.as_str(), column.as_str())?,
+        Backend::Sqlite => sqlite_drop_not_null(layout, table.name.as_str(), column.as_str())?,
     };
     let mut ddl = Ddl::new(Step::PrepareOldStop, statements);
     ddl.blocked_by = blocked_by;

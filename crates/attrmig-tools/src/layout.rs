@@ -76,6 +76,12 @@ impl Layout {
     /// not exist yet (`ddl prepare-storage` is how it comes to exist).
     pub fn resolve(conn: &mut AnyConnection, plan: &Plan) -> Result<Layout, ToolError> {
         let backend = conn.backend();
+        // Every statement uses the database's spelling of each name (quoted), whatever
+        // spelling the plan used that the backend accepts.
+        let plan = &attrmig_db::names::resolve_plan(conn, plan)?;
+        if backend == Backend::Sqlite {
+            attrmig_core::names::sqlite_schemas(plan)?;
+        }
         let old_table = introspect::table(conn, plan.old.table())?;
         let new_table = if plan.new.table == *plan.old.table() {
             old_table.clone()
@@ -159,7 +165,7 @@ impl Layout {
                     && (old_value_type.family() != Family::Json
                         || new_value_type.family() != Family::Json));
         let old_table_sql = match backend {
-            Backend::Sqlite => sqlite_create_sql(conn, plan.old.table().as_str())?,
+            Backend::Sqlite => sqlite_create_sql(conn, plan.old.table().name.as_str())?,
             Backend::Mysql => mysql_create_sql(conn, plan.old.table())?,
             Backend::Postgres => None,
         };
@@ -253,8 +259,8 @@ impl Layout {
         }
     }
 
-    fn q(&self, ident: &attrmig_core::ident::Ident) -> String {
-        self.backend.quote(ident)
+    fn q(&self, name: &impl attrmig_db::SqlName) -> String {
+        self.backend.quote(name)
     }
 
     /// `"users" o`: the old table, aliased `o`.
@@ -624,7 +630,7 @@ fn sqlite_create_sql(conn: &mut AnyConnection, table: &str) -> Result<Option<Str
 /// MySQL/MariaDB: the old table's `SHOW CREATE TABLE` (the table exists).
 fn mysql_create_sql(
     conn: &mut AnyConnection,
-    table: &attrmig_core::ident::Ident,
+    table: &attrmig_core::ident::TableName,
 ) -> Result<Option<String>, ToolError> {
     struct Create {
         sql: String,

@@ -3,7 +3,7 @@
 //! a MariaDB `LONGTEXT` is really `JSON` (MariaDB's `JSON` is `LONGTEXT` with a
 //! `json_valid` check). SQLite has nothing to add: its text is always compared in BINARY.
 
-use attrmig_core::ident::Ident;
+use attrmig_core::ident::TableName;
 use attrmig_db::equality::TypeFacts;
 use attrmig_db::{AnyConnection, Backend};
 use diesel::QueryableByName;
@@ -15,7 +15,7 @@ use crate::sql::{Bind, Sql};
 /// The facts of `table.column` (which exists).
 pub fn facts(
     conn: &mut AnyConnection,
-    table: &Ident,
+    table: &TableName,
     column: &str,
 ) -> Result<TypeFacts, ToolError> {
     match conn.backend() {
@@ -28,7 +28,20 @@ pub fn facts(
     }
 }
 
-fn postgres(conn: &mut AnyConnection, table: &Ident, column: &str) -> Result<TypeFacts, ToolError> {
+/// The table's schema bound, or `current` (`current_schema()`, `DATABASE()`) when the
+/// plan names none.
+pub(crate) fn in_schema<'s>(sql: &'s mut Sql, table: &TableName, current: &str) -> &'s mut Sql {
+    match &table.schema {
+        Some(schema) => sql.bind(Bind::Text(schema.as_str().to_owned())),
+        None => sql.push(current),
+    }
+}
+
+fn postgres(
+    conn: &mut AnyConnection,
+    table: &TableName,
+    column: &str,
+) -> Result<TypeFacts, ToolError> {
     #[derive(QueryableByName)]
     struct Collation {
         #[diesel(sql_type = Nullable<Text>)]
@@ -44,12 +57,14 @@ fn postgres(conn: &mut AnyConnection, table: &Ident, column: &str) -> Result<Typ
          JOIN pg_class c ON c.oid = a.attrelid \
          JOIN pg_namespace ns ON ns.oid = c.relnamespace \
          JOIN pg_collation co ON co.oid = a.attcollation \
-         WHERE ns.nspname = current_schema() AND c.relname = ",
-    )
-    .bind(Bind::Text(table.as_str().to_owned()))
-    .push(" AND a.attname = ")
-    .bind(Bind::Text(column.to_owned()))
-    .push(" AND a.attnum > 0 AND NOT a.attisdropped");
+         WHERE ns.nspname = ",
+    );
+    in_schema(&mut sql, table, "current_schema()")
+        .push(" AND c.relname = ")
+        .bind(Bind::Text(table.name.as_str().to_owned()))
+        .push(" AND a.attname = ")
+        .bind(Bind::Text(column.to_owned()))
+        .push(" AND a.attnum > 0 AND NOT a.attisdropped");
     let rows: Vec<Collation> = sql
         .load(conn)
         .map_err(|e| ToolError::query("read a column's collation", e))?;
@@ -67,7 +82,7 @@ fn postgres(conn: &mut AnyConnection, table: &Ident, column: &str) -> Result<Typ
 /// MariaDB marks a `JSON` column with a column-level check `json_valid(`column`)`. MySQL
 /// has a JSON type of its own (and no `table_name` in `check_constraints`: the query
 /// fails there, and the answer is no).
-fn mariadb_json(conn: &mut AnyConnection, table: &Ident, column: &str) -> bool {
+fn mariadb_json(conn: &mut AnyConnection, table: &TableName, column: &str) -> bool {
     #[derive(QueryableByName)]
     struct N {
         #[diesel(sql_type = BigInt)]
@@ -76,11 +91,13 @@ fn mariadb_json(conn: &mut AnyConnection, table: &Ident, column: &str) -> bool {
     let mut sql = Sql::new(Backend::Mysql);
     sql.push(
         "SELECT COUNT(*) AS n FROM information_schema.check_constraints \
-         WHERE constraint_schema = DATABASE() AND table_name = ",
-    )
-    .bind(Bind::Text(table.as_str().to_owned()))
-    .push(" AND check_clause = ")
-    .bind(Bind::Text(format!("json_valid(`{column}`)")));
+         WHERE constraint_schema = ",
+    );
+    in_schema(&mut sql, table, "DATABASE()")
+        .push(" AND table_name = ")
+        .bind(Bind::Text(table.name.as_str().to_owned()))
+        .push(" AND check_clause = ")
+        .bind(Bind::Text(format!("json_valid(`{column}`)")));
     sql.load::<N>(conn)
         .ok()
         .and_then(|rows| rows.into_iter().next())

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use attrmig_core::ident::{Ident, JsonPath, MigrationId};
+use attrmig_core::ident::{Ident, JsonPath, MigrationId, TableName};
 use attrmig_core::plan::{
     CodeRules, FleetSettings, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings,
     ToolSettings,
@@ -71,10 +71,17 @@ pub enum Kind {
     Eav,
 }
 
-fn split(flag: &str, value: &str) -> Result<(Ident, Ident), Failure> {
-    let (table, column) = value.split_once('.').ok_or_else(|| {
+fn split(flag: &str, value: &str) -> Result<(TableName, Ident), Failure> {
+    // The column is the last part; what comes before is the table, which may be
+    // qualified (`billing.invoices.total`).
+    let (table, column) = value.rsplit_once('.').ok_or_else(|| {
         Failure::Usage(format!(
-            "--{flag} {value:?}: write TABLE.COLUMN, e.g. users.full_name"
+            "--{flag} {value:?}: write TABLE.COLUMN (or SCHEMA.TABLE.COLUMN), e.g. users.full_name"
+        ))
+    })?;
+    let table = TableName::parse(table).map_err(|e| {
+        Failure::Usage(format!(
+            "--{flag}: table {table:?} is not a valid table name: it {e}"
         ))
     })?;
     let ident = |what: &str, s: &str| {
@@ -84,7 +91,7 @@ fn split(flag: &str, value: &str) -> Result<(Ident, Ident), Failure> {
             ))
         })
     };
-    Ok((ident("table", table)?, ident("column", column)?))
+    Ok((table, ident("column", column)?))
 }
 
 pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
@@ -100,6 +107,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
         Some(k) => Ident::new(k).map_err(|e| Failure::Usage(format!("--new-key: it {e}")))?,
         None => old_key.clone(),
     };
+    let described = args.description.is_none();
     let plan = Plan {
         id: id.clone(),
         description: args
@@ -117,8 +125,13 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
         tools: ToolSettings::default(),
         code: CodeRules::default(),
         fleet: FleetSettings::default(),
+        written: None,
     };
     let project = ctx.project()?;
+    let mut plan = spelled_by_database(&project, plan);
+    if described {
+        plan.description = format!("Move {} to {}", plan.old.describe(), plan.new.describe());
+    }
     let path = project.plan_path(id.as_str());
     if path.exists() && !args.force {
         return Err(Failure::Usage(format!(
@@ -150,7 +163,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
 /// usage error that says which.
 fn old_storage(
     args: &InitArgs,
-    table: Ident,
+    table: TableName,
     key: Ident,
     column: Ident,
 ) -> Result<OldStorage, Failure> {
@@ -195,6 +208,20 @@ fn old_storage(
             }
         }
     })
+}
+
+/// The plan's names as the database spells them (`AlbumId` for `--old-key albumid` on
+/// SQLite), when the project's database can be reached; as written otherwise, since a
+/// plan may well be written before its database exists. Only reads the catalogue: no
+/// state tables are created.
+fn spelled_by_database(project: &attrmig_engine::Project, plan: Plan) -> Plan {
+    let Ok((app, _)) = project.urls() else {
+        return plan;
+    };
+    let Ok(mut conn) = attrmig_db::connect(&app) else {
+        return plan;
+    };
+    attrmig_db::names::resolve_plan(&mut conn, &plan).unwrap_or(plan)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {

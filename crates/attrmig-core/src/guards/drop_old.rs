@@ -135,6 +135,7 @@ mod tests {
             nullable: false,
             default: None,
             unique: true,
+            collation: None,
         }];
         if with_column {
             columns.push(ColumnFact {
@@ -143,6 +144,7 @@ mod tests {
                 nullable: true,
                 default: None,
                 unique: false,
+                collation: None,
             });
         }
         OldStorageFact {

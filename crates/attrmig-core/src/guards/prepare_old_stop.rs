@@ -102,6 +102,7 @@ mod tests {
                     nullable,
                     default: default.map(Into::into),
                     unique: false,
+                    collation: None,
                 }],
             ),
             attribute_rows_present: None,

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{GuardCheck, passed};
 use crate::Refusal;
+use crate::collation::agree;
 use crate::facts::{DuplicatesFact, Facts, TableFact};
 use crate::plan::{OldStorage, Plan};
 use crate::types::{TypeFamily, type_family};
@@ -79,7 +80,7 @@ fn new_storage_exists(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refus
         return Err(not_unique(
             "new",
             table,
-            new.table.as_str(),
+            &new.table.to_string(),
             new.key.as_str(),
             format!(
                 "give `{}.{}` a primary key or a unique index of its own (the sync upserts by it)",
@@ -151,7 +152,7 @@ fn keys_join(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
         return Err(not_unique(
             "old",
             &old.table,
-            table.as_str(),
+            &table.to_string(),
             old_key.name.as_str(),
             todo,
         ));
@@ -198,6 +199,21 @@ fn keys_join(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
             old_type: format!("{} ({})", old_family.name(), old_key.data_type),
             new_key: format!("{}.{}", plan.new.table, new_key.name),
             new_type: format!("{} ({})", new_family.name(), new_key.data_type),
+        });
+    }
+    if !agree(old_key.collation.as_ref(), new_key.collation.as_ref()) {
+        let describe = |c: &Option<crate::collation::Collation>| {
+            c.as_ref().map_or("(none)".to_owned(), |c| c.describe())
+        };
+        return Err(Refusal::KeyCollationsDiffer {
+            old_key: format!("{table}.{}", old_key.name),
+            old_collation: describe(&old_key.collation),
+            new_key: format!("{}.{}", plan.new.table, new_key.name),
+            new_collation: describe(&new_key.collation),
+            todo: format!(
+                "Give the new key the old key's collation (`attrmig ddl {} prepare-storage` creates new storage that way), or plan a key whose collations agree",
+                plan.id
+            ),
         });
     }
     passed(
@@ -280,6 +296,7 @@ mod tests {
             nullable: !unique,
             default: None,
             unique,
+            collation: None,
         }
     }
 
@@ -368,6 +385,51 @@ mod tests {
     }
 
     #[test]
+    fn keys_whose_collations_disagree_on_equality_are_refused() {
+        let collated = |name: &str, collation: &str| ColumnFact {
+            collation: Some(crate::collation::Collation {
+                name: collation.into(),
+                charset: Some("utf8mb4".into()),
+                deterministic: false,
+            }),
+            ..col(name, "varchar(64)", true)
+        };
+        let mut f = with_tables(TableFact::present(
+            "users_pii",
+            vec![
+                collated("user_id", "utf8mb4_general_ci"),
+                col("full_name", "text", false),
+            ],
+        ));
+        f.old_storage.as_mut().unwrap().table = TableFact::present(
+            "users",
+            vec![
+                collated("id", "utf8mb4_bin"),
+                col("full_name", "text", false),
+            ],
+        );
+        let err = verdict(&f, "keys-join").unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "old key `users.id` is collated utf8mb4_bin (utf8mb4) but new key `users_pii.user_id` is collated utf8mb4_general_ci (utf8mb4)"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("attrmig ddl users-full-name prepare-storage"),
+            "{err}"
+        );
+        f.new_storage = Some(TableFact::present(
+            "users_pii",
+            vec![
+                collated("user_id", "utf8mb4_bin"),
+                col("full_name", "text", false),
+            ],
+        ));
+        assert!(verdict(&f, "keys-join").is_ok());
+    }
+
+    #[test]
     fn an_old_key_that_is_not_unique_is_refused_with_the_real_key() {
         let new = TableFact::present(
             "users_pii",
@@ -429,7 +491,7 @@ mod tests {
     fn eav_plan() -> Plan {
         let mut plan = plan();
         plan.old = OldStorage::Eav {
-            table: crate::ident::Ident::new("users").unwrap(),
+            table: crate::ident::TableName::parse("users").unwrap(),
             key: crate::ident::Ident::new("id").unwrap(),
             name_column: crate::ident::Ident::new("name").unwrap(),
             name: "full_name".into(),

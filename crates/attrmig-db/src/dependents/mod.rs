@@ -72,8 +72,36 @@ struct Target<'a> {
 }
 
 impl Target<'_> {
+    /// The old table's own name (how catalogues name it in their `rel` columns).
     fn table_name(&self) -> &str {
-        self.old.table().as_str()
+        self.old.table().name.as_str()
+    }
+
+    /// `schema.table` when qualified, for statements ([`quoted`] quotes each part).
+    fn qualified(&self) -> String {
+        self.old.table().to_string()
+    }
+
+    /// `sql` looking in the old table's schema: `current` replaced by [`Self::schema_sql`].
+    fn in_schema(&self, sql: &str, current: &str) -> String {
+        sql.replace(current, &self.schema_sql(current))
+    }
+
+    /// Another table of the old table's schema, for statements: `schema.rel` or `rel`.
+    fn sibling(&self, rel: &str) -> String {
+        match &self.old.table().schema {
+            Some(schema) => format!("{schema}.{rel}"),
+            None => rel.to_owned(),
+        }
+    }
+
+    /// The old table's schema as SQL: a literal when the plan names one (an [`Ident`],
+    /// so nothing to escape), else `current` (`current_schema()`, `DATABASE()`).
+    fn schema_sql(&self, current: &str) -> String {
+        match &self.old.table().schema {
+            Some(schema) => format!("'{schema}'"),
+            None => current.to_owned(),
+        }
     }
 
     /// The column whose catalogue dependencies count: the old column, the document
@@ -142,8 +170,13 @@ impl Target<'_> {
 
 /// A name from the catalogue, quoted for a statement, if it is one attrmig can write
 /// safely (a plain identifier); otherwise `None`, and nothing is generated for it.
+/// `name` quoted, each part of a `schema.table` on its own.
 fn quoted(backend: Backend, name: &str) -> Option<String> {
-    Ident::new(name).ok().map(|ident| backend.quote(&ident))
+    let parts: Option<Vec<String>> = name
+        .split('.')
+        .map(|part| Ident::new(part).ok().map(|ident| backend.quote(&ident)))
+        .collect();
+    Some(parts?.join("."))
 }
 
 /// `ALTER TABLE t DROP CONSTRAINT c` (`DROP FOREIGN KEY` for MySQL's foreign keys).
@@ -196,7 +229,7 @@ fn check_accepts_absent(
         backend.cast_bigint(&format!(
             "CASE WHEN ({expression}) IS FALSE THEN 0 ELSE 1 END"
         )),
-        quoted(backend, target.table_name())?
+        quoted(backend, &target.qualified())?
     );
     #[derive(QueryableByName)]
     struct Verdict {

@@ -92,7 +92,7 @@ fn code(
     found: &mut Vec<Dependent>,
 ) -> Result<(), DbError> {
     for &(kind, what, sql) in CODE {
-        for row in texts(conn, sql, None, what)? {
+        for row in texts(conn, &target.in_schema(sql, "DATABASE()"), None, what)? {
             let on_old = row.rel.as_deref().is_some_and(|t| target.is_old_table(t));
             let (kind, name, scope) = match kind {
                 DependentKind::Trigger if on_old => (kind, row.name, Scope::TriggerOnTable),
@@ -142,11 +142,12 @@ fn indexes(
     let Some(column) = target.column() else {
         return Ok(());
     };
-    let rows: Vec<IndexRow> = diesel::sql_query(
+    let rows: Vec<IndexRow> = diesel::sql_query(target.in_schema(
         "SELECT INDEX_NAME AS name, CAST(NON_UNIQUE AS SIGNED) AS non_unique, COLUMN_NAME AS col \
          FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
          ORDER BY INDEX_NAME, SEQ_IN_INDEX",
-    )
+        "DATABASE()",
+    ))
     .bind::<Text, _>(target.table_name())
     .load(conn)
     .map_err(|e| DbError::query("read indexes from information_schema", e))?;
@@ -174,7 +175,7 @@ fn indexes(
             .on(target.table_name())
             .columns(columns);
         d.unique = unique && kind == DependentKind::Index;
-        d.drop_statement = quoted(Backend::Mysql, target.table_name()).and_then(|t| {
+        d.drop_statement = quoted(Backend::Mysql, &target.qualified()).and_then(|t| {
             Some(match kind {
                 DependentKind::PrimaryKey => format!("ALTER TABLE {t} DROP PRIMARY KEY"),
                 _ => format!(
@@ -208,7 +209,8 @@ fn checks(
            ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME \
          WHERE tc.TABLE_SCHEMA = DATABASE() AND tc.TABLE_NAME = ? AND tc.CONSTRAINT_TYPE = 'CHECK'"
     };
-    for row in texts(conn, sql, Some(target.table_name()), "CHECK constraints")? {
+    let sql = target.in_schema(sql, "DATABASE()");
+    for row in texts(conn, &sql, Some(target.table_name()), "CHECK constraints")? {
         let Some(expression) = row.definition.as_deref() else {
             continue;
         };
@@ -219,7 +221,7 @@ fn checks(
         let Some(mut d) = check(conn, target, row.name.clone(), expression, own) else {
             continue;
         };
-        d.drop_statement = drop_constraint(Backend::Mysql, target.table_name(), &row.name, false);
+        d.drop_statement = drop_constraint(Backend::Mysql, &target.qualified(), &row.name, false);
         found.push(d);
     }
     Ok(())
@@ -233,9 +235,12 @@ fn generated(
 ) -> Result<(), DbError> {
     for row in texts(
         conn,
-        "SELECT COLUMN_NAME AS name, CAST(NULL AS CHAR) AS rel, GENERATION_EXPRESSION AS definition \
-         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
-           AND GENERATION_EXPRESSION IS NOT NULL AND GENERATION_EXPRESSION <> ''",
+        &target.in_schema(
+            "SELECT COLUMN_NAME AS name, CAST(NULL AS CHAR) AS rel, GENERATION_EXPRESSION AS definition \
+             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
+               AND GENERATION_EXPRESSION IS NOT NULL AND GENERATION_EXPRESSION <> ''",
+            "DATABASE()",
+        ),
         Some(target.table_name()),
         "generated columns",
     )? {
@@ -288,14 +293,15 @@ fn foreign_keys(
     let Some(column) = target.column() else {
         return Ok(());
     };
-    let rows: Vec<KeyRow> = diesel::sql_query(
+    let rows: Vec<KeyRow> = diesel::sql_query(target.in_schema(
         "SELECT CONSTRAINT_NAME AS name, TABLE_NAME AS rel, COLUMN_NAME AS col, \
                 REFERENCED_TABLE_NAME AS other, REFERENCED_COLUMN_NAME AS other_col \
          FROM information_schema.KEY_COLUMN_USAGE \
          WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL \
            AND ((TABLE_NAME = ? AND COLUMN_NAME = ?) \
                 OR (REFERENCED_TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME = ? AND REFERENCED_COLUMN_NAME = ?))",
-    )
+        "DATABASE()",
+    ))
     .bind::<Text, _>(target.table_name())
     .bind::<Text, _>(column)
     .bind::<Text, _>(target.table_name())
@@ -325,7 +331,8 @@ fn foreign_keys(
         .on(&row.rel)
         .columns(vec![row.col.clone()])
         .via(via);
-        d.drop_statement = drop_constraint(Backend::Mysql, &row.rel, &row.name, true);
+        d.drop_statement =
+            drop_constraint(Backend::Mysql, &target.sibling(&row.rel), &row.name, true);
         found.push(d);
     }
     Ok(())

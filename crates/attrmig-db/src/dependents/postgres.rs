@@ -187,7 +187,8 @@ pub(super) fn dependents(
 ) -> Result<Vec<Dependent>, DbError> {
     let mut found = Vec::new();
     for (query_kind, query) in catalogue_queries() {
-        let rows: Vec<CatalogueRow> = diesel::sql_query(format!("{DEPS}{query}"))
+        let deps = target.in_schema(DEPS, "current_schema()");
+        let rows: Vec<CatalogueRow> = diesel::sql_query(format!("{deps}{query}"))
             .bind::<Text, _>(target.table_name())
             .bind::<Nullable<Text>, _>(target.column())
             .load(conn)
@@ -330,11 +331,12 @@ fn from_catalogue(
         _ => {}
     }
     if kind == DependentKind::Index {
-        d.drop_statement = quoted(Backend::Postgres, &d.name).map(|n| format!("DROP INDEX {n}"));
+        d.drop_statement =
+            quoted(Backend::Postgres, &target.sibling(&d.name)).map(|n| format!("DROP INDEX {n}"));
     } else if kind.is_constraint() {
         d.drop_statement = drop_constraint(
             Backend::Postgres,
-            d.table.as_deref().unwrap_or_default(),
+            &target.sibling(d.table.as_deref().unwrap_or_default()),
             &d.name,
             kind.is_foreign_key(),
         );
@@ -388,13 +390,14 @@ fn routines(conn: &mut AnyConnection, target: &Target<'_>) -> Result<Vec<Depende
     )
     .load(conn)
     .map_err(|e| DbError::query(context, e))?;
-    let triggers: Vec<TriggerRow> = diesel::sql_query(
+    let triggers: Vec<TriggerRow> = diesel::sql_query(target.in_schema(
         "SELECT CAST(tg.tgname AS TEXT) AS name, CAST(c.relname AS TEXT) AS rel, \
                 CAST(tg.tgfoid AS BIGINT) AS function, \
                 CAST(CASE WHEN n.nspname = current_schema() THEN 1 ELSE 0 END AS BIGINT) AS here \
          FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT tg.tgisinternal",
-    )
+        "current_schema()",
+    ))
     .load(conn)
     .map_err(|e| DbError::query(context, e))?;
     let mut found = Vec::new();
