@@ -575,9 +575,10 @@ pub enum Refusal {
     },
     /// EAV entities with more than one row of the attribute.
     #[error(
-        "{keys} {} of `{table}` {} more than one `{name}` row (keys {}{}): the sync can't tell which holds the value (on PostgreSQL the batch fails, elsewhere one row wins at random); delete the extra rows, then a unique key on ({columns}) keeps them out",
+        "{keys} {} of `{table}` {} more than one `{name}` row ({} {}{}): the sync can't tell which holds the value (on PostgreSQL the batch fails, elsewhere one row wins at random); delete the extra rows, then a unique key on ({columns}) keeps them out",
         if *keys == 1 { "entity" } else { "entities" },
         if *keys == 1 { "has" } else { "have" },
+        if first.len() == 1 { "key" } else { "keys" },
         first.join(", "),
         if *keys > first.len() as u64 { ", …" } else { "" }
     )]

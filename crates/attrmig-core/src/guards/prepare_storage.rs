@@ -548,7 +548,7 @@ mod tests {
             verdict(&f)
                 .unwrap_err()
                 .to_string()
-                .starts_with("1 entity of `users` has more than one `full_name` row (keys 7)")
+                .starts_with("1 entity of `users` has more than one `full_name` row (key 7)")
         );
         set(&mut f, DuplicatesFact::NotCounted);
         assert!(
