@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::ident::{Ident, JsonPath, MigrationId};
+use crate::key::KeyColumns;
 
 /// One attribute migration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,8 +45,8 @@ pub enum OldStorage {
     Column {
         /// Table holding the attribute.
         table: Ident,
-        /// Unique key of the table.
-        key: Ident,
+        /// Unique key of the table (one column or several).
+        key: KeyColumns,
         /// Column holding the attribute.
         column: Ident,
     },
@@ -53,8 +54,8 @@ pub enum OldStorage {
     Json {
         /// Table holding the document.
         table: Ident,
-        /// Unique key of the table.
-        key: Ident,
+        /// Unique key of the table (one column or several).
+        key: KeyColumns,
         /// Column holding the JSON document.
         column: Ident,
         /// Path of the attribute inside the document.
@@ -64,8 +65,8 @@ pub enum OldStorage {
     Eav {
         /// The EAV table.
         table: Ident,
-        /// Column holding the entity key.
-        key: Ident,
+        /// Column(s) holding the entity key.
+        key: KeyColumns,
         /// Column holding the attribute's name.
         name_column: Ident,
         /// The attribute's name (a value, always bound, never spliced into SQL).
@@ -94,8 +95,8 @@ impl OldStorage {
         }
     }
 
-    /// The key column of the old table.
-    pub fn key(&self) -> &Ident {
+    /// The key column(s) of the old table.
+    pub fn key(&self) -> &KeyColumns {
         match self {
             OldStorage::Column { key, .. }
             | OldStorage::Json { key, .. }
@@ -129,8 +130,8 @@ impl OldStorage {
 pub struct NewStorage {
     /// Table of the new column (may be the old table).
     pub table: Ident,
-    /// Unique key of that table; it joins to the old key.
-    pub key: Ident,
+    /// Unique key of that table; it joins to the old key, column by column in order.
+    pub key: KeyColumns,
     /// The new column.
     pub column: Ident,
 }
@@ -294,7 +295,7 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
     match old {
         OldStorage::Column { table, key, column } => {
             line("old.table", table.as_str());
-            line("old.key", key.as_str());
+            line("old.key", &key.fingerprint_text());
             line("old.column", column.as_str());
         }
         OldStorage::Json {
@@ -304,7 +305,7 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
             path,
         } => {
             line("old.table", table.as_str());
-            line("old.key", key.as_str());
+            line("old.key", &key.fingerprint_text());
             line("old.column", column.as_str());
             line("old.path", path.as_str());
         }
@@ -316,14 +317,14 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
             value_column,
         } => {
             line("old.table", table.as_str());
-            line("old.key", key.as_str());
+            line("old.key", &key.fingerprint_text());
             line("old.name_column", name_column.as_str());
             line("old.name", name);
             line("old.value_column", value_column.as_str());
         }
     }
     line("new.table", new.table.as_str());
-    line("new.key", new.key.as_str());
+    line("new.key", &new.key.fingerprint_text());
     line("new.column", new.column.as_str());
     let digest = Sha256::digest(canonical.as_bytes());
     format!("sha256:{}", hex(&digest))
@@ -351,12 +352,12 @@ pub(crate) mod fixtures {
             owners: vec!["identity-team".into()],
             old: OldStorage::Column {
                 table: Ident::new("users").unwrap(),
-                key: Ident::new("id").unwrap(),
+                key: KeyColumns::one(Ident::new("id").unwrap()),
                 column: Ident::new("full_name").unwrap(),
             },
             new: NewStorage {
                 table: Ident::new("users_pii").unwrap(),
-                key: Ident::new("user_id").unwrap(),
+                key: KeyColumns::one(Ident::new("user_id").unwrap()),
                 column: Ident::new("full_name").unwrap(),
             },
             sync: SyncSettings::default(),
@@ -395,7 +396,7 @@ mod tests {
         assert_eq!(plan.old.describe(), "users.full_name");
         let json = OldStorage::Json {
             table: Ident::new("users").unwrap(),
-            key: Ident::new("id").unwrap(),
+            key: KeyColumns::one(Ident::new("id").unwrap()),
             column: Ident::new("attrs").unwrap(),
             path: JsonPath::new("full_name").unwrap(),
         };
