@@ -177,7 +177,11 @@ fn prepare_storage(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, Too
             )
         }
         TableFact::Present { .. }
-            if layout.same_table() || layout.new_table().column(key.as_str()).is_some() =>
+            if layout.same_table()
+                || key
+                    .columns()
+                    .iter()
+                    .all(|k| layout.new_table().column(k.as_str()).is_some()) =>
         {
             let mut statements = vec![add_column(layout)];
             statements.extend(new_indexes(layout, dependents));
@@ -188,21 +192,41 @@ fn prepare_storage(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, Too
             plan.id
         ))),
         TableFact::Missing { .. } => {
-            let key_type = layout
-                .old_table()
-                .column(plan.old.key().as_str())
-                .map(|c| c.data_type.clone())
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| "BIGINT".to_owned());
-            let mut statements = vec![sql(
-                layout,
-                format!(
-                    "CREATE TABLE {} ({} {key_type} NOT NULL PRIMARY KEY, {} {value_type})",
+            // Each new key column takes its old counterpart's type (they pair up in order).
+            let key_type = |old: &Ident| {
+                layout
+                    .old_table()
+                    .column(old.as_str())
+                    .map(|c| c.data_type.clone())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| "BIGINT".to_owned())
+            };
+            let pairs = key.columns().iter().zip(plan.old.key().columns());
+            let create = match key.columns() {
+                [one] => format!(
+                    "CREATE TABLE {} ({} {} NOT NULL PRIMARY KEY, {} {value_type})",
                     b.quote(table),
-                    b.quote(key),
+                    b.quote(one),
+                    key_type(&plan.old.key().columns()[0]),
                     b.quote(column)
                 ),
-            )];
+                // A key of several columns is the table's primary key as a whole.
+                _ => format!(
+                    "CREATE TABLE {} ({}, {} {value_type}, PRIMARY KEY ({}))",
+                    b.quote(table),
+                    pairs
+                        .map(|(new, old)| format!("{} {} NOT NULL", b.quote(new), key_type(old)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    b.quote(column),
+                    key.columns()
+                        .iter()
+                        .map(|c| b.quote(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let mut statements = vec![sql(layout, create)];
             statements.extend(new_indexes(layout, dependents));
             Ok(Ddl::new(Step::PrepareStorage, statements))
         }
@@ -233,8 +257,9 @@ fn new_indexes(layout: &Layout, dependents: &[Dependent]) -> Vec<Statement> {
                 .map(|c| {
                     if c == column.as_str() {
                         Some(new.column.clone())
-                    } else if c == key.as_str() {
-                        Some(new.key.clone())
+                    } else if let Some(i) = key.columns().iter().position(|k| k.as_str() == c) {
+                        // The old key column's counterpart, in the same position.
+                        new.key.columns().get(i).cloned()
                     } else if layout.same_table() {
                         Ident::new(c).ok()
                     } else {
