@@ -550,3 +550,42 @@ max_check_age = "1h"
         p.attrmig(["cross-check", "shards"]).run().ok().stdout_has("old and new agree");
     }
 }
+
+backend_tests! {
+    /// An EAV table whose entity is `(tenant_id, user_id)`: an entity with two rows of the
+    /// attribute is named by its whole key (the same user id in another tenant is not
+    /// one); once it is gone, the attribute's rows are copied and agree.
+    fn an_eav_entity_of_two_columns(db: &TestDb) {
+        let plan = r#"
+[old]
+kind = "eav"
+table = "tenant_attributes"
+key = ["tenant_id", "user_id"]
+name_column = "name"
+name = "nickname"
+value_column = "value"
+
+[new]
+table = "tenant_nicknames"
+key = ["tenant_id", "user_id"]
+column = "nickname"
+"#;
+        let p = Project::new(db).with_plan("eav-tenants", plan);
+        p.sql("CREATE TABLE tenant_attributes (tenant_id INT NOT NULL, user_id INT NOT NULL, name VARCHAR(40) NOT NULL, value VARCHAR(255))");
+        p.sql("INSERT INTO tenant_attributes VALUES (1, 7, 'nickname', 'a'), (2, 7, 'nickname', 'b'), (2, 7, 'nickname', 'b2'), (2, 7, 'email', 'x'), (3, 7, 'nickname', 'c'), (3, 8, 'nickname', 'd')");
+        p.sql("CREATE TABLE tenant_nicknames (tenant_id INT NOT NULL, user_id INT NOT NULL, nickname VARCHAR(255), PRIMARY KEY (tenant_id, user_id))");
+        p.attrmig(["advance", "eav-tenants"])
+            .run()
+            .code(3)
+            .stderr_has("1 entity of `tenant_attributes` has more than one `nickname` row (keys [2,7])")
+            .stderr_has("a unique key on (tenant_id, user_id, name)");
+        p.sql("DELETE FROM tenant_attributes WHERE value = 'b2'");
+        p.attrmig(["advance", "eav-tenants"]).run().ok();
+        p.attrmig(["cross-check", "eav-tenants"]).run();
+        p.attrmig(["advance", "eav-tenants"]).run().ok();
+        p.attrmig(["advance", "eav-tenants", "--note", "release 1"]).run().ok();
+        p.attrmig(["sync", "eav-tenants"]).run().ok().stdout_has("4 rows written");
+        assert_eq!(p.count("SELECT COUNT(*) AS n FROM tenant_nicknames WHERE tenant_id = 2 AND user_id = 7 AND nickname = 'b'"), 1);
+        p.attrmig(["cross-check", "eav-tenants"]).run().ok().stdout_has("old and new agree");
+    }
+}

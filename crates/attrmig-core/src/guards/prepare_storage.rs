@@ -513,6 +513,23 @@ mod tests {
             err.contains("a primary key or a unique index on (user_id, film_id)"),
             "{err}"
         );
+        // Two columns that are still not the key are refused by both, as a tuple.
+        if let OldStorage::Column { key, .. } = &mut composite.old {
+            *key = two("id", "full_name");
+        }
+        let err = guards(&composite, &f)
+            .into_iter()
+            .find(|c| c.name == "keys-join")
+            .unwrap()
+            .verdict
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "old key `users(id, full_name)` is not unique: the table's key is (id, film_id)"
+            ),
+            "{err}"
+        );
         f.new_storage = with_tables(TableFact::present(
             "users_pii",
             vec![
