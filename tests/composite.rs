@@ -589,3 +589,47 @@ column = "nickname"
         p.attrmig(["cross-check", "eav-tenants"]).run().ok().stdout_has("old and new agree");
     }
 }
+
+/// `init --old-key a,b` writes a plan with a key of several columns, which validates;
+/// keys of different lengths are a usage error.
+#[test]
+fn init_writes_a_key_of_several_columns() {
+    let db = TestDb::sqlite();
+    let p = Project::new(&db);
+    p.attrmig([
+        "init",
+        ID,
+        "--old",
+        "accounts.nickname",
+        "--new",
+        "account_nicknames.nickname",
+        "--old-key",
+        "tenant_id,id",
+        "--new-key",
+        "tenant_id,account_id",
+    ])
+    .run()
+    .ok();
+    let text = std::fs::read_to_string(p.path(&format!("plans/{ID}.toml"))).unwrap();
+    assert!(text.contains(r#"key = ["tenant_id", "id"]"#), "{text}");
+    assert!(
+        text.contains(r#"key = ["tenant_id", "account_id"]"#),
+        "{text}"
+    );
+    p.attrmig(["validate"]).run().ok();
+    p.attrmig([
+        "init",
+        "other",
+        "--old",
+        "accounts.nickname",
+        "--new",
+        "account_nicknames.nickname",
+        "--old-key",
+        "tenant_id,id",
+        "--new-key",
+        "account_id",
+    ])
+    .run()
+    .code(2)
+    .stderr_has("--new-key names 1 column(s) and --old-key 2: they pair up in order");
+}
