@@ -65,8 +65,7 @@ impl KeyExpr {
         &self.0
     }
 
-    /// `o."tenant_id", o."id"`: for ORDER BY and GROUP BY (ascending: append ` DESC` to
-    /// each column with [`KeyExpr::order_desc`]).
+    /// `o."tenant_id", o."id"`: for ORDER BY, GROUP BY and column lists.
     pub fn order(&self) -> String {
         self.0.join(", ")
     }
@@ -78,15 +77,6 @@ impl KeyExpr {
             [one] => one.clone(),
             many => format!("({})", many.join(", ")),
         }
-    }
-
-    /// Every column descending.
-    pub fn order_desc(&self) -> String {
-        self.0
-            .iter()
-            .map(|c| format!("{c} DESC"))
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 
     /// `n.a = o.a AND n.b = o.b`: column by column, which every backend's planner reads
@@ -110,8 +100,8 @@ impl KeyExpr {
             .join(", ")
     }
 
-    /// The first column (never NULL in a row that exists: key columns are NOT NULL or
-    /// the key would not name one row).
+    /// The first column: over an outer join's side, NULL where that side has no row (as
+    /// a one-column key's column is).
     pub fn first(&self) -> &str {
         &self.0[0]
     }
