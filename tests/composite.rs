@@ -633,3 +633,21 @@ fn init_writes_a_key_of_several_columns() {
     .code(2)
     .stderr_has("--new-key names 1 column(s) and --old-key 2: they pair up in order");
 }
+
+backend_tests! {
+    /// A unique index over a column that allows NULL names no row where it holds NULL
+    /// (every backend lets such rows repeat): refused, saying which column; accepted
+    /// once it is NOT NULL.
+    fn a_unique_key_with_a_column_that_allows_null_is_refused(db: &TestDb) {
+        let p = Project::new(db).with_plan(ID, COLUMN_PLAN);
+        p.sql("CREATE TABLE accounts (tenant_id INT, id INT NOT NULL, nickname VARCHAR(255) NOT NULL)");
+        p.sql("CREATE UNIQUE INDEX accounts_key ON accounts (tenant_id, id)");
+        p.sql("INSERT INTO accounts VALUES (NULL, 1, 'a'), (NULL, 1, 'b')");
+        p.sql("CREATE TABLE account_nicknames (tenant_id INT NOT NULL, account_id INT NOT NULL, nickname VARCHAR(255), PRIMARY KEY (tenant_id, account_id))");
+        p.attrmig(["advance", ID])
+            .run()
+            .code(3)
+            .stderr_has("old key `accounts(tenant_id, id)` is not unique")
+            .stderr_has("make `tenant_id` NOT NULL: a unique index lets rows with NULL in it repeat");
+    }
+}

@@ -81,13 +81,15 @@ fn new_storage_exists(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refus
         );
     }
     // Unique as a whole: the sync upserts by the whole key, which one row must own.
-    if !table.unique_by(&new.key.names()) {
+    if let Err(nullable) = table.names_one_row(&new.key.names()) {
         return Err(not_unique(
             "new",
             table,
             new.table.as_str(),
             &new.key.to_string(),
-            if new.key.is_composite() {
+            if !nullable.is_empty() {
+                make_not_null(&nullable)
+            } else if new.key.is_composite() {
                 format!(
                     "give `{}` a primary key or a unique index on {} (the sync upserts by it)",
                     new.table,
@@ -168,9 +170,15 @@ fn keys_join(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
     // (one-row-per-entity checks the attribute's rows).
     let eav = matches!(plan.old, OldStorage::Eav { .. });
     // Unique as a whole: `(tenant_id, id)` may repeat each column, never the pair.
-    if !eav && !old.table.unique_by(&plan.old.key().names()) {
+    let one_row = if eav {
+        Ok(())
+    } else {
+        old.table.names_one_row(&plan.old.key().names())
+    };
+    if let Err(nullable) = one_row {
         let real = old.table.primary_key();
         let todo = match real {
+            _ if !nullable.is_empty() => make_not_null(&nullable),
             [] => "give the table a primary key or a unique index on the key".to_owned(),
             [one] => format!("plan `key = \"{one}\"`, the column that names one row"),
             many => format!(
@@ -257,6 +265,18 @@ fn keys_join(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
         ),
     };
     passed(detail, json!({ "old_table": old.table }))
+}
+
+/// What to do about a unique key whose columns allow NULL.
+fn make_not_null(columns: &[String]) -> String {
+    format!(
+        "make {} NOT NULL: a unique index lets rows with NULL in it repeat",
+        columns
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// `(a, b)` of the items.
@@ -554,6 +574,52 @@ mod tests {
         });
         let checks = guards(&eav, &f);
         assert!(checks.iter().all(GuardCheck::passed), "{checks:?}");
+    }
+
+    #[test]
+    fn a_unique_index_over_a_column_that_allows_null_is_no_key() {
+        // UNIQUE (tenant_id, id) with tenant_id nullable: rows with a NULL tenant repeat.
+        let new = TableFact::present(
+            "users_pii",
+            vec![
+                col("user_id", "bigint", true),
+                col("full_name", "text", false),
+            ],
+        );
+        let mut f = with_tables(new);
+        let nullable = |name: &str| ColumnFact {
+            nullable: true,
+            ..col(name, "bigint", false)
+        };
+        f.old_storage.as_mut().unwrap().table = TableFact::Present {
+            table: "users".into(),
+            columns: vec![nullable("id"), col("full_name", "text", false)],
+            primary_key: vec![],
+            unique_keys: vec![vec!["id".into()]],
+        };
+        let err = verdict(&f, "keys-join").unwrap_err().to_string();
+        assert!(
+            err.contains("make `id` NOT NULL: a unique index lets rows with NULL in it repeat"),
+            "{err}"
+        );
+        // The primary key's columns never hold NULL, whatever the catalogue says of
+        // them (SQLite reports a non-INTEGER primary key column as nullable).
+        f.old_storage.as_mut().unwrap().table = TableFact::Present {
+            table: "users".into(),
+            columns: vec![nullable("id"), col("full_name", "text", false)],
+            primary_key: vec!["id".into()],
+            unique_keys: vec![vec!["id".into()]],
+        };
+        assert!(verdict(&f, "keys-join").is_ok());
+        // The new side alike.
+        f.new_storage = Some(TableFact::Present {
+            table: "users_pii".into(),
+            columns: vec![nullable("user_id"), col("full_name", "text", false)],
+            primary_key: vec![],
+            unique_keys: vec![vec!["user_id".into()]],
+        });
+        let err = verdict(&f, "new-storage-exists").unwrap_err().to_string();
+        assert!(err.contains("make `user_id` NOT NULL"), "{err}");
     }
 
     /// `users(id, name, value)` with no key: an EAV table whose duplicates must be counted.
