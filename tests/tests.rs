@@ -77,6 +77,10 @@ mod demo;
 /// that starts with its schema version, approvals as they counted, keys in key order.
 mod wording;
 
+/// Keys of several columns: a multi-tenant table through all ten steps, a link table,
+/// data issues and rows only in new storage named by the whole key.
+mod composite;
+
 /// Rows only in new storage: each refusal's advice followed as written (`sync
 /// --delete-extra`, `acknowledge-extra`, `--max-report`) at 4, 5a-6 and 8.
 mod extra;

@@ -38,7 +38,9 @@ fn drops_old(shape: &Shape<'_>, old: &OldStorage) -> Option<String> {
                     value_column,
                     ..
                 } => {
-                    vec![key.as_str(), name_column.as_str(), value_column.as_str()]
+                    let mut columns = key.names();
+                    columns.extend([name_column.as_str(), value_column.as_str()]);
+                    columns
                 }
             };
             let dropped = columns

@@ -208,6 +208,45 @@ impl TableFact {
         }
     }
 
+    /// Whether `columns` together name at most one row even where rows hold NULL: the
+    /// primary key, or a unique key all of whose columns are NOT NULL, uses only these
+    /// columns. (A unique index lets rows whose key holds NULL repeat, on every backend.)
+    /// `Err` names the columns that allow NULL in the unique keys that would do but for
+    /// them; `Err` of nothing: no unique key at all.
+    pub fn names_one_row(&self, columns: &[&str]) -> Result<(), Vec<String>> {
+        let TableFact::Present {
+            primary_key,
+            unique_keys,
+            ..
+        } = self
+        else {
+            return Err(Vec::new());
+        };
+        let within = |key: &Vec<String>| {
+            !key.is_empty() && key.iter().all(|c| columns.contains(&c.as_str()))
+        };
+        if within(primary_key) {
+            return Ok(());
+        }
+        let mut nullable = Vec::new();
+        for key in unique_keys.iter().filter(|k| within(k)) {
+            let open: Vec<String> = key
+                .iter()
+                .filter(|c| self.column(c).is_some_and(|f| f.nullable))
+                .cloned()
+                .collect();
+            if open.is_empty() {
+                return Ok(());
+            }
+            for c in open {
+                if !nullable.contains(&c) {
+                    nullable.push(c);
+                }
+            }
+        }
+        Err(nullable)
+    }
+
     /// Does the table exist.
     pub fn exists(&self) -> bool {
         matches!(self, TableFact::Present { .. })

@@ -22,6 +22,7 @@ pub mod facts;
 pub mod fleet;
 pub mod guards;
 pub mod ident;
+pub mod key;
 pub mod machine;
 pub mod mode;
 pub mod names;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::ident::{Ident, JsonPath, MigrationId, TableName};
+use crate::key::KeyColumns;
 
 /// One attribute migration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,8 +50,8 @@ pub enum OldStorage {
     Column {
         /// Table holding the attribute.
         table: TableName,
-        /// Unique key of the table.
-        key: Ident,
+        /// Unique key of the table (one column or several).
+        key: KeyColumns,
         /// Column holding the attribute.
         column: Ident,
     },
@@ -58,8 +59,8 @@ pub enum OldStorage {
     Json {
         /// Table holding the document.
         table: TableName,
-        /// Unique key of the table.
-        key: Ident,
+        /// Unique key of the table (one column or several).
+        key: KeyColumns,
         /// Column holding the JSON document.
         column: Ident,
         /// Path of the attribute inside the document.
@@ -69,8 +70,8 @@ pub enum OldStorage {
     Eav {
         /// The EAV table.
         table: TableName,
-        /// Column holding the entity key.
-        key: Ident,
+        /// Column(s) holding the entity key.
+        key: KeyColumns,
         /// Column holding the attribute's name.
         name_column: Ident,
         /// The attribute's name (a value, always bound, never spliced into SQL).
@@ -99,8 +100,8 @@ impl OldStorage {
         }
     }
 
-    /// The key column of the old table.
-    pub fn key(&self) -> &Ident {
+    /// The key column(s) of the old table.
+    pub fn key(&self) -> &KeyColumns {
         match self {
             OldStorage::Column { key, .. }
             | OldStorage::Json { key, .. }
@@ -134,8 +135,8 @@ impl OldStorage {
 pub struct NewStorage {
     /// Table of the new column (may be the old table).
     pub table: TableName,
-    /// Unique key of that table; it joins to the old key.
-    pub key: Ident,
+    /// Unique key of that table; it joins to the old key, column by column in order.
+    pub key: KeyColumns,
     /// The new column.
     pub column: Ident,
 }
@@ -299,7 +300,7 @@ impl Plan {
         let old = match &self.old {
             OldStorage::Column { table, key, column } => OldStorage::Column {
                 table: table.with_name(rename(OldTable, &table.name)),
-                key: rename(OldColumn, key),
+                key: key.renamed(|c| rename(OldColumn, c)),
                 column: rename(OldColumn, column),
             },
             OldStorage::Json {
@@ -309,7 +310,7 @@ impl Plan {
                 path,
             } => OldStorage::Json {
                 table: table.with_name(rename(OldTable, &table.name)),
-                key: rename(OldColumn, key),
+                key: key.renamed(|c| rename(OldColumn, c)),
                 column: rename(OldColumn, column),
                 path: path.clone(),
             },
@@ -321,7 +322,7 @@ impl Plan {
                 value_column,
             } => OldStorage::Eav {
                 table: table.with_name(rename(OldTable, &table.name)),
-                key: rename(OldColumn, key),
+                key: key.renamed(|c| rename(OldColumn, c)),
                 name_column: rename(OldColumn, name_column),
                 name: name.clone(),
                 value_column: rename(OldColumn, value_column),
@@ -332,7 +333,7 @@ impl Plan {
                 .new
                 .table
                 .with_name(rename(NewTable, &self.new.table.name)),
-            key: rename(NewColumn, &self.new.key),
+            key: self.new.key.renamed(|c| rename(NewColumn, c)),
             column: rename(NewColumn, &self.new.column),
         };
         let written = self
@@ -371,7 +372,7 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
     match old {
         OldStorage::Column { table, key, column } => {
             line("old.table", &table.to_string());
-            line("old.key", key.as_str());
+            line("old.key", &key.fingerprint_text());
             line("old.column", column.as_str());
         }
         OldStorage::Json {
@@ -381,7 +382,7 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
             path,
         } => {
             line("old.table", &table.to_string());
-            line("old.key", key.as_str());
+            line("old.key", &key.fingerprint_text());
             line("old.column", column.as_str());
             line("old.path", path.as_str());
         }
@@ -393,14 +394,14 @@ pub fn storage_fingerprint(old: &OldStorage, new: &NewStorage) -> String {
             value_column,
         } => {
             line("old.table", &table.to_string());
-            line("old.key", key.as_str());
+            line("old.key", &key.fingerprint_text());
             line("old.name_column", name_column.as_str());
             line("old.name", name);
             line("old.value_column", value_column.as_str());
         }
     }
     line("new.table", &new.table.to_string());
-    line("new.key", new.key.as_str());
+    line("new.key", &new.key.fingerprint_text());
     line("new.column", new.column.as_str());
     let digest = Sha256::digest(canonical.as_bytes());
     format!("sha256:{}", hex(&digest))
@@ -428,12 +429,12 @@ pub(crate) mod fixtures {
             owners: vec!["identity-team".into()],
             old: OldStorage::Column {
                 table: TableName::parse("users").unwrap(),
-                key: Ident::new("id").unwrap(),
+                key: KeyColumns::one(Ident::new("id").unwrap()),
                 column: Ident::new("full_name").unwrap(),
             },
             new: NewStorage {
                 table: TableName::parse("users_pii").unwrap(),
-                key: Ident::new("user_id").unwrap(),
+                key: KeyColumns::one(Ident::new("user_id").unwrap()),
                 column: Ident::new("full_name").unwrap(),
             },
             sync: SyncSettings::default(),
@@ -484,7 +485,7 @@ mod tests {
         assert_eq!(plan.old.describe(), "users.full_name");
         let json = OldStorage::Json {
             table: TableName::parse("users").unwrap(),
-            key: Ident::new("id").unwrap(),
+            key: KeyColumns::one(Ident::new("id").unwrap()),
             column: Ident::new("attrs").unwrap(),
             path: JsonPath::new("full_name").unwrap(),
         };

@@ -558,7 +558,8 @@ pub enum Refusal {
     // --- keys -------------------------------------------------------------------------
     /// A key column that does not name one row.
     #[error(
-        "{role} key `{table}.{key}` is not unique: {}; a key must name one row, or the sync writes one row's value over another's and the cross-check counts a key twice; {todo}",
+        "{role} key `{}` is not unique: {}; a key must name one row, or the sync writes one row's value over another's and the cross-check counts a key twice; {todo}",
+        qualified_key(table, key),
         real_key_words(real_key)
     )]
     NotUnique {
@@ -566,7 +567,7 @@ pub enum Refusal {
         role: &'static str,
         /// Table name.
         table: String,
-        /// The planned key.
+        /// The planned key: `id`, or `(tenant_id, id)`.
         key: String,
         /// The table's primary key columns, empty when it has none.
         real_key: Vec<String>,
@@ -889,6 +890,15 @@ fn key_list(keys: &[String], all: u64) -> String {
 }
 
 /// `the table's key is (a, b)`, or that it has none.
+/// `users.id`, or `accounts(tenant_id, id)` for a key of several columns.
+fn qualified_key(table: &str, key: &str) -> String {
+    if key.starts_with('(') {
+        format!("{table}{key}")
+    } else {
+        format!("{table}.{key}")
+    }
+}
+
 fn real_key_words(real_key: &[String]) -> String {
     if real_key.is_empty() {
         "the table has no primary key".to_owned()

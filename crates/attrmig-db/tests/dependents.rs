@@ -16,7 +16,7 @@ fn phone() -> OldStorage {
     let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
     OldStorage::Column {
         table: attrmig_core::ident::TableName::parse("address").unwrap(),
-        key: ident("address_id"),
+        key: attrmig_core::key::KeyColumns::one(ident("address_id")),
         column: ident("phone"),
     }
 }
@@ -240,7 +240,7 @@ backend_tests! {
         let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
         let contact = OldStorage::Column {
             table: attrmig_core::ident::TableName::parse("contact").unwrap(),
-            key: ident("contact_id"),
+            key: attrmig_core::key::KeyColumns::one(ident("contact_id")),
             column: ident("phone"),
         };
         let found = dependents::of(&mut db.connect(), &contact).unwrap();
@@ -252,7 +252,7 @@ fn json_full_name() -> OldStorage {
     let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
     OldStorage::Json {
         table: attrmig_core::ident::TableName::parse("users").unwrap(),
-        key: ident("id"),
+        key: attrmig_core::key::KeyColumns::one(ident("id")),
         column: ident("attrs"),
         path: attrmig_core::ident::JsonPath::new("full_name").unwrap(),
     }
@@ -262,7 +262,7 @@ fn eav_full_name() -> OldStorage {
     let ident = |s: &str| attrmig_core::ident::Ident::new(s).unwrap();
     OldStorage::Eav {
         table: attrmig_core::ident::TableName::parse("user_attributes").unwrap(),
-        key: ident("user_id"),
+        key: attrmig_core::key::KeyColumns::one(ident("user_id")),
         name_column: ident("name"),
         name: "full_name".into(),
         value_column: ident("value"),
@@ -320,7 +320,9 @@ fn qualified_dependents(db: &TestDb, schema: &str) {
     ));
     let old = OldStorage::Column {
         table: attrmig_core::ident::TableName::parse(&format!("{schema}.address")).unwrap(),
-        key: attrmig_core::ident::Ident::new("address_id").unwrap(),
+        key: attrmig_core::key::KeyColumns::one(
+            attrmig_core::ident::Ident::new("address_id").unwrap(),
+        ),
         column: attrmig_core::ident::Ident::new("phone").unwrap(),
     };
     let found = found(db, &old);

@@ -258,7 +258,8 @@ impl Engine {
         else {
             return Ok(None);
         };
-        let columns = [key.as_str(), name_column.as_str()];
+        let mut columns = key.names();
+        columns.push(name_column.as_str());
         if columns.iter().any(|c| table.column(c).is_none()) {
             return Ok(None);
         }

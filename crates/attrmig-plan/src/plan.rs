@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use attrmig_core::echo::quoted;
 use attrmig_core::ident::{Ident, JsonPath, MigrationId, NameError, TableName};
+use attrmig_core::key::KeyColumns;
 use attrmig_core::plan::{
     CodeRef, CodeRules, FleetSettings, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings,
     ToolSettings,
@@ -36,7 +37,7 @@ struct RawPlan {
 struct RawOld {
     kind: Option<Spanned<String>>,
     table: Option<Spanned<String>>,
-    key: Option<Spanned<String>>,
+    key: Option<Spanned<RawKey>>,
     column: Option<Spanned<String>>,
     path: Option<Spanned<String>>,
     name_column: Option<Spanned<String>>,
@@ -48,8 +49,16 @@ struct RawOld {
 #[serde(deny_unknown_fields)]
 struct RawNew {
     table: Option<Spanned<String>>,
-    key: Option<Spanned<String>>,
+    key: Option<Spanned<RawKey>>,
     column: Option<Spanned<String>>,
+}
+
+/// `key = "id"` or `key = ["tenant_id", "id"]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawKey {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -265,6 +274,46 @@ fn table_name(
         .ok()
 }
 
+/// A key: one identifier, or a non-empty list of them with none twice.
+fn key_columns(
+    c: &mut Collector<'_>,
+    key: &str,
+    value: Option<&Spanned<RawKey>>,
+    table_span: Range<usize>,
+) -> Option<KeyColumns> {
+    let Some(value) = value else {
+        c.at(table_span, key, "missing key `key`");
+        return None;
+    };
+    let names: Vec<&str> = match value.get_ref() {
+        RawKey::One(one) => vec![one.as_str()],
+        RawKey::Many(many) => many.iter().map(String::as_str).collect(),
+    };
+    let mut columns = Vec::with_capacity(names.len());
+    for name in names {
+        match Ident::new(name) {
+            Ok(ident) => columns.push(ident),
+            Err(e) => {
+                c.at(
+                    value.span(),
+                    key,
+                    format!("{} is not a valid identifier: it {e}", quoted(name)),
+                );
+                return None;
+            }
+        }
+    }
+    KeyColumns::new(columns)
+        .map_err(|e| {
+            c.at(
+                value.span(),
+                key,
+                format!("the key {e} (`key = \"id\"` or `key = [\"tenant_id\", \"id\"]`)"),
+            )
+        })
+        .ok()
+}
+
 fn forbid(c: &mut Collector<'_>, key: &str, value: Option<&Spanned<String>>, kind: &str) {
     if let Some(v) = value {
         c.at(
@@ -290,7 +339,7 @@ fn validate_old(c: &mut Collector<'_>, old: &Spanned<RawOld>) -> Option<OldStora
         return None;
     };
     let table = table_name(c, "old.table", raw.table.as_ref(), span.clone());
-    let key = ident(c, "old.key", raw.key.as_ref(), span.clone());
+    let key = key_columns(c, "old.key", raw.key.as_ref(), span.clone());
     match kind.get_ref().as_str() {
         "column" => {
             let column = ident(c, "old.column", raw.column.as_ref(), span);
@@ -387,7 +436,7 @@ fn validate_new(c: &mut Collector<'_>, new: &Spanned<RawNew>) -> Option<NewStora
     let span = new.span();
     let raw = new.get_ref();
     let table = table_name(c, "new.table", raw.table.as_ref(), span.clone());
-    let key = ident(c, "new.key", raw.key.as_ref(), span.clone());
+    let key = key_columns(c, "new.key", raw.key.as_ref(), span.clone());
     let column = ident(c, "new.column", raw.column.as_ref(), span);
     Some(NewStorage {
         table: table?,
@@ -397,6 +446,20 @@ fn validate_new(c: &mut Collector<'_>, new: &Spanned<RawNew>) -> Option<NewStora
 }
 
 fn check_old_vs_new(c: &mut Collector<'_>, old: &OldStorage, new: &NewStorage, span: Range<usize>) {
+    // Old and new key columns pair up in order, so there must be as many of each.
+    if new.key.len() != old.key().len() {
+        c.at(
+            span.clone(),
+            "new.key",
+            format!(
+                "[new] key {} has {} column(s) but [old] key {} has {}: they pair up in order (the first with the first...), so list as many in each",
+                new.key,
+                new.key.len(),
+                old.key(),
+                old.key().len()
+            ),
+        );
+    }
     if new.table != *old.table() {
         return;
     }
@@ -420,7 +483,7 @@ fn check_old_vs_new(c: &mut Collector<'_>, old: &OldStorage, new: &NewStorage, s
             name_column,
             value_column,
             ..
-        } => [key, name_column, value_column].contains(&&new.column),
+        } => key.contains(&new.column) || [name_column, value_column].contains(&&new.column),
     };
     if clash {
         c.at(

@@ -22,6 +22,20 @@ fn quote(s: &str) -> String {
     out
 }
 
+/// `"id"`, or `["tenant_id", "id"]` for a key of several columns.
+fn key_value(key: &attrmig_core::key::KeyColumns) -> String {
+    match key.columns() {
+        [one] => quote(one.as_str()),
+        many => format!(
+            "[{}]",
+            many.iter()
+                .map(|c| quote(c.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 fn list(items: &[String]) -> String {
     format!(
         "[{}]",
@@ -46,7 +60,7 @@ pub fn render_plan(plan: &Plan) -> String {
             s.push_str(&format!(
                 "table = {}\nkey = {}\ncolumn = {}\n",
                 quote(&table.to_string()),
-                quote(key.as_str()),
+                key_value(key),
                 quote(column.as_str())
             ));
         }
@@ -59,7 +73,7 @@ pub fn render_plan(plan: &Plan) -> String {
             s.push_str(&format!(
                 "table = {}\nkey = {}\ncolumn = {}\npath = {}\n",
                 quote(&table.to_string()),
-                quote(key.as_str()),
+                key_value(key),
                 quote(column.as_str()),
                 quote(path.as_str())
             ));
@@ -74,7 +88,7 @@ pub fn render_plan(plan: &Plan) -> String {
             s.push_str(&format!(
                 "table = {}\nkey = {}\nname_column = {}\nname = {}\nvalue_column = {}\n",
                 quote(&table.to_string()),
-                quote(key.as_str()),
+                key_value(key),
                 quote(name_column.as_str()),
                 quote(name),
                 quote(value_column.as_str())
@@ -84,7 +98,7 @@ pub fn render_plan(plan: &Plan) -> String {
     s.push_str(&format!(
         "\n[new]\ntable = {}\nkey = {}\ncolumn = {}\n",
         quote(&plan.new.table.to_string()),
-        quote(plan.new.key.as_str()),
+        key_value(&plan.new.key),
         quote(plan.new.column.as_str())
     ));
     s.push_str(&format!(

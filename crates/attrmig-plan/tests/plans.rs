@@ -475,3 +475,43 @@ fn tables_may_be_qualified_and_are_written_without_quotes() {
         "{err}"
     );
 }
+
+#[test]
+fn a_key_of_several_columns_pairs_up_in_order_and_renders_back() {
+    let text = replace("key = \"id\"", "key = [\"tenant_id\", \"id\"]").replacen(
+        "key = \"user_id\"",
+        "key = [\"tenant_id\", \"user_id\"]",
+        1,
+    );
+    let plan = parse(&text).unwrap();
+    assert_eq!(plan.old.key().names(), ["tenant_id", "id"]);
+    assert_eq!(plan.new.key.to_string(), "(tenant_id, user_id)");
+    // The rendered plan reads back as the same plan.
+    let rendered = render_plan(&plan);
+    assert!(
+        rendered.contains("key = [\"tenant_id\", \"id\"]"),
+        "{rendered}"
+    );
+    assert_eq!(parse(&rendered).unwrap(), plan);
+    // A one-element list is the one-column key, fingerprint and all.
+    let one = parse(&replace("key = \"id\"", "key = [\"id\"]")).unwrap();
+    assert_eq!(
+        one.storage_fingerprint(),
+        parse(GOOD).unwrap().storage_fingerprint()
+    );
+
+    let err = error(&replace("key = \"id\"", "key = [\"tenant_id\", \"id\"]"));
+    assert!(
+        err.contains("new.key: [new] key user_id has 1 column(s) but [old] key (tenant_id, id) has 2: they pair up in order"),
+        "{err}"
+    );
+    let err = error(&replace("key = \"id\"", "key = []"));
+    assert!(err.contains("old.key: the key is empty"), "{err}");
+    let err = error(&replace("key = \"id\"", "key = [\"id\", \"id\"]"));
+    assert!(err.contains("old.key: the key names `id` twice"), "{err}");
+    let err = error(&replace("key = \"id\"", "key = [\"id\", \"a b\"]"));
+    assert!(
+        err.contains("old.key: \"a b\" is not a valid identifier"),
+        "{err}"
+    );
+}

@@ -273,34 +273,49 @@ fn push_pairs(sql: &mut Sql, layout: &Layout, scope: Scope<'_>) {
     );
     // SQLite runs a FULL JOIN of two subqueries as nested loops: it gets the left join
     // and the orphans instead, like MySQL, which has no FULL JOIN at all.
+    // The key's columns are `k` (`k0, k1, ...` for several) of `p`.
+    let k = layout.key_names("p", "k");
     if layout.backend() == Backend::Postgres && !layout.same_table() {
+        let (o_ok, n_nk) = (layout.key_names("o", "ok"), layout.key_names("n", "nk"));
         sql.push(&format!(
-            "(SELECT COALESCE(o.ok, n.nk) AS k, o.ov AS ov, n.nv AS nv FROM \
-             (SELECT {ok} AS ok, {ov} AS ov FROM {} WHERE ",
+            "(SELECT {}, o.ov AS ov, n.nv AS nv FROM \
+             (SELECT {}, {ov} AS ov FROM {} WHERE ",
+            o_ok.coalesce_as(&n_nk, &k),
+            ok.aliased(&o_ok),
             layout.old_from()
         ));
         layout.push_old_rows(sql);
         sql.push(" AND ");
         layout.push_scope(sql, &ok, scope);
         sql.push(&format!(
-            ") o FULL JOIN (SELECT {nk} AS nk, {nv} AS nv FROM {} WHERE ",
+            ") o FULL JOIN (SELECT {}, {nv} AS nv FROM {} WHERE ",
+            nk.aliased(&n_nk),
             layout.new_from()
         ));
         layout.push_scope(sql, &nk, scope);
-        sql.push(") n ON n.nk = o.ok WHERE o.ok IS NOT NULL OR n.nv IS NOT NULL) p");
+        sql.push(&format!(
+            ") n ON {} WHERE {} IS NOT NULL OR n.nv IS NOT NULL) p",
+            n_nk.equals(&o_ok),
+            o_ok.first()
+        ));
         return;
     }
-    sql.push(&format!("(SELECT {ok} AS k, {ov} AS ov, {nv} AS nv"));
+    sql.push(&format!(
+        "(SELECT {}, {ov} AS ov, {nv} AS nv",
+        ok.aliased(&k)
+    ));
     layout.push_old_with_new(sql, scope);
     if !layout.same_table() {
         sql.push(&format!(
-            " UNION ALL SELECT {nk}, NULL, {nv} FROM {} WHERE ",
+            " UNION ALL SELECT {}, NULL, {nv} FROM {} WHERE ",
+            nk.order(),
             layout.new_from()
         ));
         layout.push_scope(sql, &nk, scope);
         sql.push(&format!(
-            " AND {nv} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} WHERE {ok} = {nk} AND ",
-            layout.old_from()
+            " AND {nv} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} WHERE {} AND ",
+            layout.old_from(),
+            ok.equals(&nk)
         ));
         layout.push_old_rows(sql);
         sql.push(")");
@@ -328,14 +343,15 @@ fn compare(
         let mut sql = Sql::new(layout.backend());
         sql.push(&format!(
             "SELECT {} AS k, {} AS old_v, {} AS new_v FROM ",
-            layout.text("p.k"),
+            layout.key_text(&layout.key_names("p", "k")),
             layout.shown(Side::Old, "p.ov"),
             layout.shown(Side::New, "p.nv")
         ));
         push_pairs(&mut sql, layout, scope);
         sql.push(&format!(
-            " WHERE {} ORDER BY p.k LIMIT ",
-            layout.values_differ("p.ov", "p.nv")
+            " WHERE {} ORDER BY {} LIMIT ",
+            layout.values_differ("p.ov", "p.nv"),
+            layout.key_names("p", "k").order()
         ))
         .bind(Bind::Int(room as i64));
         let rows: Vec<MismatchRow> = sql
@@ -485,7 +501,7 @@ fn derive(
         // subquery's alias is its own so it does not see the join's `n`.
         let new = &layout.plan().new;
         let (nk2, nv2) = (
-            format!("n2.{}", b.quote(&new.key)),
+            layout.new_key_as("n2"),
             format!("n2.{}", b.quote(&new.column)),
         );
         sql.push(&format!(
@@ -520,7 +536,9 @@ fn mismatch(layout: &Layout, r: MismatchRow) -> Mismatch {
         _ => MismatchClass::Differs,
     };
     Mismatch {
-        key: r.k,
+        // As recorded: a key of several columns in one spelling, whatever the backend's
+        // JSON spacing (a key that does not parse is shown as read).
+        key: layout.parse_key(&r.k).map_or(r.k, |k| k.to_string()),
         field: layout.plan().new.column.to_string(),
         class,
         old: layout.show(Side::Old, r.old_v),
@@ -609,8 +627,8 @@ const SAMPLE_CHUNK: usize = 500;
 /// values in one statement per chunk: no scan, whatever the table's size. Page sampling
 /// (`TABLESAMPLE SYSTEM`) would return clusters of neighbouring keys instead.
 ///
-/// Text keys have no such space to draw from: they are drawn by one ordered-by-random
-/// read of the key column, which scans it. A sample is drawn from old keys, the ones
+/// Text keys and keys of several columns have no such space to draw from: they are
+/// drawn by one ordered-by-random read of the key columns, which scans them. A sample is drawn from old keys, the ones
 /// being migrated: new rows without an old row are found by a full cross-check.
 fn sample(
     conn: &mut AnyConnection,
@@ -655,7 +673,10 @@ fn sample(
                 hits += take(conn, layout, &candidates, n, &mut taken, found, progress)?;
             }
         }
-        KeyType::Text { .. } => {
+        // A key of several columns has no dense space to draw from either (the tenants
+        // of `(tenant_id, id)` hold different id ranges): drawn by scan, every row as
+        // likely as any other.
+        KeyType::Text { .. } | KeyType::Tuple(_) => {
             let keys = draw_by_scan(conn, layout, n, &Default::default())?;
             take(conn, layout, &keys, n, &mut taken, found, progress)?;
         }
@@ -693,7 +714,7 @@ fn take(
         let mut sql = Sql::new(layout.backend());
         sql.push(&format!(
             "SELECT {} AS k, {} AS old_v, {} AS new_v, {} AS d",
-            layout.text(&ok),
+            layout.key_text(&ok),
             layout.shown(Side::Old, &ov),
             layout.shown(Side::New, &nv),
             layout.backend().cast_bigint(&format!(
@@ -712,7 +733,8 @@ fn take(
                 break;
             }
             *taken += 1;
-            if let Some(u) = unreadable.iter().find(|u| u.key.to_string() == row.k) {
+            let read = layout.parse_key(&row.k).ok();
+            if let Some(u) = unreadable.iter().find(|u| Some(&u.key) == read.as_ref()) {
                 let m = unreadable_mismatch(layout, u);
                 match m.class {
                     MismatchClass::MissingInNew => found.counts.missing_in_new += 1,
@@ -762,11 +784,11 @@ fn int_bounds(conn: &mut AnyConnection, layout: &Layout) -> Result<Option<(i64, 
         let mut sql = Sql::new(layout.backend());
         sql.push(&format!(
             "SELECT {} AS k FROM {} WHERE ",
-            layout.text(&key),
+            layout.key_text(&key),
             layout.old_from()
         ));
         layout.push_old_rows(&mut sql);
-        sql.push(&format!(" ORDER BY {key} {order} LIMIT 1"));
+        sql.push(&format!(" ORDER BY {} {order} LIMIT 1", key.order()));
         let rows: Vec<KeyRow> = sql
             .load(conn)
             .map_err(|e| ToolError::query("read the key range", e))?;
@@ -796,7 +818,7 @@ fn draw_by_scan(
     let mut sql = Sql::new(b);
     sql.push(&format!(
         "SELECT {} AS k FROM {} WHERE ",
-        layout.text(&ok),
+        layout.key_text(&ok),
         layout.old_from()
     ));
     layout.push_old_rows(&mut sql);

@@ -178,7 +178,11 @@ fn prepare_storage(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, Too
             )
         }
         TableFact::Present { .. }
-            if layout.same_table() || layout.new_table().column(key.as_str()).is_some() =>
+            if layout.same_table()
+                || key
+                    .columns()
+                    .iter()
+                    .all(|k| layout.new_table().column(k.as_str()).is_some()) =>
         {
             let mut statements = vec![add_column(layout)];
             statements.extend(new_indexes(layout, dependents));
@@ -189,26 +193,48 @@ fn prepare_storage(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, Too
             plan.id
         ))),
         TableFact::Missing { .. } => {
-            let old_key = layout.old_table().column(plan.old.key().as_str());
-            let key_type = old_key
-                .map(|c| c.data_type.clone())
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| "BIGINT".to_owned());
-            // The new key calls the same keys equal as the old one: its character set
-            // and collation too, or 'alice' and 'ALICE' could become one key.
-            let key_type = format!(
-                "{key_type}{}",
-                collate_clause(b, old_key.and_then(|c| c.collation.as_ref()))?
-            );
-            let mut statements = vec![sql(
-                layout,
-                format!(
-                    "CREATE TABLE {} ({} {key_type} NOT NULL PRIMARY KEY, {} {value_type})",
+            // Each new key column takes its old counterpart's type (they pair up in order),
+            // and its character set and collation too: the new key calls the same keys
+            // equal as the old one, or 'alice' and 'ALICE' could become one key.
+            let key_type = |old: &Ident| -> Result<String, ToolError> {
+                let column = layout.old_table().column(old.as_str());
+                let data_type = column
+                    .map(|c| c.data_type.clone())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| "BIGINT".to_owned());
+                Ok(format!(
+                    "{data_type}{}",
+                    collate_clause(b, column.and_then(|c| c.collation.as_ref()))?
+                ))
+            };
+            let create = match key.columns() {
+                [one] => format!(
+                    "CREATE TABLE {} ({} {} NOT NULL PRIMARY KEY, {} {value_type})",
                     b.quote(table),
-                    b.quote(key),
+                    b.quote(one),
+                    key_type(&plan.old.key().columns()[0])?,
                     b.quote(column)
                 ),
-            )];
+                // A key of several columns is the table's primary key as a whole.
+                _ => {
+                    let mut columns = Vec::with_capacity(key.len());
+                    for (new, old) in key.columns().iter().zip(plan.old.key().columns()) {
+                        columns.push(format!("{} {} NOT NULL", b.quote(new), key_type(old)?));
+                    }
+                    format!(
+                        "CREATE TABLE {} ({}, {} {value_type}, PRIMARY KEY ({}))",
+                        b.quote(table),
+                        columns.join(", "),
+                        b.quote(column),
+                        key.columns()
+                            .iter()
+                            .map(|c| b.quote(c))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            };
+            let mut statements = vec![sql(layout, create)];
             statements.extend(new_indexes(layout, dependents));
             Ok(Ddl::new(Step::PrepareStorage, statements))
         }
@@ -271,8 +297,9 @@ fn new_indexes(layout: &Layout, dependents: &[Dependent]) -> Vec<Statement> {
                 .map(|c| {
                     if c == column.as_str() {
                         Some(new.column.clone())
-                    } else if c == key.as_str() {
-                        Some(new.key.clone())
+                    } else if let Some(i) = key.columns().iter().position(|k| k.as_str() == c) {
+                        // The old key column's counterpart, in the same position.
+                        new.key.columns().get(i).cloned()
                     } else if layout.same_table() {
                         Ident::new(c).ok()
                     } else {

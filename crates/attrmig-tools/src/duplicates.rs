@@ -20,9 +20,11 @@ pub fn may_repeat(layout: &Layout) -> bool {
     match &layout.plan().old {
         OldStorage::Eav {
             key, name_column, ..
-        } => !layout
-            .old_table()
-            .unique_by(&[key.as_str(), name_column.as_str()]),
+        } => {
+            let mut columns = key.names();
+            columns.push(name_column.as_str());
+            !layout.old_table().unique_by(&columns)
+        }
         OldStorage::Column { .. } | OldStorage::Json { .. } => false,
     }
 }
@@ -39,8 +41,9 @@ pub fn data_issue(layout: &Layout) -> String {
             ..
         } => format!(
             "`{table}` has more than one `{name}` row for this key, so the sync can't tell which \
-             holds the value; delete the extra rows (a unique key on ({key}, {name_column}) keeps \
-             them out), then run `attrmig data-issues {id} --retry`"
+             holds the value; delete the extra rows (a unique key on ({}, {name_column}) keeps \
+             them out), then run `attrmig data-issues {id} --retry`",
+            key.names().join(", ")
         ),
         OldStorage::Column { table, .. } | OldStorage::Json { table, .. } => format!(
             "`{table}` has more than one row with this key, so the sync can't tell which holds \
@@ -69,14 +72,15 @@ pub fn in_scope(
     let mut sql = Sql::new(layout.backend());
     sql.push(&format!(
         "SELECT {} AS k FROM {} WHERE ",
-        layout.text(&key),
+        layout.key_text(&key),
         layout.old_from()
     ));
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
     layout.push_scope(&mut sql, &key, scope);
     sql.push(&format!(
-        " GROUP BY {key} HAVING COUNT(*) > 1 ORDER BY {key}"
+        " GROUP BY {0} HAVING COUNT(*) > 1 ORDER BY {0}",
+        key.order()
     ));
     let rows: Vec<K> = sql.load(conn)?;
     rows.into_iter()
@@ -101,7 +105,7 @@ pub fn attribute_rows(
     let grouped = |sql: &mut Sql| {
         sql.push(&format!("FROM {} WHERE ", layout.old_from()));
         layout.push_old_rows(sql);
-        sql.push(&format!(" GROUP BY {key} HAVING COUNT(*) > 1"));
+        sql.push(&format!(" GROUP BY {} HAVING COUNT(*) > 1", key.order()));
     };
     #[derive(QueryableByName)]
     struct N {
@@ -109,7 +113,10 @@ pub fn attribute_rows(
         n: i64,
     }
     let mut count = Sql::new(layout.backend());
-    count.push(&format!("SELECT COUNT(*) AS n FROM (SELECT {key} "));
+    count.push(&format!(
+        "SELECT COUNT(*) AS n FROM (SELECT {} ",
+        key.order()
+    ));
     grouped(&mut count);
     count.push(") d");
     let n: Vec<N> = count
@@ -125,13 +132,18 @@ pub fn attribute_rows(
         k: String,
     }
     let mut first = Sql::new(layout.backend());
-    first.push(&format!("SELECT {} AS k ", layout.text(&key)));
+    first.push(&format!("SELECT {} AS k ", layout.key_text(&key)));
     grouped(&mut first);
     first
-        .push(&format!(" ORDER BY {key} LIMIT "))
+        .push(&format!(" ORDER BY {} LIMIT ", key.order()))
         .bind(Bind::Int(NAMED));
     let keys: Vec<K> = first
         .load(conn)
         .map_err(|e| ToolError::query("name entities with more than one attribute row", e))?;
-    Ok((n, keys.into_iter().map(|k| k.k).collect()))
+    // Through the key type, so a key of several columns reads as it is recorded.
+    let keys = keys
+        .into_iter()
+        .map(|k| layout.parse_key(&k.k).map(|k| k.to_string()))
+        .collect::<Result<_, _>>()?;
+    Ok((n, keys))
 }

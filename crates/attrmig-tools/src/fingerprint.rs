@@ -87,14 +87,14 @@ fn next_batch(
     };
     sql.push(&format!(
         "SELECT {} AS k, {} AS v, {unreadable} AS u FROM {} WHERE ",
-        layout.text(&key),
+        layout.key_text(&key),
         layout.read_exact(Side::Old, &value),
         layout.old_from()
     ));
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
     layout.push_range(&mut sql, &key, after, None);
-    sql.push(&format!(" AND {covered} ORDER BY {key} LIMIT "))
+    sql.push(&format!(" AND {covered} ORDER BY {} LIMIT ", key.order()))
         .bind(Bind::Int(BATCH));
     sql.load(conn)
         .map_err(|e| ToolError::query("read old values", e))
@@ -115,15 +115,14 @@ fn for_each_batch(
         };
         after = Some(layout.parse_key(&last.k)?);
         let full = rows.len() as i64 == BATCH;
-        f(
-            conns,
-            rows.into_iter()
-                .map(|r| {
-                    let d = digest(&r.canonical(layout));
-                    (r.k, d)
-                })
-                .collect(),
-        )?;
+        // Keys as recorded (a key of several columns in one spelling whatever the
+        // backend's JSON spacing), so two fingerprints compare key by key.
+        let mut batch = Vec::with_capacity(rows.len());
+        for r in rows {
+            let d = digest(&r.canonical(layout));
+            batch.push((layout.parse_key(&r.k)?.to_string(), d));
+        }
+        f(conns, batch)?;
         if !full {
             return Ok(());
         }

@@ -31,6 +31,97 @@ pub enum KeyType {
         /// The key column's type, on PostgreSQL when it is not a text type (`uuid`).
         cast: Option<String>,
     },
+    /// A key of several columns: each column's type, in key order (none a tuple).
+    Tuple(Vec<KeyType>),
+}
+
+impl KeyType {
+    /// Each key column's type: itself for a one-column key.
+    pub fn parts(&self) -> &[KeyType] {
+        match self {
+            KeyType::Tuple(parts) => parts,
+            one => std::slice::from_ref(one),
+        }
+    }
+
+    fn cast(&self) -> Option<&str> {
+        match self {
+            KeyType::Text { cast } => cast.as_deref(),
+            KeyType::Int | KeyType::Tuple(_) => None,
+        }
+    }
+}
+
+/// A key's columns as SQL expressions over one alias (`o."tenant_id"`, `o."id"`), in key
+/// order. Statements use it whole: [`KeyExpr::order`] for ORDER BY,
+/// [`Layout::key_text`] to read it, [`Layout::push_range`] and [`Layout::push_in`] to
+/// scope it, [`KeyExpr::equals`] to join it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyExpr(Vec<String>);
+
+impl KeyExpr {
+    /// The column expressions.
+    pub fn columns(&self) -> &[String] {
+        &self.0
+    }
+
+    /// `o."tenant_id", o."id"`: for ORDER BY, GROUP BY and column lists.
+    pub fn order(&self) -> String {
+        self.0.join(", ")
+    }
+
+    /// The key as one SQL value: the column, or the row value `(a, b)` (for
+    /// `IN (SELECT ...)`, which all three backends accept with a row value).
+    pub fn row(&self) -> String {
+        match self.0.as_slice() {
+            [one] => one.clone(),
+            many => format!("({})", many.join(", ")),
+        }
+    }
+
+    /// `n.a = o.a AND n.b = o.b`: column by column, which every backend's planner reads
+    /// as one equality per index column.
+    pub fn equals(&self, other: &KeyExpr) -> String {
+        self.0
+            .iter()
+            .zip(&other.0)
+            .map(|(a, b)| format!("{a} = {b}"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
+    /// `o.a AS k0, o.b AS k1`: each column under the matching name of `names`.
+    pub fn aliased(&self, names: &KeyExpr) -> String {
+        self.0
+            .iter()
+            .zip(&names.0)
+            .map(|(c, n)| format!("{c} AS {}", n.rsplit('.').next().unwrap_or(n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The first column: over an outer join's side, NULL where that side has no row (as
+    /// a one-column key's column is).
+    pub fn first(&self) -> &str {
+        &self.0[0]
+    }
+
+    /// `COALESCE(a.x0, b.y0), COALESCE(a.x1, b.y1)` column by column, each `AS` the
+    /// matching name of `names`.
+    pub fn coalesce_as(&self, other: &KeyExpr, names: &KeyExpr) -> String {
+        self.0
+            .iter()
+            .zip(&other.0)
+            .zip(&names.0)
+            .map(|((a, b), n)| {
+                format!(
+                    "COALESCE({a}, {b}) AS {}",
+                    n.rsplit('.').next().unwrap_or(n)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Which keys a statement covers: a keyset range `(lo, hi]` (either end open), or a list.
@@ -99,20 +190,27 @@ impl Layout {
             }
             .into());
         }
-        let old_key =
-            column(&old_table, plan.old.key().as_str()).ok_or_else(|| Refusal::ColumnMissing {
-                role: "old key",
-                table: plan.old.table().to_string(),
-                column: plan.old.key().to_string(),
-                todo: format!("check [old] in plans/{}.toml", plan.id),
-            })?;
-        let key_type = match type_family(&old_key.data_type) {
-            TypeFamily::Integer => KeyType::Int,
-            TypeFamily::Text | TypeFamily::Unknown => KeyType::Text { cast: None },
-            _ if backend == Backend::Postgres => KeyType::Text {
-                cast: Some(old_key.data_type.clone()),
-            },
-            _ => KeyType::Text { cast: None },
+        let mut key_types = Vec::with_capacity(plan.old.key().len());
+        for name in plan.old.key().columns() {
+            let old_key =
+                column(&old_table, name.as_str()).ok_or_else(|| Refusal::ColumnMissing {
+                    role: "old key",
+                    table: plan.old.table().to_string(),
+                    column: name.to_string(),
+                    todo: format!("check [old] in plans/{}.toml", plan.id),
+                })?;
+            key_types.push(match type_family(&old_key.data_type) {
+                TypeFamily::Integer => KeyType::Int,
+                TypeFamily::Text | TypeFamily::Unknown => KeyType::Text { cast: None },
+                _ if backend == Backend::Postgres => KeyType::Text {
+                    cast: Some(old_key.data_type.clone()),
+                },
+                _ => KeyType::Text { cast: None },
+            });
+        }
+        let key_type = match key_types.len() {
+            1 => key_types.remove(0),
+            _ => KeyType::Tuple(key_types),
         };
         let new_column = column(&new_table, plan.new.column.as_str());
         let new_type = new_column.map(|c| c.data_type.clone());
@@ -197,10 +295,8 @@ impl Layout {
             }
             .into());
         }
-        for (role, col) in [
-            ("new key", &self.plan.new.key),
-            ("new", &self.plan.new.column),
-        ] {
+        let key = self.plan.new.key.columns().iter().map(|c| ("new key", c));
+        for (role, col) in key.chain([("new", &self.plan.new.column)]) {
             if self.new_table.column(col.as_str()).is_none() {
                 return Err(Refusal::ColumnMissing {
                     role,
@@ -249,13 +345,65 @@ impl Layout {
         self.plan.new.table == *self.plan.old.table()
     }
 
-    /// Reads a key that was selected as text.
+    /// Reads a key that was selected as text ([`Layout::key_text`]) or recorded as text
+    /// (its [`Key`]'s `Display`): a key of several columns is a JSON array, however the
+    /// backend spaced it.
     pub fn parse_key(&self, text: &str) -> Result<Key, ToolError> {
-        match self.key_type {
-            KeyType::Int => text.parse().map(Key::Int).map_err(|_| {
-                ToolError::Unexpected(format!("an integer key read back as {text:?}"))
-            }),
+        let bad = |what: &str| ToolError::Unexpected(format!("{what} read back as {text:?}"));
+        match &self.key_type {
+            KeyType::Int => text
+                .parse()
+                .map(Key::Int)
+                .map_err(|_| bad("an integer key")),
             KeyType::Text { .. } => Ok(Key::Text(text.to_owned())),
+            KeyType::Tuple(types) => {
+                let values: Vec<serde_json::Value> =
+                    serde_json::from_str(text).map_err(|_| bad("a key of several columns"))?;
+                if values.len() != types.len() {
+                    return Err(bad(&format!("a key of {} columns", types.len())));
+                }
+                let parts = values
+                    .iter()
+                    .zip(types)
+                    .map(|(value, ty)| match (ty, value) {
+                        (KeyType::Int, serde_json::Value::Number(n)) => n.as_i64().map(Key::Int),
+                        (KeyType::Int, serde_json::Value::String(s)) => {
+                            s.parse().ok().map(Key::Int)
+                        }
+                        (_, serde_json::Value::String(s)) => Some(Key::Text(s.clone())),
+                        (_, serde_json::Value::Number(n)) => Some(Key::Text(n.to_string())),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<Key>>>()
+                    .ok_or_else(|| bad("a key of several columns"))?;
+                Ok(Key::Tuple(parts))
+            }
+        }
+    }
+
+    /// A key's expression as text, to select as `k` and read with [`Layout::parse_key`]:
+    /// the column cast to text, or for several columns a JSON array of them (integers as
+    /// numbers, the others cast to text), cast to text.
+    pub fn key_text(&self, key: &KeyExpr) -> String {
+        let types = self.key_type.parts();
+        match key.columns() {
+            [one] => self.text(one),
+            many => {
+                let parts: Vec<String> = many
+                    .iter()
+                    .zip(types)
+                    .map(|(c, ty)| match ty {
+                        KeyType::Int => c.clone(),
+                        _ => self.text(c),
+                    })
+                    .collect();
+                let array = match self.backend {
+                    Backend::Sqlite => "json_array",
+                    Backend::Postgres => "json_build_array",
+                    Backend::Mysql => "JSON_ARRAY",
+                };
+                self.text(&format!("{array}({})", parts.join(", ")))
+            }
         }
     }
 
@@ -273,14 +421,52 @@ impl Layout {
         format!("{} n", self.q(&self.plan.new.table))
     }
 
-    /// The old key expression, over alias `o`.
-    pub fn old_key(&self) -> String {
-        format!("o.{}", self.q(self.plan.old.key()))
+    /// The old key's columns, over alias `o`.
+    pub fn old_key(&self) -> KeyExpr {
+        self.key_over("o", self.plan.old.key())
     }
 
-    /// The new key expression, over alias `n`.
-    pub fn new_key(&self) -> String {
-        format!("n.{}", self.q(&self.plan.new.key))
+    /// The new key's columns, over alias `n`.
+    pub fn new_key(&self) -> KeyExpr {
+        self.key_over("n", &self.plan.new.key)
+    }
+
+    /// The new key's columns, over `alias`.
+    pub fn new_key_as(&self, alias: &str) -> KeyExpr {
+        self.key_over(alias, &self.plan.new.key)
+    }
+
+    fn key_over(&self, alias: &str, key: &attrmig_core::key::KeyColumns) -> KeyExpr {
+        KeyExpr(
+            key.columns()
+                .iter()
+                .map(|c| format!("{alias}.{}", self.q(c)))
+                .collect(),
+        )
+    }
+
+    /// Names for a key's columns in a derived table, qualified by `alias`: `p.k` for a
+    /// one-column key (as before keys of several columns), `p.k0, p.k1, ...` otherwise.
+    pub fn key_names(&self, alias: &str, base: &str) -> KeyExpr {
+        let n = self.plan.old.key().len();
+        KeyExpr(match n {
+            1 => vec![format!("{alias}.{base}")],
+            _ => (0..n).map(|i| format!("{alias}.{base}{i}")).collect(),
+        })
+    }
+
+    /// The new key's columns unqualified (`"tenant_id"`, `"id"`), for column lists,
+    /// conflict targets and statements on the new table alone.
+    pub fn new_key_bare(&self) -> KeyExpr {
+        KeyExpr(
+            self.plan
+                .new
+                .key
+                .columns()
+                .iter()
+                .map(|c| self.q(c))
+                .collect(),
+        )
     }
 
     /// The new value expression, over alias `n` (alias `o` when in the same table).
@@ -394,27 +580,71 @@ impl Layout {
         }
     }
 
-    /// Pushes `expr > lo AND expr <= hi`, either bound optional.
-    pub fn push_range(&self, sql: &mut Sql, expr: &str, lo: Option<&Key>, hi: Option<&Key>) {
-        let cast = match &self.key_type {
-            KeyType::Text { cast } => cast.as_deref(),
-            KeyType::Int => None,
-        };
+    /// Pushes `key > lo AND key <= hi`, either bound optional. A key of several columns
+    /// compares as a row value, in key order, in the form each backend's planner turns
+    /// into one index range: `(a, b) > (?, ?)` on SQLite and PostgreSQL; on MySQL/MariaDB,
+    /// whose optimizer does not range-scan a row-value inequality, the expanded form led
+    /// by the first column's bound (`a >= ? AND (a > ? OR (a = ? AND b > ?))`).
+    pub fn push_range(&self, sql: &mut Sql, key: &KeyExpr, lo: Option<&Key>, hi: Option<&Key>) {
         match (lo, hi) {
             (None, None) => {
                 sql.push("1 = 1");
             }
-            (Some(lo), None) => {
-                sql.push(&format!("{expr} > ")).bind_key(lo, cast);
-            }
-            (None, Some(hi)) => {
-                sql.push(&format!("{expr} <= ")).bind_key(hi, cast);
-            }
+            (Some(lo), None) => self.push_compare(sql, key, ">", lo),
+            (None, Some(hi)) => self.push_compare(sql, key, "<=", hi),
             (Some(lo), Some(hi)) => {
-                sql.push(&format!("{expr} > "))
-                    .bind_key(lo, cast)
-                    .push(&format!(" AND {expr} <= "))
-                    .bind_key(hi, cast);
+                self.push_compare(sql, key, ">", lo);
+                sql.push(" AND ");
+                self.push_compare(sql, key, "<=", hi);
+            }
+        }
+    }
+
+    /// Binds one key value of column `i`, with the column's cast.
+    fn bind_part(&self, sql: &mut Sql, i: usize, value: &Key) {
+        let ty = &self.key_type.parts()[i.min(self.key_type.parts().len() - 1)];
+        sql.bind_key(value, ty.cast());
+    }
+
+    /// Pushes `key <op> value` (`>` or `<=`), in key order.
+    fn push_compare(&self, sql: &mut Sql, key: &KeyExpr, op: &str, value: &Key) {
+        let (cols, parts) = (key.columns(), value.parts());
+        if let ([col], [part]) = (cols, parts) {
+            sql.push(&format!("{col} {op} "));
+            self.bind_part(sql, 0, part);
+            return;
+        }
+        match self.backend {
+            Backend::Sqlite | Backend::Postgres => {
+                sql.push(&format!("({}) {op} (", key.order()));
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    self.bind_part(sql, i, part);
+                }
+                sql.push(")");
+            }
+            Backend::Mysql => {
+                // a >= ? AND (a > ? OR (a = ? AND (b > ? OR (b = ? AND c <op> ?))))
+                let (strict, wide) = if op == ">" { (">", ">=") } else { ("<", "<=") };
+                sql.push(&format!("{} {wide} ", cols[0]));
+                self.bind_part(sql, 0, &parts[0]);
+                sql.push(" AND ");
+                let last = cols.len() - 1;
+                for (i, col) in cols.iter().enumerate() {
+                    if i == last {
+                        sql.push(&format!("{col} {op} "));
+                        self.bind_part(sql, i, &parts[i]);
+                    } else {
+                        sql.push(&format!("({col} {strict} "));
+                        self.bind_part(sql, i, &parts[i]);
+                        sql.push(&format!(" OR ({col} = "));
+                        self.bind_part(sql, i, &parts[i]);
+                        sql.push(" AND ");
+                    }
+                }
+                sql.push(&")".repeat(2 * last));
             }
         }
     }
@@ -430,8 +660,9 @@ impl Layout {
         sql.push(&format!(" FROM {}", self.old_from()));
         if !self.same_table() {
             sql.push(&format!(
-                " LEFT JOIN {} ON {nk} = {ok} AND ",
-                self.new_from()
+                " LEFT JOIN {} ON {} AND ",
+                self.new_from(),
+                nk.equals(&ok)
             ));
             self.push_scope(sql, &nk, scope);
         }
@@ -442,7 +673,7 @@ impl Layout {
     }
 
     /// Pushes the condition that `expr` is in `scope`.
-    pub fn push_scope(&self, sql: &mut Sql, expr: &str, scope: Scope<'_>) {
+    pub fn push_scope(&self, sql: &mut Sql, expr: &KeyExpr, scope: Scope<'_>) {
         match scope {
             Scope::Range(lo, hi) => self.push_range(sql, expr, lo, hi),
             Scope::RangeExcept(lo, hi, except) => {
@@ -456,22 +687,39 @@ impl Layout {
         }
     }
 
-    /// Pushes `expr IN (k1, k2, ...)`.
-    pub fn push_in(&self, sql: &mut Sql, expr: &str, keys: &[Key]) {
-        let cast = match &self.key_type {
-            KeyType::Text { cast } => cast.as_deref(),
-            KeyType::Int => None,
-        };
+    /// Pushes `expr IN (k1, k2, ...)`; for a key of several columns
+    /// `((a = ? AND b = ?) OR (a = ? AND b = ?) ...)`, which every backend reads as one
+    /// index lookup per key (SQLite has no row-value list after IN).
+    pub fn push_in(&self, sql: &mut Sql, expr: &KeyExpr, keys: &[Key]) {
         if keys.is_empty() {
             sql.push("1 = 0");
             return;
         }
-        sql.push(&format!("{expr} IN ("));
+        if let [col] = expr.columns() {
+            sql.push(&format!("{col} IN ("));
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                self.bind_part(sql, 0, key);
+            }
+            sql.push(")");
+            return;
+        }
+        sql.push("(");
         for (i, key) in keys.iter().enumerate() {
             if i > 0 {
-                sql.push(", ");
+                sql.push(" OR ");
             }
-            sql.bind_key(key, cast);
+            sql.push("(");
+            for (j, (col, part)) in expr.columns().iter().zip(key.parts()).enumerate() {
+                if j > 0 {
+                    sql.push(" AND ");
+                }
+                sql.push(&format!("{col} = "));
+                self.bind_part(sql, j, part);
+            }
+            sql.push(")");
         }
         sql.push(")");
     }
@@ -524,13 +772,13 @@ impl Layout {
         let mut sql = Sql::new(self.backend);
         sql.push(&format!(
             "SELECT {} AS k FROM {} WHERE ",
-            self.text(&key),
+            self.key_text(&key),
             self.old_from()
         ));
         self.push_old_rows(&mut sql);
         sql.push(" AND ");
         self.push_range(&mut sql, &key, after, None);
-        sql.push(&format!(" ORDER BY {key} LIMIT "))
+        sql.push(&format!(" ORDER BY {} LIMIT ", key.order()))
             .bind(Bind::Int(i64::from(limit)));
         if offset > 0 {
             sql.push(" OFFSET ").bind(Bind::Int(i64::from(offset)));
@@ -590,7 +838,7 @@ impl Layout {
         };
         sql.push(&format!(
             "SELECT {} AS k FROM {} WHERE ",
-            self.text(&self.old_key()),
+            self.key_text(&self.old_key()),
             self.old_from()
         ));
         self.push_old_rows(&mut sql);

@@ -8,20 +8,51 @@ use attrmig_db::{AnyBackend, AnyConnection, Backend};
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{BigInt, Text};
 
-/// A key of the migrated rows: integer or text, as the old key column is.
+/// A key of the migrated rows: integer or text, as the old key column is, or for a key
+/// of several columns the tuple of their values in key order.
+///
+/// A one-column key is never a one-element tuple, so its text (what the state tables
+/// record as `row_key`) is the same as before keys of several columns existed. Within
+/// one migration every key has the same shape, so the derived order is key order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Key {
     /// An integer key.
     Int(i64),
     /// A text key (also UUIDs and other types compared in their own type).
     Text(String),
+    /// A key of several columns: one integer or text value per column (never nested,
+    /// at least two).
+    Tuple(Vec<Key>),
 }
 
+impl Key {
+    /// The key's value for each key column: itself for a one-column key.
+    pub fn parts(&self) -> &[Key] {
+        match self {
+            Key::Tuple(parts) => parts,
+            one => std::slice::from_ref(one),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Key::Int(i) => serde_json::Value::from(*i),
+            Key::Text(s) => serde_json::Value::from(s.as_str()),
+            Key::Tuple(parts) => parts.iter().map(Key::json).collect(),
+        }
+    }
+}
+
+/// A one-column key as its value (`7`, `alice`); a key of several columns as a compact
+/// JSON array, integers as numbers and text as strings (`[7,"alice"]`): one text per
+/// key, which no other key of the migration shares, whatever its values hold. This is
+/// how reports show it and how the state tables record it (`row_key`, docs/store.md).
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Key::Int(i) => write!(f, "{i}"),
             Key::Text(s) => f.write_str(s),
+            Key::Tuple(_) => f.write_str(&self.json().to_string()),
         }
     }
 }
@@ -69,8 +100,20 @@ impl Sql {
 
     /// Appends a placeholder for a key, cast to the key column's type where the backend
     /// would otherwise refuse to compare (PostgreSQL: `uuid > text`).
+    /// A tuple binds its values in parentheses, uncast: [`crate::layout::Layout`] binds
+    /// a tuple's values one by one with each column's cast.
     pub fn bind_key(&mut self, key: &Key, cast: Option<&str>) -> &mut Sql {
         match (key, cast) {
+            (Key::Tuple(parts), _) => {
+                self.push("(");
+                for (i, part) in parts.iter().enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    self.bind_key(part, None);
+                }
+                self.push(")")
+            }
             (Key::Int(i), _) => self.bind(Bind::Int(*i)),
             (Key::Text(s), None) => self.bind(Bind::Text(s.clone())),
             (Key::Text(s), Some(ty)) => {
@@ -221,6 +264,17 @@ mod tests {
         let mut sql = Sql::new(Backend::Postgres);
         sql.bind_key(&Key::Text("0b9f".into()), Some("uuid"));
         assert_eq!(sql.text(), "CAST($1 AS uuid)");
+    }
+
+    #[test]
+    fn a_tuple_key_reads_as_json_one_column_as_its_value() {
+        let key = Key::Tuple(vec![Key::Int(7), Key::Text("a\"b, c".into())]);
+        assert_eq!(key.to_string(), r#"[7,"a\"b, c"]"#);
+        assert_eq!(Key::Text("[7]".into()).to_string(), "[7]");
+        assert_eq!(key.parts().len(), 2);
+        assert!(
+            Key::Tuple(vec![Key::Int(1), Key::Int(9)]) < Key::Tuple(vec![Key::Int(2), Key::Int(0)])
+        );
     }
 
     #[test]

@@ -149,12 +149,12 @@ pub fn unreadable(
     let mut sql = Sql::new(layout.backend());
     sql.push(&format!(
         "SELECT {} AS k, {} AS doc, {} AS new_v",
-        layout.text(&ok),
+        layout.key_text(&ok),
         layout.shown_document(&doc),
         layout.shown(Side::New, &layout.new_value()),
     ));
     layout.push_old_with_new(&mut sql, scope);
-    sql.push(&format!(" AND {condition} ORDER BY {ok}"));
+    sql.push(&format!(" AND {condition} ORDER BY {}", ok.order()));
     let rows: Vec<UnreadableRow> = sql.load(conn)?;
     rows.into_iter()
         .map(|r| {
@@ -209,7 +209,7 @@ pub fn changed(
     let mut sql = Sql::new(layout.backend());
     sql.push(&format!(
         "SELECT {} AS k, {} AS old_v, {} AS new_v",
-        layout.text(&ok),
+        layout.key_text(&ok),
         layout.shown(Side::Old, &ov),
         layout.shown(Side::New, &nv),
     ));
@@ -243,12 +243,12 @@ pub fn differing_by_canonical_form(
     let mut sql = Sql::new(layout.backend());
     sql.push(&format!(
         "SELECT {} AS k, {} AS old_v, {} AS new_v",
-        layout.text(&ok),
+        layout.key_text(&ok),
         layout.read_exact(Side::Old, &ov),
         layout.read_exact(Side::New, &nv),
     ));
     layout.push_old_with_new(&mut sql, scope);
-    sql.push(&format!(" ORDER BY {ok}"));
+    sql.push(&format!(" ORDER BY {}", ok.order()));
     let rows: Vec<PairRow> = sql.load(conn)?;
     let eq = layout.equality();
     let mut differing = Vec::new();

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use attrmig_core::ident::{Ident, JsonPath, MigrationId, TableName};
+use attrmig_core::key::KeyColumns;
 use attrmig_core::plan::{
     CodeRules, FleetSettings, GuardSettings, NewStorage, OldStorage, Plan, SyncSettings,
     ToolSettings,
@@ -43,10 +44,12 @@ pub struct InitArgs {
     /// New storage, as TABLE.COLUMN (the same table or another).
     #[arg(long, value_name = "TABLE.COLUMN")]
     pub new: String,
-    /// Key column of the old table.
+    /// Key column of the old table; several, comma-separated, for a key of several
+    /// columns (`tenant_id,id`).
     #[arg(long, default_value = "id")]
     pub old_key: String,
-    /// Key column of the new table [default: the old key].
+    /// Key column(s) of the new table, paired with the old key's in order [default: the
+    /// old key].
     #[arg(long)]
     pub new_key: Option<String>,
     /// Who answers for the migration (repeatable).
@@ -100,14 +103,20 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
     })?;
     let (old_table, old_column) = split("old", &args.old)?;
     let (new_table, new_column) = split("new", &args.new)?;
-    let old_key =
-        Ident::new(&args.old_key).map_err(|e| Failure::Usage(format!("--old-key: it {e}")))?;
+    let old_key = key_columns("--old-key", &args.old_key)?;
     let old = old_storage(&args, old_table, old_key.clone(), old_column)?;
     let new_key = match &args.new_key {
-        Some(k) => Ident::new(k).map_err(|e| Failure::Usage(format!("--new-key: it {e}")))?,
+        Some(k) => key_columns("--new-key", k)?,
         None => old_key.clone(),
     };
     let described = args.description.is_none();
+    if new_key.len() != old_key.len() {
+        return Err(Failure::Usage(format!(
+            "--new-key names {} column(s) and --old-key {}: they pair up in order, so give as many of each",
+            new_key.len(),
+            old_key.len()
+        )));
+    }
     let plan = Plan {
         id: id.clone(),
         description: args
@@ -159,12 +168,21 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> Result<Code, Failure> {
     Ok(Code::Ok)
 }
 
+/// `id` or `tenant_id,id`.
+fn key_columns(flag: &str, text: &str) -> Result<KeyColumns, Failure> {
+    let columns = text
+        .split(',')
+        .map(|c| Ident::new(c.trim()).map_err(|e| Failure::Usage(format!("{flag}: {c:?} {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    KeyColumns::new(columns).map_err(|e| Failure::Usage(format!("{flag}: the key {e}")))
+}
+
 /// `[old]` of the kind asked for; a flag of another kind, or a kind's flag missing, is a
 /// usage error that says which.
 fn old_storage(
     args: &InitArgs,
     table: TableName,
-    key: Ident,
+    key: KeyColumns,
     column: Ident,
 ) -> Result<OldStorage, Failure> {
     let usage = |m: String| Failure::Usage(m);

@@ -68,24 +68,40 @@ fn new_storage_exists(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refus
             todo: ddl_hint(plan),
         });
     };
-    let key = table
-        .column(new.key.as_str())
-        .ok_or_else(|| Refusal::ColumnMissing {
-            role: "new key",
-            table: new.table.to_string(),
-            column: new.key.to_string(),
-            todo: ddl_hint(plan),
-        })?;
-    if !key.unique {
+    let mut keys = Vec::with_capacity(new.key.len());
+    for name in new.key.columns() {
+        keys.push(
+            table
+                .column(name.as_str())
+                .ok_or_else(|| Refusal::ColumnMissing {
+                    role: "new key",
+                    table: new.table.to_string(),
+                    column: name.to_string(),
+                    todo: ddl_hint(plan),
+                })?,
+        );
+    }
+    // Unique as a whole: the sync upserts by the whole key, which one row must own.
+    if let Err(nullable) = table.names_one_row(&new.key.names()) {
         return Err(not_unique(
             "new",
             table,
             &new.table.to_string(),
-            new.key.as_str(),
-            format!(
-                "give `{}.{}` a primary key or a unique index of its own (the sync upserts by it)",
-                new.table, new.key
-            ),
+            &new.key.to_string(),
+            if !nullable.is_empty() {
+                make_not_null(&nullable)
+            } else if new.key.is_composite() {
+                format!(
+                    "give `{}` a primary key or a unique index on {} (the sync upserts by it)",
+                    new.table,
+                    key_in_parens(&new.key)
+                )
+            } else {
+                format!(
+                    "give `{}.{}` a primary key or a unique index of its own (the sync upserts by it)",
+                    new.table, new.key
+                )
+            },
         ));
     }
     let column = table
@@ -96,12 +112,20 @@ fn new_storage_exists(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refus
             column: new.column.to_string(),
             todo: ddl_hint(plan),
         })?;
+    let key = match keys.as_slice() {
+        [one] => format!("{} ({}, unique)", one.name, one.data_type),
+        many => format!(
+            "({}) (unique together)",
+            many.iter()
+                .map(|k| format!("{} {}", k.name, k.data_type))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     passed(
         format!(
-            "{} exists: key {} ({}, unique), column {} ({}{})",
+            "{} exists: key {key}, column {} ({}{})",
             new.table,
-            key.name,
-            key.data_type,
             column.name,
             column.data_type,
             if column.nullable {
@@ -135,25 +159,42 @@ fn keys_join(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
         column: column.to_owned(),
         todo: format!("check [old] in plans/{}.toml", plan.id),
     };
-    let old_key = old
-        .table
-        .column(plan.old.key().as_str())
-        .ok_or_else(|| missing("old key", plan.old.key().as_str()))?;
+    let mut old_keys = Vec::with_capacity(plan.old.key().len());
+    for name in plan.old.key().columns() {
+        old_keys.push(
+            old.table
+                .column(name.as_str())
+                .ok_or_else(|| missing("old key", name.as_str()))?,
+        );
+    }
     // An EAV table holds one row per entity and attribute: its key repeats by design
     // (one-row-per-entity checks the attribute's rows).
     let eav = matches!(plan.old, OldStorage::Eav { .. });
-    if !eav && !old_key.unique {
+    // Unique as a whole: `(tenant_id, id)` may repeat each column, never the pair.
+    let one_row = if eav {
+        Ok(())
+    } else {
+        old.table.names_one_row(&plan.old.key().names())
+    };
+    if let Err(nullable) = one_row {
         let real = old.table.primary_key();
         let todo = match real {
+            _ if !nullable.is_empty() => make_not_null(&nullable),
             [] => "give the table a primary key or a unique index on the key".to_owned(),
             [one] => format!("plan `key = \"{one}\"`, the column that names one row"),
-            _ => "plan a column that is unique on its own; keys of several columns are not supported yet".to_owned(),
+            many => format!(
+                "plan `key = [{}]`, the columns that together name one row (and the same number of columns in [new])",
+                many.iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
         return Err(not_unique(
             "old",
             &old.table,
             &table.to_string(),
-            old_key.name.as_str(),
+            &plan.old.key().to_string(),
             todo,
         ));
     }
@@ -173,56 +214,97 @@ fn keys_join(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
             .column(column)
             .ok_or_else(|| missing("old", column))?;
     }
-    let Some(new_key) = facts
-        .new_storage
-        .as_ref()
-        .and_then(|t| t.column(plan.new.key.as_str()))
-    else {
-        // Reported by new-storage-exists; nothing to join yet.
-        return Err(Refusal::ColumnMissing {
-            role: "new key",
-            table: plan.new.table.to_string(),
-            column: plan.new.key.to_string(),
-            todo: ddl_hint(plan),
-        });
-    };
-    let (old_family, new_family) = (
-        type_family(&old_key.data_type),
-        type_family(&new_key.data_type),
-    );
-    let comparable = old_family == new_family
-        || old_family == TypeFamily::Unknown
-        || new_family == TypeFamily::Unknown;
-    if !comparable {
-        return Err(Refusal::KeyTypesDiffer {
-            old_key: format!("{table}.{}", old_key.name),
-            old_type: format!("{} ({})", old_family.name(), old_key.data_type),
-            new_key: format!("{}.{}", plan.new.table, new_key.name),
-            new_type: format!("{} ({})", new_family.name(), new_key.data_type),
-        });
-    }
-    if !agree(old_key.collation.as_ref(), new_key.collation.as_ref()) {
-        let describe = |c: &Option<crate::collation::Collation>| {
-            c.as_ref().map_or("(none)".to_owned(), |c| c.describe())
+    let mut joins = Vec::with_capacity(old_keys.len());
+    // Old and new key columns pair up in order: the first with the first, and so on.
+    for (old_key, new_name) in old_keys.iter().zip(plan.new.key.columns()) {
+        let Some(new_key) = facts
+            .new_storage
+            .as_ref()
+            .and_then(|t| t.column(new_name.as_str()))
+        else {
+            // Reported by new-storage-exists; nothing to join yet.
+            return Err(Refusal::ColumnMissing {
+                role: "new key",
+                table: plan.new.table.to_string(),
+                column: new_name.to_string(),
+                todo: ddl_hint(plan),
+            });
         };
-        return Err(Refusal::KeyCollationsDiffer {
-            old_key: format!("{table}.{}", old_key.name),
-            old_collation: describe(&old_key.collation),
-            new_key: format!("{}.{}", plan.new.table, new_key.name),
-            new_collation: describe(&new_key.collation),
-            todo: format!(
-                "Give the new key the old key's collation (`attrmig ddl {} prepare-storage` creates new storage that way), or plan a key whose collations agree",
-                plan.id
-            ),
-        });
+        let (old_family, new_family) = (
+            type_family(&old_key.data_type),
+            type_family(&new_key.data_type),
+        );
+        let comparable = old_family == new_family
+            || old_family == TypeFamily::Unknown
+            || new_family == TypeFamily::Unknown;
+        if !comparable {
+            return Err(Refusal::KeyTypesDiffer {
+                old_key: format!("{table}.{}", old_key.name),
+                old_type: format!("{} ({})", old_family.name(), old_key.data_type),
+                new_key: format!("{}.{}", plan.new.table, new_key.name),
+                new_type: format!("{} ({})", new_family.name(), new_key.data_type),
+            });
+        }
+        // Paired keys must call the same values equal, or 'alice' and 'ALICE' can become
+        // one key on one side and two on the other.
+        if !agree(old_key.collation.as_ref(), new_key.collation.as_ref()) {
+            let describe = |c: &Option<crate::collation::Collation>| {
+                c.as_ref().map_or("(none)".to_owned(), |c| c.describe())
+            };
+            return Err(Refusal::KeyCollationsDiffer {
+                old_key: format!("{table}.{}", old_key.name),
+                old_collation: describe(&old_key.collation),
+                new_key: format!("{}.{}", plan.new.table, new_key.name),
+                new_collation: describe(&new_key.collation),
+                todo: format!(
+                    "Give the new key the old key's collation (`attrmig ddl {} prepare-storage` creates new storage that way), or plan a key whose collations agree",
+                    plan.id
+                ),
+            });
+        }
+        joins.push((*old_key, new_key));
     }
-    passed(
-        format!(
+    let detail = match joins.as_slice() {
+        [(o, n)] => format!(
             "old key {table}.{} ({}) joins new key {}.{} ({})",
-            old_key.name, old_key.data_type, plan.new.table, new_key.name, new_key.data_type
+            o.name, o.data_type, plan.new.table, n.name, n.data_type
         ),
-        json!({ "old_table": old.table }),
+        many => format!(
+            "old key {table}{} joins new key {}{}, column by column",
+            tuple(
+                many.iter()
+                    .map(|(o, _)| format!("{} {}", o.name, o.data_type))
+            ),
+            plan.new.table,
+            tuple(
+                many.iter()
+                    .map(|(_, n)| format!("{} {}", n.name, n.data_type))
+            ),
+        ),
+    };
+    passed(detail, json!({ "old_table": old.table }))
+}
+
+/// What to do about a unique key whose columns allow NULL.
+fn make_not_null(columns: &[String]) -> String {
+    format!(
+        "make {} NOT NULL: a unique index lets rows with NULL in it repeat",
+        columns
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
+}
+
+/// `(a, b)` of the items.
+fn tuple(items: impl Iterator<Item = String>) -> String {
+    format!("({})", items.collect::<Vec<_>>().join(", "))
+}
+
+/// `(a, b)` of a key's columns (also for one: `(id)`).
+fn key_in_parens(key: &crate::key::KeyColumns) -> String {
+    format!("({})", key.names().join(", "))
 }
 
 /// EAV: every entity has at most one row of the attribute, ruled out by a unique key on
@@ -243,7 +325,7 @@ fn one_row_per_entity(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refus
     })?;
     // Nothing to count until the table and its columns exist (keys-join says which is
     // missing); the same refusal here, rather than an unobserved fact.
-    for column in [key, name_column] {
+    for column in key.columns().iter().chain([name_column]) {
         if old.table.column(column.as_str()).is_none() {
             return Err(Refusal::ColumnMissing {
                 role: "old",
@@ -271,14 +353,14 @@ fn one_row_per_entity(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refus
         DuplicatesFact::Counted { keys, first } => Err(Refusal::DuplicateAttributeRows {
             table: table.to_string(),
             name: name.clone(),
-            columns: format!("{key}, {name_column}"),
+            columns: format!("{}, {name_column}", key.names().join(", ")),
             keys: *keys,
             first: first.clone(),
         }),
         DuplicatesFact::NotCounted => Err(Refusal::DuplicatesNotCounted {
             table: table.to_string(),
             name: name.clone(),
-            columns: format!("{key}, {name_column}"),
+            columns: format!("{}, {name_column}", key.names().join(", ")),
         }),
     }
 }
@@ -457,7 +539,89 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(err.to_string().contains("not supported yet"), "{err}");
+        assert!(
+            err.to_string().contains(
+                r#"plan `key = ["id", "film_id"]`, the columns that together name one row"#
+            ),
+            "{err}"
+        );
+        // Planned with both columns, the key is unique as a whole and joins column by
+        // column.
+        let mut composite = plan();
+        let two = |a: &str, b: &str| {
+            crate::key::KeyColumns::new(vec![
+                crate::ident::Ident::new(a).unwrap(),
+                crate::ident::Ident::new(b).unwrap(),
+            ])
+            .unwrap()
+        };
+        if let OldStorage::Column { key, .. } = &mut composite.old {
+            *key = two("id", "film_id");
+        }
+        composite.new.key = two("user_id", "film_id");
+        f.new_storage = Some(TableFact::Present {
+            table: "users_pii".into(),
+            columns: vec![
+                col("user_id", "bigint", false),
+                col("film_id", "integer", false),
+                col("full_name", "text", false),
+            ],
+            primary_key: vec!["user_id".into(), "film_id".into()],
+            unique_keys: vec![vec!["user_id".into(), "film_id".into()]],
+        });
+        let checks = guards(&composite, &f);
+        assert!(checks.iter().all(GuardCheck::passed), "{checks:?}");
+        let join = checks.iter().find(|c| c.name == "keys-join").unwrap();
+        assert_eq!(
+            join.verdict.as_ref().unwrap().detail,
+            "old key users(id bigint, film_id bigint) joins new key users_pii(user_id bigint, film_id integer), column by column"
+        );
+        // A new table unique on one of the two columns only is unique as a whole too (a
+        // stricter key); one unique on neither is refused, naming the whole key.
+        f.new_storage = Some(TableFact::present(
+            "users_pii",
+            vec![
+                col("user_id", "bigint", false),
+                col("film_id", "integer", false),
+                col("full_name", "text", false),
+            ],
+        ));
+        let err = guards(&composite, &f)
+            .into_iter()
+            .find(|c| c.name == "new-storage-exists")
+            .unwrap()
+            .verdict
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a primary key or a unique index on (user_id, film_id)"),
+            "{err}"
+        );
+        // Two columns that are still not the key are refused by both, as a tuple.
+        if let OldStorage::Column { key, .. } = &mut composite.old {
+            *key = two("id", "full_name");
+        }
+        let err = guards(&composite, &f)
+            .into_iter()
+            .find(|c| c.name == "keys-join")
+            .unwrap()
+            .verdict
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "old key `users(id, full_name)` is not unique: the table's key is (id, film_id)"
+            ),
+            "{err}"
+        );
+        f.new_storage = with_tables(TableFact::present(
+            "users_pii",
+            vec![
+                col("user_id", "bigint", true),
+                col("full_name", "text", false),
+            ],
+        ))
+        .new_storage;
         // No key at all.
         f.old_storage.as_mut().unwrap().table = TableFact::present(
             "users",
@@ -476,6 +640,52 @@ mod tests {
         assert!(checks.iter().all(GuardCheck::passed), "{checks:?}");
     }
 
+    #[test]
+    fn a_unique_index_over_a_column_that_allows_null_is_no_key() {
+        // UNIQUE (tenant_id, id) with tenant_id nullable: rows with a NULL tenant repeat.
+        let new = TableFact::present(
+            "users_pii",
+            vec![
+                col("user_id", "bigint", true),
+                col("full_name", "text", false),
+            ],
+        );
+        let mut f = with_tables(new);
+        let nullable = |name: &str| ColumnFact {
+            nullable: true,
+            ..col(name, "bigint", false)
+        };
+        f.old_storage.as_mut().unwrap().table = TableFact::Present {
+            table: "users".into(),
+            columns: vec![nullable("id"), col("full_name", "text", false)],
+            primary_key: vec![],
+            unique_keys: vec![vec!["id".into()]],
+        };
+        let err = verdict(&f, "keys-join").unwrap_err().to_string();
+        assert!(
+            err.contains("make `id` NOT NULL: a unique index lets rows with NULL in it repeat"),
+            "{err}"
+        );
+        // The primary key's columns never hold NULL, whatever the catalogue says of
+        // them (SQLite reports a non-INTEGER primary key column as nullable).
+        f.old_storage.as_mut().unwrap().table = TableFact::Present {
+            table: "users".into(),
+            columns: vec![nullable("id"), col("full_name", "text", false)],
+            primary_key: vec!["id".into()],
+            unique_keys: vec![vec!["id".into()]],
+        };
+        assert!(verdict(&f, "keys-join").is_ok());
+        // The new side alike.
+        f.new_storage = Some(TableFact::Present {
+            table: "users_pii".into(),
+            columns: vec![nullable("user_id"), col("full_name", "text", false)],
+            primary_key: vec![],
+            unique_keys: vec![vec!["user_id".into()]],
+        });
+        let err = verdict(&f, "new-storage-exists").unwrap_err().to_string();
+        assert!(err.contains("make `user_id` NOT NULL"), "{err}");
+    }
+
     /// `users(id, name, value)` with no key: an EAV table whose duplicates must be counted.
     fn eav_table() -> TableFact {
         TableFact::present(
@@ -492,7 +702,7 @@ mod tests {
         let mut plan = plan();
         plan.old = OldStorage::Eav {
             table: crate::ident::TableName::parse("users").unwrap(),
-            key: crate::ident::Ident::new("id").unwrap(),
+            key: crate::key::KeyColumns::one(crate::ident::Ident::new("id").unwrap()),
             name_column: crate::ident::Ident::new("name").unwrap(),
             name: "full_name".into(),
             value_column: crate::ident::Ident::new("value").unwrap(),

@@ -35,7 +35,7 @@ use diesel::sql_types::Text;
 
 use super::{Event, retrying};
 use crate::error::ToolError;
-use crate::layout::{Layout, Scope};
+use crate::layout::{KeyExpr, Layout, Scope};
 use crate::lease::Lease;
 use crate::sql::{Bind, Key, Sql};
 
@@ -60,7 +60,7 @@ pub(super) fn removal(layout: &Layout) -> Result<Option<Removal>, ToolError> {
     };
     let others: Vec<String> = columns
         .iter()
-        .filter(|c| c.name != new.key.as_str() && c.name != new.column.as_str())
+        .filter(|c| !new.key.names().contains(&c.name.as_str()) && c.name != new.column.as_str())
         .map(|c| c.name.clone())
         .collect();
     if others.is_empty() {
@@ -142,7 +142,7 @@ fn keys_of(layout: &Layout, side: Side) -> Sql {
     let mut sql = Sql::new(layout.backend());
     sql.push(&format!(
         "SELECT {} AS k FROM {from} WHERE ",
-        layout.text(&key)
+        layout.key_text(&key)
     ));
     sql
 }
@@ -174,7 +174,7 @@ fn new_key_at_offset(
     let nk = layout.new_key();
     let mut sql = keys_of(layout, Side::New);
     layout.push_range(&mut sql, &nk, after, None);
-    sql.push(&format!(" ORDER BY {nk} LIMIT 1 OFFSET "))
+    sql.push(&format!(" ORDER BY {} LIMIT 1 OFFSET ", nk.order()))
         .bind(Bind::Int(i64::from(n.max(1) - 1)));
     let rows: Vec<KeyRow> = sql
         .load(conn)
@@ -186,11 +186,11 @@ fn new_key_at_offset(
 }
 
 /// Pushes ` AND NOT EXISTS (<an old row of the key at expr>)`.
-fn push_no_old_row(sql: &mut Sql, layout: &Layout, expr: &str) {
+fn push_no_old_row(sql: &mut Sql, layout: &Layout, expr: &KeyExpr) {
     sql.push(&format!(
-        " AND NOT EXISTS (SELECT 1 FROM {} WHERE {} = {expr} AND ",
+        " AND NOT EXISTS (SELECT 1 FROM {} WHERE {} AND ",
         layout.old_from(),
-        layout.old_key()
+        layout.old_key().equals(expr)
     ));
     layout.push_old_rows(sql);
     sql.push(")");
@@ -207,7 +207,7 @@ fn orphans(
     layout.push_scope(&mut sql, &nk, scope);
     sql.push(&format!(" AND {nv} IS NOT NULL"));
     push_no_old_row(&mut sql, layout, &nk);
-    sql.push(&format!(" ORDER BY {nk}"));
+    sql.push(&format!(" ORDER BY {}", nk.order()));
     keys(layout, sql.load(conn)?)
 }
 
@@ -300,7 +300,7 @@ fn remove_rows(
     let new = &layout.plan().new;
     let (table, key, column) = (
         backend.quote(&new.table),
-        backend.quote(&new.key),
+        layout.new_key_bare(),
         backend.quote(&new.column),
     );
     let mut sql = Sql::new(backend);

@@ -631,7 +631,7 @@ fn agreeing(
     let mut out = Vec::new();
     for chunk in keys.chunks(500) {
         let mut sql = Sql::new(layout.backend());
-        sql.push(&format!("SELECT {} AS k", layout.text(&ok)));
+        sql.push(&format!("SELECT {} AS k", layout.key_text(&ok)));
         layout.push_old_with_new(&mut sql, Scope::Keys(chunk));
         sql.push(&format!(" AND NOT {}", layout.values_differ(&ov, &nv)));
         // A malformed document reads as NULL, which is not agreement.
@@ -641,7 +641,10 @@ fn agreeing(
         let rows: Vec<Agreeing> = sql
             .load(conn)
             .map_err(|e| ToolError::query("check data issues against new storage", e))?;
-        out.extend(rows.into_iter().map(|r| r.k));
+        // As recorded: a key of several columns in one spelling, whatever the backend's.
+        for r in rows {
+            out.push(layout.parse_key(&r.k)?.to_string());
+        }
     }
     Ok(out)
 }

@@ -230,10 +230,15 @@ fn upsert_values(layout: &Layout, scope: Scope<'_>, tally_nulls: bool) -> Sql {
     let b = layout.backend();
     let (ok, ov) = (layout.old_key(), layout.old_value());
     let new = &layout.plan().new;
-    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
+    let (table, key, column) = (
+        b.quote(&new.table),
+        layout.new_key_bare().order(),
+        b.quote(&new.column),
+    );
     let mut sql = Sql::new(b);
     sql.push(&format!(
-        "INSERT INTO {table} ({key}, {column}) SELECT {ok}, {} FROM {} WHERE ",
+        "INSERT INTO {table} ({key}, {column}) SELECT {}, {} FROM {} WHERE ",
+        ok.order(),
         layout.old_value_for_new(),
         layout.old_from()
     ));
@@ -262,12 +267,18 @@ fn null_out(layout: &Layout, scope: Scope<'_>) -> Sql {
     let b = layout.backend();
     let (ok, ov) = (layout.old_key(), layout.old_value());
     let new = &layout.plan().new;
-    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
+    let (table, key, column) = (
+        b.quote(&new.table),
+        layout.new_key_bare(),
+        b.quote(&new.column),
+    );
     let mut sql = Sql::new(b);
     sql.push(&format!("UPDATE {table} SET {column} = NULL WHERE "));
     layout.push_scope(&mut sql, &key, scope);
     sql.push(&format!(
-        " AND {column} IS NOT NULL AND {key} IN (SELECT {ok} FROM {} WHERE ",
+        " AND {column} IS NOT NULL AND {} IN (SELECT {} FROM {} WHERE ",
+        key.row(),
+        ok.order(),
         layout.old_from()
     ));
     layout.push_old_rows(&mut sql);
@@ -354,7 +365,12 @@ fn upsert_differences(layout: &Layout, scope: Scope<'_>) -> Sql {
     let b = layout.backend();
     let (ok, ov, nv) = (layout.old_key(), layout.old_value(), layout.new_value());
     let new = &layout.plan().new;
-    let (table, key, column) = (b.quote(&new.table), b.quote(&new.key), b.quote(&new.column));
+    let (table, key, column) = (
+        b.quote(&new.table),
+        layout.new_key_bare().order(),
+        b.quote(&new.column),
+    );
+    let ok = ok.order();
     let mut sql = Sql::new(b);
     sql.push(&format!(
         "INSERT INTO {table} ({key}, {column}) SELECT {ok}, {}",
