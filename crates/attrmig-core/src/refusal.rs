@@ -308,12 +308,13 @@ pub enum Refusal {
         what: String,
     },
     /// Something wrote old storage after the point of no return.
-    #[error(
-        "{changed} key(s) of old storage changed since 9 stop-writing-old was reached: something still writes old; find and stop that writer before dropping (those values are not in new storage)"
-    )]
+    #[error("{}", late_writes_message(id, found))]
     LateWrites {
-        /// How many keys changed.
-        changed: u64,
+        /// Migration id.
+        id: String,
+        /// What the comparison found.
+        #[serde(flatten)]
+        found: crate::facts::LateWrites,
     },
     /// Old storage is still there and was not compared with the step-9 fingerprint.
     #[error(
@@ -938,6 +939,82 @@ fn list(instances: &[InstanceSummary]) -> String {
 }
 
 /// `2026-11-21 17:40:03 UTC`.
+/// The refusal of a drop-old that found late writes: how many, which (the first
+/// [`crate::facts::LateWrites::NAMED`]), who wrote, and what to do.
+fn late_writes_message(id: &str, found: &crate::facts::LateWrites) -> String {
+    use std::fmt::Write as _;
+    let since = match &found.since {
+        Some(at) => format!("since {}", ts(at)),
+        None => "since 9 stop-writing-old was reached".to_owned(),
+    };
+    let mut out = String::new();
+    if found.changed > 0 {
+        let _ = write!(
+            out,
+            "{} key(s) of old storage written {since}: ",
+            found.changed
+        );
+        let named: Vec<String> = found
+            .keys
+            .iter()
+            .map(|k| {
+                let mut s = crate::echo::quoted(&k.key);
+                match (&k.at, &k.by) {
+                    (Some(at), Some(by)) => {
+                        let _ = write!(s, " (at {}, by {by})", ts(at));
+                    }
+                    (Some(at), None) => {
+                        let _ = write!(s, " (at {})", ts(at));
+                    }
+                    (None, Some(by)) => {
+                        let _ = write!(s, " (by {by})");
+                    }
+                    (None, None) => {}
+                }
+                s
+            })
+            .collect();
+        out.push_str(&named.join(", "));
+        if found.changed > found.keys.len() as u64 {
+            let _ = write!(out, " and {} more", found.changed - found.keys.len() as u64);
+        }
+    }
+    if found.untraced_ranges > 0 {
+        if !out.is_empty() {
+            out.push_str("; and ");
+        }
+        let ranges: Vec<String> = found
+            .untraced
+            .iter()
+            .map(|r| {
+                format!(
+                    "keys after {} through {}",
+                    r.after.as_deref().map_or("the first".to_owned(), crate::echo::quoted),
+                    r.through.as_deref().map_or("the last".to_owned(), crate::echo::quoted)
+                )
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "{} key range(s) of old storage changed {since} with no write logged (a writer that bypassed the trigger): {}",
+            found.untraced_ranges,
+            ranges.join(", ")
+        );
+        if found.untraced_ranges > found.untraced.len() as u64 {
+            let _ = write!(
+                out,
+                " and {} more",
+                found.untraced_ranges - found.untraced.len() as u64
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        ". Something still writes old storage, and those values may be missing in new: find and stop that writer, copy each value that must survive into new storage, put old storage back as it was at 9 (from a backup), then run `attrmig ddl {id} drop-old --apply` again"
+    );
+    out
+}
+
 pub(crate) fn ts(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }

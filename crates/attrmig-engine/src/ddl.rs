@@ -32,8 +32,9 @@ pub struct DdlOutcome {
     pub ddl: DdlReport,
     /// They were executed.
     pub applied: bool,
-    /// For drop-old: keys of old storage changed since step 9 (0 when applied).
-    pub late_writes: Option<u64>,
+    /// For drop-old: what the comparison with the step-9 fingerprint found (clean when
+    /// applied).
+    pub late_writes: Option<attrmig_core::facts::LateWrites>,
     /// The audit entry recording the application.
     pub entry: Option<Moved>,
 }
@@ -125,33 +126,42 @@ impl Engine {
             }
             _ => {}
         }
-        if step == Step::DropOld && plan.fleet.observed {
-            // Dropping old storage while an instance still writes it breaks its writes.
-            let facts = attrmig_core::Facts {
-                fleet: Some(crate::observe::fleet_fact(
-                    self.session.state(),
-                    &plan,
-                    now(),
-                )?),
-                ..attrmig_core::Facts::new(
-                    now(),
-                    self.actor.clone(),
-                    attrmig_core::facts::PlanFingerprint {
-                        recorded: None,
-                        current: String::new(),
-                    },
-                )
-            };
-            let check = attrmig_core::guards::fleet_stopped_writing_old(&plan, &facts);
-            if let Err(refusal) = check.verdict {
-                return Err(refusal.into());
-            }
-        }
         if step == Step::DropOld {
-            let changed = fingerprint::changed_since(&mut self.session.conns(), &layout)?;
-            outcome.late_writes = Some(changed);
-            if changed > 0 {
-                return Err(Refusal::LateWrites { changed }.into());
+            // With an observed fleet, writes before the whole fleet applied 9 are
+            // expected traffic; and dropping old storage while an instance still writes
+            // it breaks its writes.
+            let mut after = None;
+            if plan.fleet.observed {
+                let fleet = crate::observe::fleet_fact(self.session.state(), &plan, now())?;
+                let facts = attrmig_core::Facts {
+                    fleet: Some(fleet.clone()),
+                    ..attrmig_core::Facts::new(
+                        now(),
+                        self.actor.clone(),
+                        attrmig_core::facts::PlanFingerprint {
+                            recorded: None,
+                            current: String::new(),
+                        },
+                    )
+                };
+                let check = attrmig_core::guards::fleet_stopped_writing_old(&plan, &facts);
+                if let Err(refusal) = check.verdict {
+                    return Err(refusal.into());
+                }
+                after = crate::observe::fleet_stopped_writing_old_at(&plan, Some(&fleet));
+            }
+            let mut found = fingerprint::check(&mut self.session.conns(), &layout, after)?;
+            if found.since.is_none() {
+                let log = attrmig_store::audit::log(self.session.state(), id)?;
+                found.since = crate::observe::reached_9_at(&log);
+            }
+            outcome.late_writes = Some(found.clone());
+            if !found.is_clean() {
+                return Err(Refusal::LateWrites {
+                    id: id.to_owned(),
+                    found,
+                }
+                .into());
             }
         }
         if ddl.statements.is_empty() {

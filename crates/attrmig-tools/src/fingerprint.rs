@@ -1,7 +1,17 @@
 //! The old-storage fingerprint: taken when step 9 (the point of no return) is reached,
-//! compared before old storage is dropped. After step 9 nothing should write old
-//! storage; a key whose old value changed or appeared since is a late write, and dropping
-//! old storage would lose it.
+//! compared before old storage is dropped. After the fleet stopped writing old storage
+//! nothing should write it; a key whose old value changed or appeared since is a late
+//! write, and dropping old storage would lose it.
+//!
+//! Since state schema 4 the fingerprint is a digest per key range: the old keys in key
+//! order, [`RANGE_KEYS`] to a range, taken in one ordered read of old storage and kept as
+//! one row per range (about 1,000 rows for 1M keys). The check reads old storage once
+//! more, range by range, and only where a range's digest changed does it look at keys:
+//! those the late-write log ([`crate::late_log`]) holds for it, written after the
+//! baseline moment and still holding a value, are the late writes, named with who wrote
+//! them. A range that changed with nothing logged was written by something that bypassed
+//! the trigger, and is named as a range. A migration that reached 9 under schema 3 has a
+//! digest per key instead, and is checked key by key as then.
 //!
 //! Only keys whose old value is not NULL are covered: rows inserted without the attribute
 //! after step 9 are the expected traffic, not a late write. (A JSON document that is not
@@ -13,8 +23,13 @@
 //! a change the fingerprint sees, and a rewrite to the same value (`1.50` as `1.5`, JSON
 //! with its keys reordered) is not.
 
+use std::collections::BTreeMap;
+
 use attrmig_core::equality::{self, Scalar, Side};
+use attrmig_core::facts::{LateWrite, LateWrites, UntracedRange};
+use attrmig_store::fingerprints::Range;
 use attrmig_store::{Conns, fingerprints};
+use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{Binary, Nullable, Text};
 use serde::Serialize;
@@ -24,14 +39,23 @@ use crate::error::ToolError;
 use crate::layout::Layout;
 use crate::sql::{Bind, Key, Sql};
 
-/// Keys read per query.
+/// Keys read per query: ten ranges.
 const BATCH: i64 = 10_000;
+
+/// Keys per range of the fingerprint: small enough that a changed range is a short list
+/// of keys to look at, large enough that the state stays small (1,000 rows at 1M keys).
+pub const RANGE_KEYS: usize = 1_000;
+
+/// Ranges compared per query when checking.
+const RANGES_PER_READ: usize = 10;
 
 /// What was fingerprinted, for the audit entry of step 9.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Keys with a non-NULL old value.
     pub keys: u64,
+    /// Key ranges recorded.
+    pub ranges: u64,
     /// SHA-256 over every `key<TAB>digest` line in key order: one value to compare.
     pub digest: String,
 }
@@ -66,16 +90,12 @@ impl KeyValue {
     }
 }
 
-/// The next batch of (key, old value) with a non-NULL old value, after `after`, in key
-/// order. Batches are read one at a time so memory does not grow with the table.
-fn next_batch(
-    conn: &mut attrmig_db::AnyConnection,
-    layout: &Layout,
-    after: Option<&Key>,
-) -> Result<Vec<KeyValue>, ToolError> {
-    let mut sql = Sql::new(layout.backend());
-    let (key, value) = (layout.old_key(), layout.old_value());
-    let (unreadable, covered) = match (layout.old_unreadable(), layout.old_document()) {
+/// Over alias `o`: a document that is not JSON, as it is (NULL for others), and the
+/// condition that a row is covered by the fingerprint (its old value is not NULL, or its
+/// document is not JSON).
+fn coverage(layout: &Layout) -> (String, String) {
+    let value = layout.old_value();
+    match (layout.old_unreadable(), layout.old_document()) {
         (Some(condition), Some(doc)) => (
             format!(
                 "CASE WHEN {condition} THEN {} END",
@@ -84,7 +104,21 @@ fn next_batch(
             format!("({value} IS NOT NULL OR {condition})"),
         ),
         _ => ("NULL".to_owned(), format!("{value} IS NOT NULL")),
-    };
+    }
+}
+
+/// (key, old value) with a non-NULL old value in `(lo, hi]`, in key order, at most
+/// `limit`. Read a batch at a time so memory does not grow with the table.
+fn read(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    lo: Option<&Key>,
+    hi: Option<&Key>,
+    limit: Option<i64>,
+) -> Result<Vec<KeyValue>, ToolError> {
+    let mut sql = Sql::new(layout.backend());
+    let (key, value) = (layout.old_key(), layout.old_value());
+    let (unreadable, covered) = coverage(layout);
     sql.push(&format!(
         "SELECT {} AS k, {} AS v, {unreadable} AS u FROM {} WHERE ",
         layout.text(&key),
@@ -93,9 +127,11 @@ fn next_batch(
     ));
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
-    layout.push_range(&mut sql, &key, after, None);
-    sql.push(&format!(" AND {covered} ORDER BY {key} LIMIT "))
-        .bind(Bind::Int(BATCH));
+    layout.push_range(&mut sql, &key, lo, hi);
+    sql.push(&format!(" AND {covered} ORDER BY {key}"));
+    if let Some(limit) = limit {
+        sql.push(" LIMIT ").bind(Bind::Int(limit));
+    }
     sql.load(conn)
         .map_err(|e| ToolError::query("read old values", e))
 }
@@ -109,7 +145,7 @@ fn for_each_batch(
     layout.prepare(conns.app())?;
     let mut after: Option<Key> = None;
     loop {
-        let rows = next_batch(conns.app(), layout, after.as_ref())?;
+        let rows = read(conns.app(), layout, after.as_ref(), None, Some(BATCH))?;
         let Some(last) = rows.last() else {
             return Ok(());
         };
@@ -130,11 +166,25 @@ fn for_each_batch(
     }
 }
 
-/// Takes the fingerprint of old storage, replacing any earlier one.
+/// A range's digest: SHA-256 over its `key<TAB>value digest` lines, in key order.
+fn range_digest<'a>(lines: impl IntoIterator<Item = &'a (String, String)>) -> String {
+    let mut h = Sha256::new();
+    for (k, d) in lines {
+        h.update(k.as_bytes());
+        h.update(b"\t");
+        h.update(d.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Takes the fingerprint of old storage, replacing any earlier one: one ordered read,
+/// a digest per [`RANGE_KEYS`] keys.
 pub fn take(conns: &mut Conns<'_>, layout: &Layout) -> Result<Summary, ToolError> {
     let id = layout.plan().id.to_string();
     fingerprints::clear(conns.state(), &id)?;
     let mut keys = 0u64;
+    let mut ordinal = 0i64;
     let mut all = Sha256::new();
     for_each_batch(conns, layout, |conns, batch| {
         for (k, d) in &batch {
@@ -144,26 +194,216 @@ pub fn take(conns: &mut Conns<'_>, layout: &Layout) -> Result<Summary, ToolError
             all.update(b"\n");
         }
         keys += batch.len() as u64;
-        fingerprints::insert(conns.state(), &id, &batch)?;
+        // Batches hold a whole number of ranges but the last: ranges never span two.
+        let ranges: Vec<Range> = batch
+            .chunks(RANGE_KEYS)
+            .map(|chunk| {
+                let range = Range {
+                    ordinal,
+                    last_key: chunk.last().expect("chunks are not empty").0.clone(),
+                    key_count: chunk.len() as i64,
+                    digest: range_digest(chunk),
+                };
+                ordinal += 1;
+                range
+            })
+            .collect();
+        fingerprints::insert_ranges(conns.state(), &id, &ranges)?;
         Ok(())
     })?;
     let digest = all.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Summary { keys, digest })
+    Ok(Summary {
+        keys,
+        ranges: u64::try_from(ordinal).unwrap_or(0),
+        digest,
+    })
 }
 
-/// Counts keys whose non-NULL old value differs from the fingerprint, or has no entry
-/// in it (a value written where there was none).
-pub fn changed_since(conns: &mut Conns<'_>, layout: &Layout) -> Result<u64, ToolError> {
+/// A key range that changed since the fingerprint: `(after, through]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Changed {
+    after: Option<String>,
+    through: Option<String>,
+}
+
+/// Compares old storage with the fingerprint: the late writes, counting only writes
+/// logged after `after` (when the whole fleet applied 9, for an observed fleet; every
+/// logged write when `None`).
+pub fn check(
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+    after: Option<DateTime<Utc>>,
+) -> Result<LateWrites, ToolError> {
     let id = layout.plan().id.to_string();
-    let mut changed = 0u64;
+    let ranges = fingerprints::ranges(conns.state(), &id)?;
+    if ranges.is_empty() && fingerprints::count(conns.state(), &id)? > 0 {
+        return per_key(conns, layout);
+    }
+    layout.prepare(conns.app())?;
+    let changed = changed_ranges(conns.app(), layout, &ranges)?;
+    let mut found = drill(conns.app(), layout, &changed, after)?;
+    found.since = after;
+    Ok(found)
+}
+
+/// The ranges whose keys or values differ from their digests, and the keys after the
+/// last range if any appeared there, in key order.
+fn changed_ranges(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    ranges: &[Range],
+) -> Result<Vec<Changed>, ToolError> {
+    let mut changed = Vec::new();
+    let mut before: Option<String> = None;
+    for group in ranges.chunks(RANGES_PER_READ) {
+        let lo = before.as_deref().map(|k| layout.parse_key(k)).transpose()?;
+        let last = &group.last().expect("chunks are not empty").last_key;
+        let hi = layout.parse_key(last)?;
+        let rows = read(conn, layout, lo.as_ref(), Some(&hi), None)?;
+        // Each row goes to the range whose last key it has not passed yet. A last key
+        // that is gone merges its range into the next one: both then differ, and both
+        // are looked at.
+        let mut lines: Vec<Vec<(String, String)>> = vec![Vec::new(); group.len()];
+        let mut at = 0;
+        for r in rows {
+            let d = digest(&r.canonical(layout));
+            let ends_range = r.k == group[at].last_key;
+            lines[at].push((r.k, d));
+            if ends_range && at + 1 < group.len() {
+                at += 1;
+            }
+        }
+        for (range, lines) in group.iter().zip(&lines) {
+            if lines.len() as i64 != range.key_count || range_digest(lines) != range.digest {
+                changed.push(Changed {
+                    after: before.clone(),
+                    through: Some(range.last_key.clone()),
+                });
+            }
+            before = Some(range.last_key.clone());
+        }
+    }
+    let lo = before.as_deref().map(|k| layout.parse_key(k)).transpose()?;
+    if !read(conn, layout, lo.as_ref(), None, Some(1))?.is_empty() {
+        changed.push(Changed {
+            after: before,
+            through: None,
+        });
+    }
+    Ok(changed)
+}
+
+/// For each changed range, the keys the log holds for it: written after `after` and
+/// still holding a value, they are late writes; a range with nothing logged is untraced.
+fn drill(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    changed: &[Changed],
+    after: Option<DateTime<Utc>>,
+) -> Result<LateWrites, ToolError> {
+    let mut found = LateWrites::default();
+    if changed.is_empty() {
+        return Ok(found);
+    }
+    let logged = crate::late_log::exists(conn, layout)?;
+    for range in changed {
+        let lo = range.after.as_deref().map(|k| layout.parse_key(k)).transpose()?;
+        let hi = range.through.as_deref().map(|k| layout.parse_key(k)).transpose()?;
+        let entries = if logged {
+            crate::late_log::entries_in(conn, layout, lo.as_ref(), hi.as_ref())?
+        } else {
+            Vec::new()
+        };
+        if entries.is_empty() {
+            found.untraced_ranges += 1;
+            if found.untraced.len() < LateWrites::NAMED {
+                found.untraced.push(UntracedRange {
+                    after: range.after.clone(),
+                    through: range.through.clone(),
+                });
+            }
+            continue;
+        }
+        // The last logged write of each key after the baseline moment.
+        let mut late: BTreeMap<String, crate::late_log::Entry> = BTreeMap::new();
+        for e in entries {
+            if after.is_none_or(|t| e.at > t) {
+                late.insert(e.key.clone(), e);
+            }
+        }
+        let candidates: Vec<Key> = late
+            .keys()
+            .map(|k| layout.parse_key(k))
+            .collect::<Result<_, _>>()?;
+        for key in holding_a_value(conn, layout, &candidates)? {
+            found.changed += 1;
+            if found.keys.len() < LateWrites::NAMED {
+                let e = &late[&key];
+                found.keys.push(LateWrite {
+                    key,
+                    at: Some(e.at),
+                    by: e.by.clone(),
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Which of `keys` hold a non-NULL old value now, in key order.
+fn holding_a_value(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    keys: &[Key],
+) -> Result<Vec<String>, ToolError> {
+    #[derive(QueryableByName)]
+    struct K {
+        #[diesel(sql_type = Text)]
+        k: String,
+    }
+    let mut out = Vec::new();
+    for chunk in keys.chunks(1_000) {
+        let key = layout.old_key();
+        let (_, covered) = coverage(layout);
+        let mut sql = Sql::new(layout.backend());
+        sql.push(&format!(
+            "SELECT {} AS k FROM {} WHERE ",
+            layout.text(&key),
+            layout.old_from()
+        ));
+        layout.push_old_rows(&mut sql);
+        sql.push(" AND ");
+        layout.push_in(&mut sql, &key, chunk);
+        sql.push(&format!(" AND {covered} ORDER BY {key}"));
+        let rows: Vec<K> = sql
+            .load(conn)
+            .map_err(|e| ToolError::query("read late-written keys", e))?;
+        out.extend(rows.into_iter().map(|r| r.k));
+    }
+    Ok(out)
+}
+
+/// A fingerprint of state schema 3, a digest per key: the keys whose non-NULL old value
+/// differs from it, or has no entry in it (a value written where there was none).
+fn per_key(conns: &mut Conns<'_>, layout: &Layout) -> Result<LateWrites, ToolError> {
+    let id = layout.plan().id.to_string();
+    let mut found = LateWrites::default();
     for_each_batch(conns, layout, |conns, batch| {
         let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
         let stored = fingerprints::lookup(conns.state(), &id, &keys)?;
-        changed += batch
-            .iter()
-            .filter(|(k, d)| stored.get(k) != Some(d))
-            .count() as u64;
+        for (k, d) in &batch {
+            if stored.get(k) != Some(d) {
+                found.changed += 1;
+                if found.keys.len() < LateWrites::NAMED {
+                    found.keys.push(LateWrite {
+                        key: k.clone(),
+                        at: None,
+                        by: None,
+                    });
+                }
+            }
+        }
         Ok(())
     })?;
-    Ok(changed)
+    Ok(found)
 }

@@ -45,6 +45,17 @@ pub enum Scope<'a> {
     Keys(&'a [Key]),
 }
 
+/// The old key and value over a trigger's row: see [`Layout::trigger_row`].
+#[derive(Debug, Clone)]
+pub struct TriggerRow {
+    /// The old key.
+    pub key: String,
+    /// The old value (NULL when absent).
+    pub value: String,
+    /// True when the row holds the attribute's storage (always, but for EAV).
+    pub holds: String,
+}
+
 /// A plan resolved against one database.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -257,6 +268,11 @@ impl Layout {
         self.backend.quote(ident)
     }
 
+    /// `"users"`: the old table's name, quoted, for statements on the table itself.
+    pub fn old_table_name(&self) -> String {
+        self.q(self.plan.old.table())
+    }
+
     /// `"users" o`: the old table, aliased `o`.
     pub fn old_from(&self) -> String {
         format!("{} o", self.q(self.plan.old.table()))
@@ -311,6 +327,64 @@ impl Layout {
             }
             OldStorage::Eav { value_column, .. } => format!("o.{}", self.q(value_column)),
         }
+    }
+
+    /// For the late-write trigger (`crate::late_log`): the old key, the old value, and
+    /// whether the row holds the attribute's storage at all (EAV: its name), over a
+    /// trigger's row (`NEW`, `OLD`). None of them can fail on a row, whatever it holds: a
+    /// write the trigger broke would be the application's. A JSON document kept as text
+    /// on PostgreSQL is compared whole (reading the path would need the session's JSON
+    /// check, which a trigger can't call): a change elsewhere in it is logged too, which
+    /// only matters inside a range that changed.
+    pub fn trigger_row(&self, row: &str) -> TriggerRow {
+        let key = format!("{row}.{}", self.q(self.plan.old.key()));
+        let (value, holds) = match &self.plan.old {
+            OldStorage::Column { column, .. } => (format!("{row}.{}", self.q(column)), None),
+            OldStorage::Json { column, path, .. } => {
+                let doc = format!("{row}.{}", self.q(column));
+                let value = if self.equality.old.family() == Family::Json {
+                    self.backend.json_value(&doc, path)
+                } else {
+                    self.backend.json_text(&doc, path)
+                };
+                let value = match (&self.unreadable, self.backend) {
+                    (None, _) => value,
+                    (Some(_), Backend::Postgres) => doc,
+                    (Some(_), _) => format!(
+                        "(CASE WHEN {} THEN {value} ELSE {doc} END)",
+                        self.backend.json_valid(&doc)
+                    ),
+                };
+                (value, None)
+            }
+            OldStorage::Eav {
+                value_column,
+                name_column,
+                name,
+                ..
+            } => (
+                format!("{row}.{}", self.q(value_column)),
+                Some(format!(
+                    "COALESCE({row}.{} = {}, FALSE)",
+                    self.q(name_column),
+                    crate::sql::literal(self.backend, name)
+                )),
+            ),
+        };
+        TriggerRow {
+            key,
+            value,
+            holds: holds.unwrap_or_else(|| "TRUE".to_owned()),
+        }
+    }
+
+    /// The old key column's type as the database names it (for a table of keys).
+    pub fn old_key_type(&self) -> String {
+        self.old_table
+            .column(self.plan.old.key().as_str())
+            .map(|c| c.data_type.clone())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "TEXT".to_owned())
     }
 
     /// The old value as written into the new column.

@@ -77,8 +77,11 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
     for s in &outcome.ddl.statements {
         text.push_str(&format!("{s};\n"));
     }
-    if let Some(n) = outcome.late_writes {
-        text.push_str(&format!("-- old storage matches the fingerprint taken at 9 stop-writing-old ({n} keys changed)\n"));
+    if let Some(found) = &outcome.late_writes {
+        text.push_str(&format!(
+            "-- old storage matches the fingerprint taken at 9 stop-writing-old ({} keys changed)\n",
+            found.changed
+        ));
     }
     match &outcome.entry {
         Some(entry) => text.push_str(&format!(
