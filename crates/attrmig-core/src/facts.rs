@@ -414,6 +414,11 @@ pub struct LateWrites {
     /// 9 was reached (not observed); `None` for a fingerprint of state schema 3, taken
     /// key by key when 9 was reached.
     pub since: Option<DateTime<Utc>>,
+    /// Stands for exactly these late writes (all of them, not only those named): `ddl
+    /// drop-old --apply --accept-late-writes TOKEN --note ...` drops old storage despite
+    /// them, once a person has copied what must survive; any other late write changes it.
+    /// Empty when there are none.
+    pub token: String,
 }
 
 impl LateWrites {

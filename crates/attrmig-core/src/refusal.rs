@@ -316,6 +316,16 @@ pub enum Refusal {
         #[serde(flatten)]
         found: crate::facts::LateWrites,
     },
+    /// Late writes accepted without saying what was done with them.
+    #[error(
+        "--accept-late-writes {token} needs --note \"...\" saying what was done with those writes (copied into new storage, say); it goes into the audit log: run `attrmig ddl {id} drop-old --apply --accept-late-writes {token} --note \"...\"`"
+    )]
+    LateWritesAcceptedWithoutNote {
+        /// Migration id.
+        id: String,
+        /// The token.
+        token: String,
+    },
     /// Old storage is still there and was not compared with the step-9 fingerprint.
     #[error(
         "not compared yet with the fingerprint taken at 9 stop-writing-old (that reads all of old storage); `attrmig ddl ID drop-old --apply` compares before dropping, `attrmig advance` when entering 10"
@@ -1010,7 +1020,8 @@ fn late_writes_message(id: &str, found: &crate::facts::LateWrites) -> String {
     }
     let _ = write!(
         out,
-        ". Something still writes old storage, and those values may be missing in new: find and stop that writer, copy each value that must survive into new storage, put old storage back as it was at 9 (from a backup), then run `attrmig ddl {id} drop-old --apply` again"
+        ". Something still writes old storage, and those values may be missing in new: find and stop that writer, copy each value that must survive into new storage, then run `attrmig ddl {id} drop-old --apply --accept-late-writes {} --note \"...\"` saying what was done (the token stands for exactly these writes; another one changes it)",
+        found.token
     );
     out
 }

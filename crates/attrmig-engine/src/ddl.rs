@@ -67,6 +67,20 @@ impl Engine {
         apply: bool,
         note: Option<&str>,
     ) -> Result<DdlOutcome, EngineError> {
+        self.ddl_accepting(id, step, apply, note, None)
+    }
+
+    /// [`Engine::ddl`], where drop-old may go on despite late writes: exactly those the
+    /// token of its refusal stands for (`--accept-late-writes`), with a note saying what
+    /// was done with them.
+    pub fn ddl_accepting(
+        &mut self,
+        id: &str,
+        step: Step,
+        apply: bool,
+        note: Option<&str>,
+        accept_late_writes: Option<&str>,
+    ) -> Result<DdlOutcome, EngineError> {
         let (plan, record) = if apply {
             let (plan, record) = self.for_change(id)?;
             (plan, Some(record))
@@ -156,7 +170,16 @@ impl Engine {
                 found.since = crate::observe::reached_9_at(&log);
             }
             outcome.late_writes = Some(found.clone());
-            if !found.is_clean() {
+            let noted = note.is_some_and(|n| !n.trim().is_empty());
+            let accepted = accept_late_writes.is_some_and(|t| t == found.token) && noted;
+            if !found.is_clean() && !accepted {
+                if accept_late_writes.is_some_and(|t| t == found.token) {
+                    return Err(Refusal::LateWritesAcceptedWithoutNote {
+                        id: id.to_owned(),
+                        token: found.token,
+                    }
+                    .into());
+                }
                 return Err(Refusal::LateWrites {
                     id: id.to_owned(),
                     found,

@@ -305,6 +305,8 @@ fn drill(
     if changed.is_empty() {
         return Ok(found);
     }
+    // The token stands for exactly these late writes: any other changes it.
+    let mut token = Sha256::new();
     let logged = crate::late_log::exists(conn, layout)?;
     for range in changed {
         let lo = range.after.as_deref().map(|k| layout.parse_key(k)).transpose()?;
@@ -315,6 +317,7 @@ fn drill(
             Vec::new()
         };
         if entries.is_empty() {
+            token.update(format!("range\t{:?}\t{:?}\n", range.after, range.through));
             found.untraced_ranges += 1;
             if found.untraced.len() < LateWrites::NAMED {
                 found.untraced.push(UntracedRange {
@@ -337,8 +340,9 @@ fn drill(
             .collect::<Result<_, _>>()?;
         for key in holding_a_value(conn, layout, &candidates)? {
             found.changed += 1;
+            let e = &late[&key];
+            token.update(format!("key\t{key}\t{}\n", e.at.to_rfc3339()));
             if found.keys.len() < LateWrites::NAMED {
-                let e = &late[&key];
                 found.keys.push(LateWrite {
                     key,
                     at: Some(e.at),
@@ -347,7 +351,16 @@ fn drill(
             }
         }
     }
+    if !found.is_clean() {
+        found.token = short_token(token);
+    }
     Ok(found)
+}
+
+/// The first 48 bits of a digest, hex: short enough to type, long enough that another
+/// set of late writes does not match it by chance.
+fn short_token(h: Sha256) -> String {
+    h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Which of `keys` hold a non-NULL old value now, in key order.
@@ -388,12 +401,14 @@ fn holding_a_value(
 fn per_key(conns: &mut Conns<'_>, layout: &Layout) -> Result<LateWrites, ToolError> {
     let id = layout.plan().id.to_string();
     let mut found = LateWrites::default();
+    let mut token = Sha256::new();
     for_each_batch(conns, layout, |conns, batch| {
         let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
         let stored = fingerprints::lookup(conns.state(), &id, &keys)?;
         for (k, d) in &batch {
             if stored.get(k) != Some(d) {
                 found.changed += 1;
+                token.update(format!("key\t{k}\t{d}\n"));
                 if found.keys.len() < LateWrites::NAMED {
                     found.keys.push(LateWrite {
                         key: k.clone(),
@@ -405,5 +420,8 @@ fn per_key(conns: &mut Conns<'_>, layout: &Layout) -> Result<LateWrites, ToolErr
         }
         Ok(())
     })?;
+    if !found.is_clean() {
+        found.token = short_token(token);
+    }
     Ok(found)
 }

@@ -15,7 +15,7 @@ use attrmig_db::{AnyConnection, Backend};
 use attrmig_store::data_issues;
 use attrmig_testing::{TestDb, backend_tests};
 use attrmig_tools::layout::Scope;
-use attrmig_tools::{Layout, crosscheck, fingerprint, sync, values};
+use attrmig_tools::{Layout, crosscheck, sync, values};
 use common::*;
 
 /// What a row of the table says about its pair of values.

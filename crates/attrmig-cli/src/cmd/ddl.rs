@@ -34,6 +34,11 @@ pub struct DdlArgs {
     /// it does not use old storage.
     #[arg(long)]
     pub note: Option<String>,
+    /// drop-old: drop old storage despite the late writes its refusal named, exactly
+    /// those (the refusal's token; any other late write changes it), once what must
+    /// survive is in new storage; needs --note saying what was done.
+    #[arg(long, value_name = "TOKEN", requires = "apply")]
+    pub accept_late_writes: Option<String>,
 }
 
 fn parse_ddl_step(s: &str) -> Result<Step, String> {
@@ -65,7 +70,13 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
     let step = args.step.ok_or_else(|| {
         Failure::Usage("name a step: prepare-storage, prepare-old-stop or drop-old".into())
     })?;
-    let outcome = engine.ddl(&args.id, step, args.apply, args.note.as_deref())?;
+    let outcome = engine.ddl_accepting(
+        &args.id,
+        step,
+        args.apply,
+        args.note.as_deref(),
+        args.accept_late_writes.as_deref(),
+    )?;
     if ctx.out.json {
         ctx.out.json(&outcome)?;
         return Ok(Code::Ok);
@@ -78,10 +89,15 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
         text.push_str(&format!("{s};\n"));
     }
     if let Some(found) = &outcome.late_writes {
-        text.push_str(&format!(
-            "-- old storage matches the fingerprint taken at 9 stop-writing-old ({} keys changed)\n",
-            found.changed
-        ));
+        if found.is_clean() {
+            text.push_str("-- old storage matches the fingerprint taken at 9 stop-writing-old (0 keys changed)\n");
+        } else {
+            text.push_str(&format!(
+                "-- {} late write(s) accepted (token {}), as the note says\n",
+                found.changed + found.untraced_ranges,
+                found.token
+            ));
+        }
     }
     match &outcome.entry {
         Some(entry) => text.push_str(&format!(
