@@ -15,7 +15,9 @@ use attrmig_core::{EntryKind, Position, Refusal, Step};
 use attrmig_store::audit::NewEntry;
 use attrmig_store::{FingerprintChange, intents, migration};
 use attrmig_tools::ddl::{self, DdlReport};
-use attrmig_tools::{Layout, fingerprint};
+use attrmig_core::plan::OldStorage;
+use attrmig_tools::drop_batches::{self, Progress};
+use attrmig_tools::{Layout, fingerprint, late_log};
 use serde::Serialize;
 use serde_json::json;
 
@@ -38,6 +40,10 @@ pub struct DdlOutcome {
     /// The audit entry recording the application.
     pub entry: Option<Moved>,
 }
+
+/// What a batched drop-old's intent says: a run that died with it open goes on from its
+/// checkpoint when `ddl drop-old --apply` runs again.
+const BATCHED_DROP: &str = "ddl drop-old in batches";
 
 /// When `--apply` is allowed, by step.
 fn allowed(step: Step, position: Position) -> Result<(), &'static str> {
@@ -81,6 +87,27 @@ impl Engine {
         note: Option<&str>,
         accept_late_writes: Option<&str>,
     ) -> Result<DdlOutcome, EngineError> {
+        self.ddl_with(id, step, apply, note, accept_late_writes, &mut |_| {})
+    }
+
+    /// [`Engine::ddl_accepting`], telling `progress` after each batch of a batched
+    /// drop-old (JSON and EAV old storage).
+    pub fn ddl_with(
+        &mut self,
+        id: &str,
+        step: Step,
+        apply: bool,
+        note: Option<&str>,
+        accept_late_writes: Option<&str>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<DdlOutcome, EngineError> {
+        if apply && step == Step::DropOld {
+            if let Some(open) = intents::unfinished(self.session.state(), id)?
+                && open.what == BATCHED_DROP
+            {
+                return self.resume_batched_drop(id, open.intent, note, progress);
+            }
+        }
         let (plan, record) = if apply {
             let (plan, record) = self.for_change(id)?;
             (plan, Some(record))
@@ -190,6 +217,22 @@ impl Engine {
         if ddl.statements.is_empty() {
             return Ok(outcome);
         }
+        if step == Step::DropOld && !matches!(plan.old, OldStorage::Column { .. }) {
+            let intent = intents::begin(
+                self.session.state(),
+                id,
+                BATCHED_DROP,
+                &outcome.ddl.statements.join(";\n"),
+                &self.actor,
+                now(),
+            )?;
+            // The trigger first: it would log the drop's own writes.
+            if let Err(e) = late_log::remove(self.session.app(), &layout) {
+                intents::finish(self.session.state(), id, intent, "failed", now())?;
+                return Err(e.into());
+            }
+            return self.batched_drop(id, intent, &plan, &layout, None, outcome, &dependents, note, progress);
+        }
         let statements = outcome.ddl.statements.join(";\n");
         let at = now();
         let intent = intents::begin(
@@ -217,6 +260,100 @@ impl Engine {
                 "applied": true,
                 "statements": outcome.ddl.statements,
                 "took_along": outcome.ddl.takes_along,
+                "dependents": dependents,
+                "late_writes": outcome.late_writes,
+                "intent": intent,
+            }),
+            fingerprint: FingerprintChange::Keep,
+        };
+        let written = self.append(&record, entry, now(), |_, _| Ok(()))?;
+        intents::finish(self.session.state(), id, intent, "done", now())?;
+        outcome.applied = true;
+        outcome.entry = Some(Moved::new(&written, record.position));
+        Ok(outcome)
+    }
+
+    /// A batched drop-old whose run was killed: it goes on from its checkpoint. Its
+    /// late-write check passed when it began (and its trigger is gone); each batch is
+    /// idempotent, so the one in flight when it died is simply done again.
+    fn resume_batched_drop(
+        &mut self,
+        id: &str,
+        intent: i64,
+        note: Option<&str>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<DdlOutcome, EngineError> {
+        let (plan, record) = self.lookup(id)?;
+        let plan = plan.ok_or_else(|| Refusal::PlanMissing {
+            id: id.to_owned(),
+            at: record
+                .as_ref()
+                .map_or(Position::At(Step::Planned), |r| r.position),
+        })?;
+        let layout = Layout::resolve(self.session.app(), &plan)?;
+        let dependents = attrmig_db::dependents::of(self.session.app(), &plan.old)?;
+        let ddl = ddl::plan(&layout, Step::DropOld, &dependents)?;
+        let outcome = DdlOutcome {
+            id: id.to_owned(),
+            ddl: ddl.report(),
+            applied: false,
+            late_writes: None,
+            entry: None,
+        };
+        let start = match intents::checkpoint_of(self.session.state(), id, intent)? {
+            Some((Some(key), _)) => Some(layout.parse_key(&key)?),
+            _ => None,
+        };
+        self.batched_drop(id, intent, &plan, &layout, start, outcome, &dependents, note, progress)
+    }
+
+    /// Runs the batches of a JSON or EAV drop-old after `start`, checkpointing each with
+    /// `intent`, then records the drop and closes the intent.
+    #[allow(clippy::too_many_arguments)]
+    fn batched_drop(
+        &mut self,
+        id: &str,
+        intent: i64,
+        plan: &attrmig_core::Plan,
+        layout: &Layout,
+        start: Option<attrmig_tools::sql::Key>,
+        mut outcome: DdlOutcome,
+        dependents: &[attrmig_core::dependents::Dependent],
+        note: Option<&str>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<DdlOutcome, EngineError> {
+        let resumed = start.is_some();
+        let previous = intents::checkpoint_of(self.session.state(), id, intent)?
+            .map_or(0, |(_, rows)| rows);
+        let done = drop_batches::run(
+            &mut self.session.conns(),
+            layout,
+            start,
+            plan.sync.batch_size,
+            plan.sync.max_rows_per_second,
+            &mut |conns, p| {
+                let rows = previous + i64::try_from(p.rows).unwrap_or(i64::MAX);
+                intents::checkpoint(conns.state(), id, intent, p.through.as_deref(), rows)?;
+                progress(p);
+                Ok(())
+            },
+        )?;
+        let record = migration::get(self.session.state(), id)?.ok_or_else(|| {
+            EngineError::UnknownMigration {
+                id: id.to_owned(),
+                plan: self.project.plan_path(id),
+            }
+        })?;
+        let entry = NewEntry {
+            kind: EntryKind::Ddl,
+            to: record.position,
+            actor: self.actor.clone(),
+            note: note.map(str::to_owned),
+            evidence: json!({
+                "ddl": Step::DropOld.id(),
+                "applied": true,
+                "statements": outcome.ddl.statements,
+                "in_batches": { "batch_size": plan.sync.batch_size, "resumed": resumed, "rows_this_run": done.rows },
                 "dependents": dependents,
                 "late_writes": outcome.late_writes,
                 "intent": intent,

@@ -139,6 +139,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    attrmig_drop_checkpoints (migration_id, intent) {
+        migration_id -> Text,
+        intent -> BigInt,
+        last_key -> Nullable<Text>,
+        rows_done -> BigInt,
+    }
+}
+
+diesel::table! {
     attrmig_intents (migration_id, intent) {
         migration_id -> Text,
         intent -> BigInt,

@@ -447,6 +447,11 @@ fn drop_old(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, ToolError>
     let mut ddl = Ddl::new(Step::DropOld, statements);
     if matches!(plan.old, OldStorage::Column { .. }) {
         ddl.takes_along = taken_along(dependents);
+    } else {
+        ddl.note = Some(format!(
+            "--apply runs the last statement in keyset batches of {} keys (the plan's [sync] batch_size and max_rows_per_second), one transaction each; a run that is killed goes on from its checkpoint when run again",
+            plan.sync.batch_size
+        ));
     }
     ddl.blocked_by = dependents
         .iter()

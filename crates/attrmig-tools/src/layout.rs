@@ -283,6 +283,11 @@ impl Layout {
         format!("{} n", self.q(&self.plan.new.table))
     }
 
+    /// The old key column alone, for statements on the old table without an alias.
+    pub fn old_key_column(&self) -> String {
+        self.q(self.plan.old.key())
+    }
+
     /// The old key expression, over alias `o`.
     pub fn old_key(&self) -> String {
         format!("o.{}", self.q(self.plan.old.key()))

@@ -3,7 +3,8 @@
 //! - [`crosscheck`]: compare old and new over every key (or a uniform sample).
 //! - [`sync`]: copy old to new in keyset batches, resumable, one runner at a time,
 //!   rejected rows set aside as data issues.
-//! - [`ddl`]: the DDL of steps 1, 7 and 10 in each backend's dialect.
+//! - [`ddl`]: the DDL of steps 1, 7 and 10 in each backend's dialect; [`drop_batches`]:
+//!   drop-old of JSON and EAV old storage in keyset batches, resumable.
 //! - [`fingerprint`]: the old-storage fingerprint of step 9 (digests per key range),
 //!   compared before the drop; [`late_log`]: the trigger that logs late writes.
 //! - [`duplicates`]: EAV entities with more than one row of the attribute (step 1).
@@ -18,6 +19,7 @@
 mod batch_ends;
 pub mod crosscheck;
 pub mod ddl;
+pub mod drop_batches;
 pub mod duplicates;
 mod error;
 pub mod fingerprint;

@@ -1,7 +1,10 @@
 //! `attrmig ddl ID STEP`.
 
 use attrmig_core::Step;
+use std::io::IsTerminal;
+
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Ctx, parse_step};
 use crate::exit::{Code, Failure};
@@ -70,13 +73,38 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
     let step = args.step.ok_or_else(|| {
         Failure::Usage("name a step: prepare-storage, prepare-old-stop or drop-old".into())
     })?;
-    let outcome = engine.ddl_accepting(
+    // A batched drop-old (JSON and EAV) shows its batches on a terminal, like the sync.
+    let bar = (!ctx.out.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} drop-old [{bar:30}] {pos}/{len} keys · {per_sec} · ETA {eta} {msg}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let mut batches = None;
+    let outcome = engine.ddl_with(
         &args.id,
         step,
         args.apply,
         args.note.as_deref(),
         args.accept_late_writes.as_deref(),
-    )?;
+        &mut |p| {
+            if let Some(bar) = &bar {
+                bar.set_length(p.total);
+                bar.set_position(p.batches * u64::from(p.batch_size));
+                bar.set_message(format!("through key {}", p.through.as_deref().unwrap_or("(last)")));
+            }
+            batches = Some(p.clone());
+        },
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let outcome = outcome?;
     if ctx.out.json {
         ctx.out.json(&outcome)?;
         return Ok(Code::Ok);
@@ -87,6 +115,12 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
     }
     for s in &outcome.ddl.statements {
         text.push_str(&format!("{s};\n"));
+    }
+    if let Some(p) = &batches {
+        text.push_str(&format!(
+            "-- in keyset batches of {}: {} batch(es), {} row(s) this run\n",
+            p.batch_size, p.batches, p.rows
+        ));
     }
     if let Some(found) = &outcome.late_writes {
         if found.is_clean() {

@@ -13,4 +13,14 @@ CREATE TABLE IF NOT EXISTS attrmig_old_ranges (
     PRIMARY KEY (migration_id, ordinal)
 );
 
+-- Where a batched drop-old (JSON and EAV old storage) got: the last key of its last
+-- committed batch, per intent, so that a run killed mid-way goes on from there.
+CREATE TABLE IF NOT EXISTS attrmig_drop_checkpoints (
+    migration_id VARCHAR(100) NOT NULL,
+    intent BIGINT NOT NULL,
+    last_key TEXT,
+    rows_done BIGINT NOT NULL,
+    PRIMARY KEY (migration_id, intent)
+);
+
 UPDATE attrmig_schema SET version = 4 WHERE id = 1;
