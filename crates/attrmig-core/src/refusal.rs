@@ -489,6 +489,19 @@ pub enum Refusal {
         /// Current position.
         at: Position,
     },
+    /// A batched drop-old (JSON, EAV) stopped mid-way.
+    #[error(
+        "a batched drop-old of {id} started at {} by {actor} stopped mid-way; run `attrmig ddl {id} drop-old --apply` again: it goes on from its checkpoint",
+        ts(started_at)
+    )]
+    BatchedDropUnfinished {
+        /// Migration id.
+        id: String,
+        /// Who started it.
+        actor: String,
+        /// When.
+        started_at: DateTime<Utc>,
+    },
     /// A side effect was started and not finished (DDL is not transactional everywhere).
     #[error(
         "an earlier `{what}` started at {} by {actor} did not finish; check the database by hand, then `attrmig ddl {id} --resolve-intent {intent} --note \"what you found\"`",

@@ -43,7 +43,7 @@ pub struct DdlOutcome {
 
 /// What a batched drop-old's intent says: a run that died with it open goes on from its
 /// checkpoint when `ddl drop-old --apply` runs again.
-const BATCHED_DROP: &str = "ddl drop-old in batches";
+pub(crate) const BATCHED_DROP: &str = "ddl drop-old in batches";
 
 /// When `--apply` is allowed, by step.
 fn allowed(step: Step, position: Position) -> Result<(), &'static str> {

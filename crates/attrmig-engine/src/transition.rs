@@ -156,6 +156,13 @@ impl Engine {
         // which MySQL commits at once, so outside the transaction), then old storage is
         // fingerprinted in the transaction, so that any later write to it is both logged
         // and seen before old storage is dropped.
+        if to == Step::DropOld {
+            // Old storage is gone (the guards saw to it); a late-write trigger left on its
+            // table by a drop outside attrmig would fail every write that fires it.
+            if let Ok(layout) = Layout::resolve(self.session.app(), &plan) {
+                late_log::remove(self.session.app(), &layout)?;
+            }
+        }
         let layout = match to {
             Step::StopWritingOld => {
                 let layout = Layout::resolve(self.session.app(), &plan)?;
