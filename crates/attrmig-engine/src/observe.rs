@@ -76,10 +76,14 @@ pub(crate) fn fleet_fact(
     })
 }
 
+/// How long after an instance applied 9 a write of 8's mode may still land: a request
+/// that read the mode just before the switch writes old storage just after it.
+pub const IN_FLIGHT_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
 /// For an observed fleet: when the whole fleet stopped writing old storage (applied 9),
-/// gone instances counting until their last report; writes to old storage before it are
-/// expected traffic. `None` when the fleet is not observed, or has not converged (its
-/// own guard refuses then).
+/// gone instances counting until their last report, plus [`IN_FLIGHT_GRACE`]; writes to
+/// old storage before it are expected traffic. `None` when the fleet is not observed, or
+/// has not converged (its own guard refuses then).
 pub(crate) fn fleet_stopped_writing_old_at(
     plan: &Plan,
     fleet: Option<&FleetFact>,
@@ -89,7 +93,7 @@ pub(crate) fn fleet_stopped_writing_old_at(
     }
     fleet
         .and_then(|f| f.holds_since(|m| !m.write_old))
-        .map(|(at, _)| at)
+        .map(|(at, _)| at + IN_FLIGHT_GRACE)
 }
 
 /// When 9 stop-writing-old was last reached.

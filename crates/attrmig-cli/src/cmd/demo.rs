@@ -467,6 +467,8 @@ fn walk(d: &Demo<'_>, fleet: &mut Fleet) -> Result<(), Failure> {
     d.alice(&["advance", ID, "--confirm-point-of-no-return"])?;
     d.applied(fleet, Step::StopWritingOld)?;
 
+    // Past the grace for writes still in flight when an instance applied 9.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
     d.app(
         "A forgotten cron job still writes old storage after the point of no return:",
         "UPDATE users SET full_name = 'Written Too Late' WHERE id = 77;",

@@ -22,7 +22,9 @@ backend_tests! {
         alice.wait_converged(3);
         load.wait_for_writes(50);
 
-        // A write to old storage after the whole fleet applied 9 is a late write.
+        // A write to old storage after the whole fleet applied 9 (and the grace for
+        // writes in flight then) is a late write.
+        std::thread::sleep(std::time::Duration::from_millis(2500));
         world.db.execute("UPDATE users SET full_name = 'written too late' WHERE id = 1");
         let refused = alice.engine.ddl(ID, Step::DropOld, true, None).unwrap_err();
         let attrmig_engine::EngineError::Refused(boxed) = &refused else {
