@@ -194,3 +194,43 @@ fn schema_v3_past_nine_is_still_checked_key_by_key() {
         .ok()
         .stdout_has("9 stop-writing-old → 10 drop-old");
 }
+
+/// `tests/fixtures/state-v4.sqlite`: schema 4, the migration at 9 stop-writing-old with
+/// its range digests (one range, 20 keys) and the late-write trigger, which logged one
+/// write of key 5 made after 9 with the `sqlite3` shell. It opens, the late write is
+/// named from the log, and accepting exactly it lets the drop go ahead.
+#[test]
+fn schema_v4_state_still_opens() {
+    let db = TestDb::sqlite();
+    let p = from_fixture(&db, "state-v4.sqlite");
+    assert_eq!(schema_version(&p), 4);
+    verified(&p, 13, "9 stop-writing-old");
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM attrmig_old_ranges"), 1);
+    let json = p
+        .attrmig(["--json", "ddl", ID, "drop-old", "--apply"])
+        .run()
+        .code(3)
+        .json();
+    let refusal = &json["error"]["refusal"];
+    assert_eq!(refusal["code"], "late-writes", "{json:#}");
+    assert_eq!(refusal["keys"][0]["key"], "5", "{json:#}");
+    assert!(refusal["keys"][0]["at"].is_string(), "{json:#}");
+    let token = refusal["token"].as_str().unwrap();
+    p.attrmig([
+        "ddl",
+        ID,
+        "drop-old",
+        "--apply",
+        "--accept-late-writes",
+        token,
+        "--note",
+        "key 5 rewritten by hand in the fixture; nothing to keep",
+    ])
+    .run()
+    .ok()
+    .stdout_has("DROP COLUMN");
+    p.attrmig(["advance", ID])
+        .run()
+        .ok()
+        .stdout_has("9 stop-writing-old → 10 drop-old");
+}

@@ -18,6 +18,11 @@
 //!
 //! Times are the database's clock in UTC, written as RFC 3339 text.
 //!
+//! A log row that can't be written (the log dropped by hand, a full disk) is lost, never
+//! the application's write: PostgreSQL's function and MySQL's triggers swallow their own
+//! errors. A write lost to the log only makes its range "changed with nothing logged",
+//! which drop-old refuses as well.
+//!
 //! The trigger fires only where the attribute itself changes (the old value, the key, or
 //! for EAV whether the row holds the attribute's name): a write of another column of the
 //! same row is not logged. A delete is logged (it explains a changed range) but is never
@@ -200,6 +205,8 @@ pub fn install_statements(
                        ELSE\n    {on_delete};\n\
                        END IF;\n\
                        RETURN NULL;\n\
+                     EXCEPTION WHEN OTHERS THEN\n\
+                       RETURN NULL;\n\
                      END\n$attrmig$",
                     on_update[0], on_update[1]
                 ),
@@ -213,7 +220,12 @@ pub fn install_statements(
             ));
         }
         Backend::Mysql | Backend::Sqlite => {
-            let (begin, end) = ("BEGIN ", "; END");
+            // MySQL: a log row that can't be written is lost, never the application's
+            // write (SQLite has no handler: its log is created before its triggers).
+            let (begin, end) = match b {
+                Backend::Mysql => ("BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; ", "; END"),
+                _ => ("BEGIN ", "; END"),
+            };
             for (op, event, body) in [
                 ("ins", "INSERT", on_insert),
                 ("upd", "UPDATE", on_update.join("; ")),
