@@ -111,13 +111,21 @@ fn secs(f: impl FnOnce()) -> f64 {
 fn bench(db: &TestDb, name: &str, rows: u64, repeat: usize) {
     let t = Instant::now();
     fill(db, rows);
-    eprintln!("{name}, {rows} rows: filled in {:.1}s", t.elapsed().as_secs_f64());
-    let plan = attrmig_plan::parse_plan("users-full-name", Path::new("plans/users-full-name.toml"), PLAN)
-        .expect("the plan");
+    eprintln!(
+        "{name}, {rows} rows: filled in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
+    let plan = attrmig_plan::parse_plan(
+        "users-full-name",
+        Path::new("plans/users-full-name.toml"),
+        PLAN,
+    )
+    .expect("the plan");
     let mut conn = db.connect();
     attrmig_store::setup::ensure_schema(&mut conn).expect("the state schema");
     let layout = Layout::resolve(&mut conn, &plan).expect("the layout");
-    let (mut read, mut scan, mut nine, mut check) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut read, mut scan, mut nine, mut check) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeat {
         settle(&mut conn);
         scan.push(secs(|| server_scan(&mut conn)));
@@ -134,8 +142,8 @@ fn bench(db: &TestDb, name: &str, rows: u64, repeat: usize) {
         }));
         settle(&mut conn);
         check.push(secs(|| {
-            let found = fingerprint::check(&mut Conns::Shared(&mut conn), &layout, None)
-                .expect("check");
+            let found =
+                fingerprint::check(&mut Conns::Shared(&mut conn), &layout, None).expect("check");
             assert!(found.is_clean());
         }));
     }

@@ -171,7 +171,10 @@ fn schema_v3_past_nine_is_still_checked_key_by_key() {
         schema_version(&p),
         i64::from(attrmig_store::setup::SCHEMA_VERSION)
     );
-    assert_eq!(p.count("SELECT COUNT(*) AS n FROM attrmig_old_fingerprints"), 20);
+    assert_eq!(
+        p.count("SELECT COUNT(*) AS n FROM attrmig_old_fingerprints"),
+        20
+    );
     assert_eq!(p.count("SELECT COUNT(*) AS n FROM attrmig_old_ranges"), 0);
 
     p.sql("UPDATE users SET full_name = 'written too late' WHERE id = 3; INSERT INTO users (id) VALUES (21)");

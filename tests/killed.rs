@@ -139,9 +139,16 @@ fn batched_drop_plan(p: &Project<'_>, json: bool) -> String {
     let b = p.db.backend();
     if json {
         let (ty, object) = match b {
-            attrmig_db::Backend::Sqlite => ("TEXT", "json_object('full_name', full_name, 'age', id)"),
-            attrmig_db::Backend::Postgres => ("JSONB", "jsonb_build_object('full_name', full_name, 'age', id)"),
-            attrmig_db::Backend::Mysql => ("JSON", "JSON_OBJECT('full_name', full_name, 'age', id)"),
+            attrmig_db::Backend::Sqlite => {
+                ("TEXT", "json_object('full_name', full_name, 'age', id)")
+            }
+            attrmig_db::Backend::Postgres => (
+                "JSONB",
+                "jsonb_build_object('full_name', full_name, 'age', id)",
+            ),
+            attrmig_db::Backend::Mysql => {
+                ("JSON", "JSON_OBJECT('full_name', full_name, 'age', id)")
+            }
         };
         p.sql(&format!(
             "CREATE TABLE profiles (id BIGINT NOT NULL PRIMARY KEY, attrs {ty});
@@ -182,7 +189,11 @@ fn batched_drop_killed_and_resumed(db: &TestDb, json: bool) {
     let p = p.with_plan(ID, &plan);
     crate::walk::walk_to_nine(&p);
     let printed = p.attrmig(["ddl", ID, "drop-old"]).run().ok();
-    assert!(printed.stdout.contains("keyset batches of 50 keys"), "{}", printed.stdout);
+    assert!(
+        printed.stdout.contains("keyset batches of 50 keys"),
+        "{}",
+        printed.stdout
+    );
 
     let mut child = p
         .attrmig(["ddl", ID, "drop-old", "--apply"])
@@ -193,7 +204,10 @@ fn batched_drop_killed_and_resumed(db: &TestDb, json: bool) {
         .unwrap();
     let started = Instant::now();
     while attribute_rows(&p, json) > (ROWS as i64) - 600 {
-        assert!(started.elapsed() < Duration::from_secs(60), "the drop made no progress");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the drop made no progress"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
@@ -214,16 +228,38 @@ fn batched_drop_killed_and_resumed(db: &TestDb, json: bool) {
         .unwrap()
         .parse()
         .unwrap_or_else(|_| panic!("{}", out.stdout));
-    assert!(rows <= left + 50, "resumed, not restarted: {rows} rows this run, {left} were left\n{}", out.stdout);
+    assert!(
+        rows <= left + 50,
+        "resumed, not restarted: {rows} rows this run, {left} were left\n{}",
+        out.stdout
+    );
     assert_eq!(attribute_rows(&p, json), 0, "the attribute is gone");
     if json {
-        assert_eq!(p.count("SELECT COUNT(*) AS n FROM profiles"), ROWS as i64, "the documents stay");
+        assert_eq!(
+            p.count("SELECT COUNT(*) AS n FROM profiles"),
+            ROWS as i64,
+            "the documents stay"
+        );
     } else {
-        assert_eq!(p.count("SELECT COUNT(*) AS n FROM user_attributes WHERE name = 'nickname'"), ROWS as i64, "other attributes stay");
+        assert_eq!(
+            p.count("SELECT COUNT(*) AS n FROM user_attributes WHERE name = 'nickname'"),
+            ROWS as i64,
+            "other attributes stay"
+        );
     }
-    p.attrmig(["advance", ID]).run().ok().stdout_has("9 stop-writing-old → 10 drop-old");
+    p.attrmig(["advance", ID])
+        .run()
+        .ok()
+        .stdout_has("9 stop-writing-old → 10 drop-old");
     let log = p.intact_log(ID);
-    let ddl = log["entries"].as_array().unwrap().iter().rev().find(|e| e["kind"] == "ddl").unwrap().clone();
+    let ddl = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "ddl")
+        .unwrap()
+        .clone();
     assert_eq!(ddl["evidence"]["in_batches"]["resumed"], true, "{ddl:#}");
 }
 

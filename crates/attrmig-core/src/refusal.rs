@@ -1012,8 +1012,12 @@ fn late_writes_message(id: &str, found: &crate::facts::LateWrites) -> String {
             .map(|r| {
                 format!(
                     "keys after {} through {}",
-                    r.after.as_deref().map_or("the first".to_owned(), crate::echo::quoted),
-                    r.through.as_deref().map_or("the last".to_owned(), crate::echo::quoted)
+                    r.after
+                        .as_deref()
+                        .map_or("the first".to_owned(), crate::echo::quoted),
+                    r.through
+                        .as_deref()
+                        .map_or("the last".to_owned(), crate::echo::quoted)
                 )
             })
             .collect();

@@ -11,11 +11,11 @@
 use attrmig_core::audit::now;
 use attrmig_core::dependents::DependentKind;
 use attrmig_core::guards;
+use attrmig_core::plan::OldStorage;
 use attrmig_core::{EntryKind, Position, Refusal, Step};
 use attrmig_store::audit::NewEntry;
 use attrmig_store::{FingerprintChange, intents, migration};
 use attrmig_tools::ddl::{self, DdlReport};
-use attrmig_core::plan::OldStorage;
 use attrmig_tools::drop_batches::{self, Progress};
 use attrmig_tools::{Layout, fingerprint, late_log};
 use serde::Serialize;
@@ -231,7 +231,17 @@ impl Engine {
                 intents::finish(self.session.state(), id, intent, "failed", now())?;
                 return Err(e.into());
             }
-            return self.batched_drop(id, intent, &plan, &layout, None, outcome, &dependents, note, progress);
+            return self.batched_drop(
+                id,
+                intent,
+                &plan,
+                &layout,
+                None,
+                outcome,
+                &dependents,
+                note,
+                progress,
+            );
         }
         let statements = outcome.ddl.statements.join(";\n");
         let at = now();
@@ -304,7 +314,17 @@ impl Engine {
             Some((Some(key), _)) => Some(layout.parse_key(&key)?),
             _ => None,
         };
-        self.batched_drop(id, intent, &plan, &layout, start, outcome, &dependents, note, progress)
+        self.batched_drop(
+            id,
+            intent,
+            &plan,
+            &layout,
+            start,
+            outcome,
+            &dependents,
+            note,
+            progress,
+        )
     }
 
     /// Runs the batches of a JSON or EAV drop-old after `start`, checkpointing each with
@@ -323,8 +343,8 @@ impl Engine {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<DdlOutcome, EngineError> {
         let resumed = start.is_some();
-        let previous = intents::checkpoint_of(self.session.state(), id, intent)?
-            .map_or(0, |(_, rows)| rows);
+        let previous =
+            intents::checkpoint_of(self.session.state(), id, intent)?.map_or(0, |(_, rows)| rows);
         let done = drop_batches::run(
             &mut self.session.conns(),
             layout,

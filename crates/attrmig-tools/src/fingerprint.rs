@@ -309,8 +309,16 @@ fn drill(
     let mut token = Sha256::new();
     let logged = crate::late_log::exists(conn, layout)?;
     for range in changed {
-        let lo = range.after.as_deref().map(|k| layout.parse_key(k)).transpose()?;
-        let hi = range.through.as_deref().map(|k| layout.parse_key(k)).transpose()?;
+        let lo = range
+            .after
+            .as_deref()
+            .map(|k| layout.parse_key(k))
+            .transpose()?;
+        let hi = range
+            .through
+            .as_deref()
+            .map(|k| layout.parse_key(k))
+            .transpose()?;
         let entries = if logged {
             crate::late_log::entries_in(conn, layout, lo.as_ref(), hi.as_ref())?
         } else {
@@ -360,7 +368,11 @@ fn drill(
 /// The first 48 bits of a digest, hex: short enough to type, long enough that another
 /// set of late writes does not match it by chance.
 fn short_token(h: Sha256) -> String {
-    h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Which of `keys` hold a non-NULL old value now, in key order.

@@ -115,7 +115,12 @@ fn log_insert(backend: Backend, log: &str, key: &str, op: &str, cond: &str) -> S
             "NULL",
             "USER()",
         ),
-        Backend::Sqlite => ("strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", "NULL", "NULL", "NULL"),
+        Backend::Sqlite => (
+            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            "NULL",
+            "NULL",
+            "NULL",
+        ),
     };
     let from = if backend == Backend::Mysql {
         " FROM DUAL"
@@ -139,7 +144,11 @@ pub fn install_statements(
     let mut out = remove_statements(layout);
     let log = match b {
         // Named with its schema: the function runs under the writer's search_path.
-        Backend::Postgres => format!("{}.{}", quote_pg(&current_schema(conn)?), b.quote(&names.table)),
+        Backend::Postgres => format!(
+            "{}.{}",
+            quote_pg(&current_schema(conn)?),
+            b.quote(&names.table)
+        ),
         _ => b.quote(&names.table),
     };
     let text = match b {
@@ -170,7 +179,13 @@ pub fn install_statements(
         &format!("{} AND {} IS NOT NULL", n.holds, n.value),
     );
     let on_update = [
-        log_insert(b, &log, &n.key, "update", &format!("{} AND {changed}", n.holds)),
+        log_insert(
+            b,
+            &log,
+            &n.key,
+            "update",
+            &format!("{} AND {changed}", n.holds),
+        ),
         log_insert(
             b,
             &log,
@@ -194,7 +209,11 @@ pub fn install_statements(
     let table = layout.old_table_name();
     match b {
         Backend::Postgres => {
-            let function = format!("{}.{}", quote_pg(&current_schema(conn)?), b.quote(&names.trigger));
+            let function = format!(
+                "{}.{}",
+                quote_pg(&current_schema(conn)?),
+                b.quote(&names.trigger)
+            );
             out.push(statement(
                 b,
                 format!(
@@ -223,7 +242,10 @@ pub fn install_statements(
             // MySQL: a log row that can't be written is lost, never the application's
             // write (SQLite has no handler: its log is created before its triggers).
             let (begin, end) = match b {
-                Backend::Mysql => ("BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; ", "; END"),
+                Backend::Mysql => (
+                    "BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; ",
+                    "; END",
+                ),
                 _ => ("BEGIN ", "; END"),
             };
             for (op, event, body) in [
@@ -325,7 +347,11 @@ pub fn install(conn: &mut AnyConnection, layout: &Layout) -> Result<(), ToolErro
 
 /// Removes them.
 pub fn remove(conn: &mut AnyConnection, layout: &Layout) -> Result<(), ToolError> {
-    run(conn, &remove_statements(layout), "remove the late-write trigger")
+    run(
+        conn,
+        &remove_statements(layout),
+        "remove the late-write trigger",
+    )
 }
 
 /// Whether the log table exists (it does from step 9 on, for a migration that reached 9
@@ -387,11 +413,15 @@ pub fn entries_in(
         .into_iter()
         .map(|r| {
             let by: Vec<String> = [
-                r.db_user.filter(|s| !s.is_empty()).map(|u| format!("user {u}")),
+                r.db_user
+                    .filter(|s| !s.is_empty())
+                    .map(|u| format!("user {u}")),
                 r.application
                     .filter(|s| !s.is_empty())
                     .map(|a| format!("application {a}")),
-                r.client.filter(|s| !s.is_empty()).map(|c| format!("client {c}")),
+                r.client
+                    .filter(|s| !s.is_empty())
+                    .map(|c| format!("client {c}")),
             ]
             .into_iter()
             .flatten()

@@ -749,15 +749,14 @@ fn run_case(db: &TestDb, case: &Case, s: Sides) -> Result<(), String> {
 
     if s.refingerprint {
         let new = s.new.expect("a value to write into old storage");
-        at_nine(&mut conn, &layout)
-            .map_err(|e| format!("fingerprint failed: {e}"))?;
+        at_nine(&mut conn, &layout).map_err(|e| format!("fingerprint failed: {e}"))?;
         diesel::connection::SimpleConnection::batch_execute(
             &mut conn,
             &format!("UPDATE {old_table} SET {old_column} = {new} WHERE id = 1"),
         )
         .map_err(|e| e.to_string())?;
-        let changed = late_writes(&mut conn, &layout)
-            .map_err(|e| format!("fingerprint failed: {e}"))?;
+        let changed =
+            late_writes(&mut conn, &layout).map_err(|e| format!("fingerprint failed: {e}"))?;
         let expected = u64::from(matches!(s.expect, Different));
         if changed != expected {
             return Err(format!(

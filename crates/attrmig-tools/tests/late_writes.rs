@@ -156,14 +156,24 @@ backend_tests! {
 }
 
 fn text_of(found: &attrmig_core::facts::LateWrites) -> String {
-    attrmig_core::Refusal::LateWrites { id: "users-full-name".into(), found: found.clone() }.to_string()
+    attrmig_core::Refusal::LateWrites {
+        id: "users-full-name".into(),
+        found: found.clone(),
+    }
+    .to_string()
 }
 
 /// Sets a key of key `id`'s document to a JSON value.
 fn json_set(db: &TestDb, key: &str, value: &str, id: i64) -> String {
     match db.backend() {
-        Backend::Sqlite => format!("UPDATE users SET attrs = json_set(attrs, '$.{key}', json('{value}')) WHERE id = {id}"),
-        Backend::Postgres => format!("UPDATE users SET attrs = jsonb_set(attrs, '{{{key}}}', '{value}') WHERE id = {id}"),
-        Backend::Mysql => format!("UPDATE users SET attrs = JSON_SET(attrs, '$.{key}', JSON_EXTRACT('{value}', '$')) WHERE id = {id}"),
+        Backend::Sqlite => format!(
+            "UPDATE users SET attrs = json_set(attrs, '$.{key}', json('{value}')) WHERE id = {id}"
+        ),
+        Backend::Postgres => format!(
+            "UPDATE users SET attrs = jsonb_set(attrs, '{{{key}}}', '{value}') WHERE id = {id}"
+        ),
+        Backend::Mysql => format!(
+            "UPDATE users SET attrs = JSON_SET(attrs, '$.{key}', JSON_EXTRACT('{value}', '$')) WHERE id = {id}"
+        ),
     }
 }

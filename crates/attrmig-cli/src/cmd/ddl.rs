@@ -96,7 +96,10 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
             if let Some(bar) = &bar {
                 bar.set_length(p.total);
                 bar.set_position(p.batches * u64::from(p.batch_size));
-                bar.set_message(format!("through key {}", p.through.as_deref().unwrap_or("(last)")));
+                bar.set_message(format!(
+                    "through key {}",
+                    p.through.as_deref().unwrap_or("(last)")
+                ));
             }
             batches = Some(p.clone());
         },

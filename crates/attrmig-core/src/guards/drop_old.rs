@@ -175,7 +175,10 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("then run `attrmig ddl users-full-name drop-old --apply` again"), "{text}");
+        assert!(
+            text.contains("then run `attrmig ddl users-full-name drop-old --apply` again"),
+            "{text}"
+        );
         assert!(matches!(
             checks[1].verdict,
             Err(Refusal::OldStorageStillExists { .. })

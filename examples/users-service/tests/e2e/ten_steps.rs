@@ -5,8 +5,8 @@
 use attrmig_core::Step;
 use attrmig_core::fleet::Counter;
 
-use crate::support::*;
 use crate::support::operator::{ID, refusal};
+use crate::support::*;
 
 backend_tests! {
     fn all_ten_steps_under_load(db: &TestDb) {
