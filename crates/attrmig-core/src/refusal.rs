@@ -312,9 +312,9 @@ pub enum Refusal {
     LateWrites {
         /// Migration id.
         id: String,
-        /// What the comparison found.
+        /// What the comparison found (boxed: it names up to 20 keys and ranges).
         #[serde(flatten)]
-        found: crate::facts::LateWrites,
+        found: Box<crate::facts::LateWrites>,
     },
     /// Late writes accepted without saying what was done with them.
     #[error(

@@ -101,12 +101,12 @@ impl Engine {
         accept_late_writes: Option<&str>,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<DdlOutcome, EngineError> {
-        if apply && step == Step::DropOld {
-            if let Some(open) = intents::unfinished(self.session.state(), id)?
-                && open.what == BATCHED_DROP
-            {
-                return self.resume_batched_drop(id, open.intent, note, progress);
-            }
+        if apply
+            && step == Step::DropOld
+            && let Some(open) = intents::unfinished(self.session.state(), id)?
+            && open.what == BATCHED_DROP
+        {
+            return self.resume_batched_drop(id, open.intent, note, progress);
         }
         let (plan, record) = if apply {
             let (plan, record) = self.for_change(id)?;
@@ -209,7 +209,7 @@ impl Engine {
                 }
                 return Err(Refusal::LateWrites {
                     id: id.to_owned(),
-                    found,
+                    found: Box::new(found),
                 }
                 .into());
             }

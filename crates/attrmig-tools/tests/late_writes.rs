@@ -58,7 +58,7 @@ backend_tests! {
         assert!(found.keys.iter().all(|k| k.at.is_some()));
 
         // The refusal names them, and says what to do.
-        let refusal = attrmig_core::Refusal::LateWrites { id: "users-full-name".into(), found: found.clone() };
+        let refusal = attrmig_core::Refusal::LateWrites { id: "users-full-name".into(), found: Box::new(found.clone()) };
         let text = refusal.to_string();
         assert!(text.starts_with("3 key(s) of old storage written since "), "{text}");
         assert!(text.contains("\"3\" (at ") && text.contains("\"9999\""), "{text}");
@@ -107,7 +107,7 @@ backend_tests! {
         assert_eq!((found.changed, found.untraced_ranges), (0, 1), "{found:?}");
         assert_eq!(found.untraced[0].after.as_deref(), Some("1000"));
         assert_eq!(found.untraced[0].through.as_deref(), Some("2000"));
-        let text = attrmig_core::Refusal::LateWrites { id: "users-full-name".into(), found }.to_string();
+        let text = attrmig_core::Refusal::LateWrites { id: "users-full-name".into(), found: Box::new(found) }.to_string();
         assert!(text.contains("1 key range(s) of old storage changed since 9 stop-writing-old was reached with no write logged (a writer that bypassed the trigger): keys after \"1000\" through \"2000\""), "{text}");
     }
 
@@ -158,7 +158,7 @@ backend_tests! {
 fn text_of(found: &attrmig_core::facts::LateWrites) -> String {
     attrmig_core::Refusal::LateWrites {
         id: "users-full-name".into(),
-        found: found.clone(),
+        found: Box::new(found.clone()),
     }
     .to_string()
 }

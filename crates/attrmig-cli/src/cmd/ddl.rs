@@ -95,7 +95,7 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
         &mut |p| {
             if let Some(bar) = &bar {
                 bar.set_length(p.total);
-                bar.set_position(p.batches * u64::from(p.batch_size));
+                bar.set_position((p.batches * p.batch_size).min(p.total));
                 bar.set_message(format!(
                     "through key {}",
                     p.through.as_deref().unwrap_or("(last)")

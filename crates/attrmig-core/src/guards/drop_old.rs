@@ -78,7 +78,7 @@ fn no_late_writes(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> 
         ),
         LateWritesFact::Compared(found) => Err(Refusal::LateWrites {
             id: plan.id.to_string(),
-            found,
+            found: Box::new(found),
         }),
         LateWritesFact::NotCompared => Err(Refusal::LateWritesNotCompared),
         LateWritesFact::VerifiedByDrop => passed(
