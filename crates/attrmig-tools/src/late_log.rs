@@ -10,8 +10,9 @@
 //! What a row of the log says, per backend:
 //! - PostgreSQL: `session_user`, `application_name`, `inet_client_addr()`. The function
 //!   is `SECURITY DEFINER`, so an application role needs no privilege on the log (and a
-//!   write never fails for want of one); it names its log table with its schema, so the
-//!   writer's `search_path` does not matter.
+//!   write never fails for want of one); it runs with `search_path = pg_catalog` (a
+//!   definer's function must not resolve names where a writer could plant its own) and
+//!   names its log table with its schema.
 //! - MySQL/MariaDB: `USER()`, the client's `user@host` (a trigger runs as its definer, so
 //!   here too the application needs no privilege on the log).
 //! - SQLite: nothing; the key and the time only.
@@ -217,7 +218,7 @@ pub fn install_statements(
             out.push(statement(
                 b,
                 format!(
-                    "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $attrmig$\n\
+                    "CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $attrmig$\n\
                      BEGIN\n\
                        IF TG_OP = 'INSERT' THEN\n    {on_insert};\n\
                        ELSIF TG_OP = 'UPDATE' THEN\n    {};\n    {};\n\
