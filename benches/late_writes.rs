@@ -44,11 +44,13 @@ fn fill(db: &TestDb, rows: u64) {
         _ => format!(
             "CREATE TABLE users (id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));
              CREATE TABLE users_pii (user_id BIGINT NOT NULL PRIMARY KEY, full_name VARCHAR(255));
-             INSERT INTO users (id, full_name) SELECT n, 'user number ' || n FROM generate_series(1, {rows}) n;
-             VACUUM ANALYZE users;"
+             INSERT INTO users (id, full_name) SELECT n, 'user number ' || n FROM generate_series(1, {rows}) n;"
         ),
     };
     db.execute(&fill);
+    if db.backend() == Backend::Postgres {
+        db.execute("VACUUM ANALYZE users");
+    }
 }
 
 #[derive(QueryableByName)]
@@ -95,11 +97,13 @@ fn clear(conn: &mut AnyConnection, layout: &Layout) {
 }
 
 fn settle(conn: &mut AnyConnection) {
-    let sql = match conn.backend() {
-        Backend::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
-        _ => "VACUUM users; CHECKPOINT",
+    let statements: &[&str] = match conn.backend() {
+        Backend::Sqlite => &["PRAGMA wal_checkpoint(TRUNCATE)"],
+        _ => &["VACUUM users", "CHECKPOINT"],
     };
-    let _ = conn.batch_execute(sql);
+    for sql in statements {
+        conn.batch_execute(sql).expect("settle the database");
+    }
 }
 
 fn secs(f: impl FnOnce()) -> f64 {

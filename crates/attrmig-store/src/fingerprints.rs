@@ -43,7 +43,7 @@ pub struct Range {
     pub last_key: String,
     /// How many keys with a non-NULL old value it held.
     pub key_count: i64,
-    /// SHA-256 (hex) over its `key<TAB>value digest` lines, in key order.
+    /// SHA-256 (hex) over its keys and canonical values, length-prefixed, in key order.
     pub digest: String,
 }
 

@@ -56,7 +56,7 @@ pub struct Summary {
     pub keys: u64,
     /// Key ranges recorded.
     pub ranges: u64,
-    /// SHA-256 over every `key<TAB>digest` line in key order: one value to compare.
+    /// SHA-256 over the ranges' digests in key order: one value to compare.
     pub digest: String,
 }
 
@@ -79,14 +79,56 @@ struct KeyValue {
 }
 
 impl KeyValue {
-    /// The value's canonical form, in the old value's own family.
-    fn canonical(&self, layout: &Layout) -> Vec<u8> {
-        let own = equality::between(layout.value_type(Side::Old), layout.value_type(Side::Old));
-        match (&self.u, &self.v) {
-            (Some(doc), _) => equality::canonical(&Scalar::Json(layout.show_document(doc.clone()))),
-            (None, Some(v)) => own.canonical(Side::Old, &layout.exact(Side::Old, v.clone())),
+    /// The value's canonical form, in the old value's own family (`own`: the old type
+    /// compared with itself, [`own_equality`]).
+    fn canonical(&mut self, layout: &Layout, own: &equality::Equality) -> Vec<u8> {
+        // Taken, not copied: each row is digested once.
+        match (self.u.take(), self.v.take()) {
+            (Some(doc), _) => equality::canonical(&Scalar::Json(layout.show_document(doc))),
+            (None, Some(v)) => own.canonical(Side::Old, &layout.exact(Side::Old, v)),
             (None, None) => Vec::new(),
         }
+    }
+}
+
+/// The old value's type compared with itself: how a value is put in canonical form.
+/// Decided once per read, not per row.
+fn own_equality(layout: &Layout) -> equality::Equality {
+    equality::between(layout.value_type(Side::Old), layout.value_type(Side::Old))
+}
+
+/// The digest of one range, fed key by key: SHA-256 over each key and canonical value,
+/// both length-prefixed (so no two sequences of keys and values feed the same bytes),
+/// in key order. One pass of the hash over the values, nothing per key.
+struct RangeHasher {
+    hash: Sha256,
+    count: i64,
+}
+
+impl RangeHasher {
+    fn new() -> RangeHasher {
+        RangeHasher {
+            hash: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    fn add(&mut self, key: &str, canonical: &[u8]) {
+        self.hash.update((key.len() as u64).to_le_bytes());
+        self.hash.update(key.as_bytes());
+        self.hash.update((canonical.len() as u64).to_le_bytes());
+        self.hash.update(canonical);
+        self.count += 1;
+    }
+
+    fn finish(self) -> (i64, String) {
+        let digest = self
+            .hash
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        (self.count, digest)
     }
 }
 
@@ -142,6 +184,26 @@ fn for_each_batch(
     layout: &Layout,
     mut f: impl FnMut(&mut Conns<'_>, Vec<(String, String)>) -> Result<(), ToolError>,
 ) -> Result<(), ToolError> {
+    let own = own_equality(layout);
+    for_each_read(conns, layout, |conns, rows| {
+        f(
+            conns,
+            rows.into_iter()
+                .map(|mut r| {
+                    let d = digest(&r.canonical(layout, &own));
+                    (r.k, d)
+                })
+                .collect(),
+        )
+    })
+}
+
+/// Calls `f` with each batch of rows with a non-NULL old value, in key order.
+fn for_each_read(
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+    mut f: impl FnMut(&mut Conns<'_>, Vec<KeyValue>) -> Result<(), ToolError>,
+) -> Result<(), ToolError> {
     layout.prepare(conns.app())?;
     let mut after: Option<Key> = None;
     loop {
@@ -151,31 +213,11 @@ fn for_each_batch(
         };
         after = Some(layout.parse_key(&last.k)?);
         let full = rows.len() as i64 == BATCH;
-        f(
-            conns,
-            rows.into_iter()
-                .map(|r| {
-                    let d = digest(&r.canonical(layout));
-                    (r.k, d)
-                })
-                .collect(),
-        )?;
+        f(conns, rows)?;
         if !full {
             return Ok(());
         }
     }
-}
-
-/// A range's digest: SHA-256 over its `key<TAB>value digest` lines, in key order.
-fn range_digest<'a>(lines: impl IntoIterator<Item = &'a (String, String)>) -> String {
-    let mut h = Sha256::new();
-    for (k, d) in lines {
-        h.update(k.as_bytes());
-        h.update(b"\t");
-        h.update(d.as_bytes());
-        h.update(b"\n");
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Takes the fingerprint of old storage, replacing any earlier one: one ordered read,
@@ -183,26 +225,28 @@ fn range_digest<'a>(lines: impl IntoIterator<Item = &'a (String, String)>) -> St
 pub fn take(conns: &mut Conns<'_>, layout: &Layout) -> Result<Summary, ToolError> {
     let id = layout.plan().id.to_string();
     fingerprints::clear(conns.state(), &id)?;
+    let own = own_equality(layout);
     let mut keys = 0u64;
     let mut ordinal = 0i64;
     let mut all = Sha256::new();
-    for_each_batch(conns, layout, |conns, batch| {
-        for (k, d) in &batch {
-            all.update(k.as_bytes());
-            all.update(b"\t");
-            all.update(d.as_bytes());
-            all.update(b"\n");
-        }
+    for_each_read(conns, layout, |conns, mut batch| {
         keys += batch.len() as u64;
         // Batches hold a whole number of ranges but the last: ranges never span two.
         let ranges: Vec<Range> = batch
-            .chunks(RANGE_KEYS)
+            .chunks_mut(RANGE_KEYS)
             .map(|chunk| {
+                let mut h = RangeHasher::new();
+                for r in chunk.iter_mut() {
+                    let canonical = r.canonical(layout, &own);
+                    h.add(&r.k, &canonical);
+                }
+                let (key_count, digest) = h.finish();
+                all.update(digest.as_bytes());
                 let range = Range {
                     ordinal,
-                    last_key: chunk.last().expect("chunks are not empty").0.clone(),
-                    key_count: chunk.len() as i64,
-                    digest: range_digest(chunk),
+                    last_key: chunk.last().expect("chunks are not empty").k.clone(),
+                    key_count,
+                    digest,
                 };
                 ordinal += 1;
                 range
@@ -253,6 +297,7 @@ fn changed_ranges(
     layout: &Layout,
     ranges: &[Range],
 ) -> Result<Vec<Changed>, ToolError> {
+    let own = own_equality(layout);
     let mut changed = Vec::new();
     let mut before: Option<String> = None;
     for group in ranges.chunks(RANGES_PER_READ) {
@@ -263,18 +308,17 @@ fn changed_ranges(
         // Each row goes to the range whose last key it has not passed yet. A last key
         // that is gone merges its range into the next one: both then differ, and both
         // are looked at.
-        let mut lines: Vec<Vec<(String, String)>> = vec![Vec::new(); group.len()];
+        let mut hashers: Vec<RangeHasher> = group.iter().map(|_| RangeHasher::new()).collect();
         let mut at = 0;
-        for r in rows {
-            let d = digest(&r.canonical(layout));
-            let ends_range = r.k == group[at].last_key;
-            lines[at].push((r.k, d));
-            if ends_range && at + 1 < group.len() {
+        for mut r in rows {
+            let canonical = r.canonical(layout, &own);
+            hashers[at].add(&r.k, &canonical);
+            if r.k == group[at].last_key && at + 1 < group.len() {
                 at += 1;
             }
         }
-        for (range, lines) in group.iter().zip(&lines) {
-            if lines.len() as i64 != range.key_count || range_digest(lines) != range.digest {
+        for (range, hasher) in group.iter().zip(hashers) {
+            if hasher.finish() != (range.key_count, range.digest.clone()) {
                 changed.push(Changed {
                     after: before.clone(),
                     through: Some(range.last_key.clone()),
