@@ -165,6 +165,7 @@ mod tests {
                 at: None,
                 by: Some("user cron".into()),
             }],
+            token: "0123456789ab".into(),
             ..Default::default()
         }));
         let checks = guards(&plan(), &f);
@@ -176,7 +177,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("then run `attrmig ddl users-full-name drop-old --apply` again"),
+            text.contains(
+                "then run `attrmig ddl users-full-name drop-old --apply --accept-late-writes 0123456789ab --note \"...\"`"
+            ),
             "{text}"
         );
         assert!(matches!(
