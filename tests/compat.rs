@@ -156,3 +156,84 @@ fn schema_v3_state_still_opens() {
         .ok()
         .stdout_has("4 sync → 5a double-read-old");
 }
+
+/// `tests/fixtures/state-v3-past-9.sqlite`: schema 3, the migration at 9 stop-writing-old
+/// with schema 3's fingerprint (a digest per key, 20 keys) and no late-write trigger.
+/// Upgraded to the current schema, it is still checked key by key: a late write is
+/// named, and once old storage is put back as it was at 9 the drop goes ahead.
+#[test]
+fn schema_v3_past_nine_is_still_checked_key_by_key() {
+    let db = TestDb::sqlite();
+    let p = from_fixture(&db, "state-v3-past-9.sqlite");
+    assert_eq!(schema_version(&p), 3);
+    verified(&p, 13, "9 stop-writing-old");
+    assert_eq!(
+        schema_version(&p),
+        i64::from(attrmig_store::setup::SCHEMA_VERSION)
+    );
+    assert_eq!(
+        p.count("SELECT COUNT(*) AS n FROM attrmig_old_fingerprints"),
+        20
+    );
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM attrmig_old_ranges"), 0);
+
+    p.sql("UPDATE users SET full_name = 'written too late' WHERE id = 3; INSERT INTO users (id) VALUES (21)");
+    let json = p
+        .attrmig(["--json", "ddl", ID, "drop-old", "--apply"])
+        .run()
+        .code(3)
+        .json();
+    let refusal = &json["error"]["refusal"];
+    assert_eq!(refusal["code"], "late-writes", "{json:#}");
+    assert_eq!(refusal["changed"], 1, "{json:#}");
+    assert_eq!(refusal["keys"][0]["key"], "3", "{json:#}");
+    p.sql("UPDATE users SET full_name = 'name 3' WHERE id = 3");
+    p.attrmig(["ddl", ID, "drop-old", "--apply"])
+        .run()
+        .ok()
+        .stdout_has("(0 keys changed)");
+    p.attrmig(["advance", ID])
+        .run()
+        .ok()
+        .stdout_has("9 stop-writing-old → 10 drop-old");
+}
+
+/// `tests/fixtures/state-v4.sqlite`: schema 4, the migration at 9 stop-writing-old with
+/// its range digests (one range, 20 keys) and the late-write trigger, which logged one
+/// write of key 5 made after 9 with the `sqlite3` shell. It opens, the late write is
+/// named from the log, and accepting exactly it lets the drop go ahead.
+#[test]
+fn schema_v4_state_still_opens() {
+    let db = TestDb::sqlite();
+    let p = from_fixture(&db, "state-v4.sqlite");
+    assert_eq!(schema_version(&p), 4);
+    verified(&p, 13, "9 stop-writing-old");
+    assert_eq!(p.count("SELECT COUNT(*) AS n FROM attrmig_old_ranges"), 1);
+    let json = p
+        .attrmig(["--json", "ddl", ID, "drop-old", "--apply"])
+        .run()
+        .code(3)
+        .json();
+    let refusal = &json["error"]["refusal"];
+    assert_eq!(refusal["code"], "late-writes", "{json:#}");
+    assert_eq!(refusal["keys"][0]["key"], "5", "{json:#}");
+    assert!(refusal["keys"][0]["at"].is_string(), "{json:#}");
+    let token = refusal["token"].as_str().unwrap();
+    p.attrmig([
+        "ddl",
+        ID,
+        "drop-old",
+        "--apply",
+        "--accept-late-writes",
+        token,
+        "--note",
+        "key 5 rewritten by hand in the fixture; nothing to keep",
+    ])
+    .run()
+    .ok()
+    .stdout_has("DROP COLUMN");
+    p.attrmig(["advance", ID])
+        .run()
+        .ok()
+        .stdout_has("9 stop-writing-old → 10 drop-old");
+}

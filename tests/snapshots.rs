@@ -33,6 +33,10 @@ fn settings() -> insta::Settings {
     s.set_prepend_module_to_snapshot(false);
     s.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", "[TIME]");
     s.add_filter(r"hash [0-9a-f]{12}", "hash [HASH]");
+    s.add_filter(
+        r"--accept-late-writes [0-9a-f]{12}",
+        "--accept-late-writes [TOKEN]",
+    );
     s.add_filter(r"\d+(ms|s) ago", "[AGE] ago");
     s
 }

@@ -19,6 +19,9 @@ mod report;
 /// The whole procedure, every step, through the real binary.
 mod walk;
 
+/// Late writes after 9: named with who wrote them, and the advice that follows.
+mod late;
+
 /// Eight processes advance one migration at once: one wins, the others are told.
 mod race;
 

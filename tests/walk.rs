@@ -78,8 +78,8 @@ backend_tests! {
         p.sql("UPDATE users SET full_name = 'written too late' WHERE id = 3");
         // Views don't read all of old storage; the transition and the drop do.
         p.attrmig(["show", ID]).run().ok().stdout_has("not compared yet");
-        p.attrmig(["ddl", ID, "drop-old", "--apply"]).run().code(3).stderr_has("1 key(s) of old storage changed since 9 stop-writing-old");
-        p.attrmig(["advance", ID]).run().code(3).stderr_has("1 key(s) of old storage changed").stderr_has("old storage users.full_name still exists");
+        p.attrmig(["ddl", ID, "drop-old", "--apply"]).run().code(3).stderr_has("1 key(s) of old storage written since ").stderr_has(": \"3\" (at ");
+        p.attrmig(["advance", ID]).run().code(3).stderr_has("1 key(s) of old storage written since").stderr_has("old storage users.full_name still exists");
         p.sql("UPDATE users SET full_name = 'name 3' WHERE id = 3");
         p.sql("INSERT INTO users (id) VALUES (1000)");
         p.attrmig(["ddl", ID, "drop-old", "--apply"]).run().ok().stdout_has("DROP COLUMN");
@@ -98,6 +98,12 @@ backend_tests! {
     fn the_old_storage_dropped_by_hand_needs_a_note(db: &TestDb) {
         let p = Project::new(db).with_users(20).with_plan(ID, &USERS_PLAN.replace("approvals = 1", "approvals = 0"));
         walk_to_nine(&p);
+        // By hand, as `ddl drop-old` prints it: the late-write trigger first (SQLite
+        // refuses to drop a column a trigger names; elsewhere it would fail writes).
+        let printed = p.attrmig(["ddl", ID, "drop-old"]).run().ok().stdout;
+        assert!(printed.contains("DROP TRIGGER IF EXISTS"), "{printed}");
+        let statements: Vec<&str> = printed.lines().filter(|l| l.starts_with("DROP ")).collect();
+        p.sql(&statements.join("\n"));
         p.sql("ALTER TABLE users DROP COLUMN full_name");
         p.attrmig(["advance", ID]).run().code(3).stderr_has("dropped outside attrmig");
         p.attrmig(["advance", ID, "--note", "old column had no grants since step 9; audited in INC-42"]).run().ok();

@@ -22,6 +22,8 @@ const STATE_TABLES: &[&str] = &[
     "attrmig_old_fingerprints",
     "attrmig_intents",
     "attrmig_fleet_reports",
+    "attrmig_old_ranges",
+    "attrmig_drop_checkpoints",
 ];
 
 /// A dump file of the state tables.

@@ -426,19 +426,70 @@ pub struct ApprovalFact {
 }
 
 /// What is known about writes to old storage after step 9.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum LateWritesFact {
     /// Old storage is still there and was compared with the fingerprint taken at step 9.
-    Compared {
-        /// Keys whose old value changed or appeared since.
-        changed: u64,
-    },
+    Compared(LateWrites),
     /// Old storage is still there and was not compared: comparing reads every old value,
     /// which read-only views (`status`, `show`) don't do.
     NotCompared,
     /// Old storage was dropped by `attrmig ddl ID drop-old --apply`, which compared first.
     VerifiedByDrop,
-    /// Old storage is gone and nobody compared: dropped outside attrmig.
+    /// Old storage was dropped without comparing it with the step-9 fingerprint.
     Unverified,
+}
+
+/// How many late writes a comparison found, and which (the first [`LateWrites::NAMED`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LateWrites {
+    /// Keys whose old value was written after the fleet stopped writing old storage and
+    /// still holds a value (a key removed loses nothing when old storage is dropped).
+    pub changed: u64,
+    /// The first of them, in key order.
+    pub keys: Vec<LateWrite>,
+    /// Key ranges whose old values changed with no trace in the late-write log (a write
+    /// that bypassed the trigger: see docs/tools.md), the first [`LateWrites::NAMED`].
+    pub untraced: Vec<UntracedRange>,
+    /// How many such ranges there are.
+    pub untraced_ranges: u64,
+    /// Since when a write counts as late: when the whole fleet applied 9 (observed), when
+    /// 9 was reached (not observed); `None` for a fingerprint of state schema 3, taken
+    /// key by key when 9 was reached.
+    pub since: Option<DateTime<Utc>>,
+    /// Stands for exactly these late writes (all of them, not only those named): `ddl
+    /// drop-old --apply --accept-late-writes TOKEN --note ...` drops old storage despite
+    /// them, once a person has copied what must survive; any other late write changes it.
+    /// Empty when there are none.
+    pub token: String,
+}
+
+impl LateWrites {
+    /// How many keys and ranges a refusal and its JSON name.
+    pub const NAMED: usize = 20;
+
+    /// Nothing late.
+    pub fn is_clean(&self) -> bool {
+        self.changed == 0 && self.untraced_ranges == 0
+    }
+}
+
+/// One key written late.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LateWrite {
+    /// The key, as text.
+    pub key: String,
+    /// When the last late write of it was logged (`None` without a log: schema 3).
+    pub at: Option<DateTime<Utc>>,
+    /// Who wrote it, as far as the database tells: `user`, `application`, `client`.
+    pub by: Option<String>,
+}
+
+/// A key range (`after`, `through`] whose old values changed with nothing logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UntracedRange {
+    /// The key before the range (`None`: from the first key).
+    pub after: Option<String>,
+    /// Its last key (`None`: open above).
+    pub through: Option<String>,
 }

@@ -338,12 +338,23 @@ pub enum Refusal {
         what: String,
     },
     /// Something wrote old storage after the point of no return.
-    #[error(
-        "{changed} key(s) of old storage changed since 9 stop-writing-old was reached: something still writes old; find and stop that writer before dropping (those values are not in new storage)"
-    )]
+    #[error("{}", late_writes_message(id, found))]
     LateWrites {
-        /// How many keys changed.
-        changed: u64,
+        /// Migration id.
+        id: String,
+        /// What the comparison found (boxed: it names up to 20 keys and ranges).
+        #[serde(flatten)]
+        found: Box<crate::facts::LateWrites>,
+    },
+    /// Late writes accepted without saying what was done with them.
+    #[error(
+        "--accept-late-writes {token} needs --note \"...\" saying what was done with those writes (copied into new storage, say); it goes into the audit log: run `attrmig ddl {id} drop-old --apply --accept-late-writes {token} --note \"...\"`"
+    )]
+    LateWritesAcceptedWithoutNote {
+        /// Migration id.
+        id: String,
+        /// The token.
+        token: String,
     },
     /// Old storage is still there and was not compared with the step-9 fingerprint.
     #[error(
@@ -507,6 +518,19 @@ pub enum Refusal {
         id: String,
         /// Current position.
         at: Position,
+    },
+    /// A batched drop-old (JSON, EAV) stopped mid-way.
+    #[error(
+        "a batched drop-old of {id} started at {} by {actor} stopped mid-way; run `attrmig ddl {id} drop-old --apply` again: it goes on from its checkpoint",
+        ts(started_at)
+    )]
+    BatchedDropUnfinished {
+        /// Migration id.
+        id: String,
+        /// Who started it.
+        actor: String,
+        /// When.
+        started_at: DateTime<Utc>,
     },
     /// A side effect was started and not finished (DDL is not transactional everywhere).
     #[error(
@@ -979,6 +1003,87 @@ fn list(instances: &[InstanceSummary]) -> String {
 }
 
 /// `2026-11-21 17:40:03 UTC`.
+/// The refusal of a drop-old that found late writes: how many, which (the first
+/// [`crate::facts::LateWrites::NAMED`]), who wrote, and what to do.
+fn late_writes_message(id: &str, found: &crate::facts::LateWrites) -> String {
+    use std::fmt::Write as _;
+    let since = match &found.since {
+        Some(at) => format!("since {}", ts(at)),
+        None => "since 9 stop-writing-old was reached".to_owned(),
+    };
+    let mut out = String::new();
+    if found.changed > 0 {
+        let _ = write!(
+            out,
+            "{} key(s) of old storage written {since}: ",
+            found.changed
+        );
+        let named: Vec<String> = found
+            .keys
+            .iter()
+            .map(|k| {
+                let mut s = crate::echo::quoted(&k.key);
+                match (&k.at, &k.by) {
+                    (Some(at), Some(by)) => {
+                        let _ = write!(s, " (at {}, by {by})", ts(at));
+                    }
+                    (Some(at), None) => {
+                        let _ = write!(s, " (at {})", ts(at));
+                    }
+                    (None, Some(by)) => {
+                        let _ = write!(s, " (by {by})");
+                    }
+                    (None, None) => {}
+                }
+                s
+            })
+            .collect();
+        out.push_str(&named.join(", "));
+        if found.changed > found.keys.len() as u64 {
+            let _ = write!(out, " and {} more", found.changed - found.keys.len() as u64);
+        }
+    }
+    if found.untraced_ranges > 0 {
+        if !out.is_empty() {
+            out.push_str("; and ");
+        }
+        let ranges: Vec<String> = found
+            .untraced
+            .iter()
+            .map(|r| {
+                format!(
+                    "keys after {} through {}",
+                    r.after
+                        .as_deref()
+                        .map_or("the first".to_owned(), crate::echo::quoted),
+                    r.through
+                        .as_deref()
+                        .map_or("the last".to_owned(), crate::echo::quoted)
+                )
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "{} key range(s) of old storage changed {since} with no write logged (a writer that bypassed the trigger): {}",
+            found.untraced_ranges,
+            ranges.join(", ")
+        );
+        if found.untraced_ranges > found.untraced.len() as u64 {
+            let _ = write!(
+                out,
+                " and {} more",
+                found.untraced_ranges - found.untraced.len() as u64
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        ". Something still writes old storage, and those values may be missing in new: find and stop that writer, copy each value that must survive into new storage, then run `attrmig ddl {id} drop-old --apply --accept-late-writes {} --note \"...\"` saying what was done (the token stands for exactly these writes; another one changes it)",
+        found.token
+    );
+    out
+}
+
 pub(crate) fn ts(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }

@@ -128,6 +128,14 @@ impl Engine {
     /// Refuses while a side effect announced earlier was never closed.
     fn refuse_open_intent(&mut self, id: &str) -> Result<(), EngineError> {
         if let Some(open) = intents::unfinished(self.session.state(), id)? {
+            if open.what == crate::ddl::BATCHED_DROP {
+                return Err(attrmig_core::Refusal::BatchedDropUnfinished {
+                    id: id.to_owned(),
+                    actor: open.actor,
+                    started_at: open.started_at,
+                }
+                .into());
+            }
             return Err(attrmig_core::Refusal::UnfinishedIntent {
                 id: id.to_owned(),
                 intent: open.intent,

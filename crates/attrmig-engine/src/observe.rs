@@ -76,6 +76,34 @@ pub(crate) fn fleet_fact(
     })
 }
 
+/// How long after an instance applied 9 a write of 8's mode may still land: a request
+/// that read the mode just before the switch writes old storage just after it.
+pub const IN_FLIGHT_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+/// For an observed fleet: when the whole fleet stopped writing old storage (applied 9),
+/// gone instances counting until their last report, plus [`IN_FLIGHT_GRACE`]; writes to
+/// old storage before it are expected traffic. `None` when the fleet is not observed, or
+/// has not converged (its own guard refuses then).
+pub(crate) fn fleet_stopped_writing_old_at(
+    plan: &Plan,
+    fleet: Option<&FleetFact>,
+) -> Option<DateTime<Utc>> {
+    if !plan.fleet.observed {
+        return None;
+    }
+    fleet
+        .and_then(|f| f.holds_since(|m| !m.write_old))
+        .map(|(at, _)| at + IN_FLIGHT_GRACE)
+}
+
+/// When 9 stop-writing-old was last reached.
+pub(crate) fn reached_9_at(log: &[(AuditEntry, String)]) -> Option<DateTime<Utc>> {
+    log.iter()
+        .rev()
+        .find(|(e, _)| e.kind == EntryKind::Advance && e.to_step == Step::StopWritingOld)
+        .map(|(e, _)| e.at)
+}
+
 /// Whether a drop of old storage was done by `attrmig ddl drop-old --apply`, which checks
 /// the fingerprint first.
 pub(crate) fn dropped_by_attrmig(log: &[(AuditEntry, String)]) -> bool {
@@ -235,8 +263,15 @@ impl Engine {
             facts.running_tools = Some(running_tools(self.session.state(), id, now)?);
         }
         if need.late_writes {
-            facts.late_writes =
-                Some(self.late_writes(plan, log, facts.old_storage.as_ref(), layout, depth)?);
+            let after = fleet_stopped_writing_old_at(plan, facts.fleet.as_ref());
+            facts.late_writes = Some(self.late_writes(
+                plan,
+                log,
+                facts.old_storage.as_ref(),
+                layout,
+                depth,
+                after,
+            )?);
         }
         Ok(facts)
     }
@@ -286,6 +321,7 @@ impl Engine {
         old: Option<&OldStorageFact>,
         layout: Option<Layout>,
         depth: Depth,
+        after: Option<DateTime<Utc>>,
     ) -> Result<LateWritesFact, EngineError> {
         let still_there = match old {
             Some(OldStorageFact {
@@ -316,8 +352,9 @@ impl Engine {
                 Some(layout) => layout,
                 None => Layout::resolve(self.session.app(), plan)?,
             };
-            let changed = fingerprint::changed_since(&mut self.session.conns(), &layout)?;
-            return Ok(LateWritesFact::Compared { changed });
+            let mut found = fingerprint::check(&mut self.session.conns(), &layout, after)?;
+            found.since = found.since.or_else(|| reached_9_at(log));
+            return Ok(LateWritesFact::Compared(found));
         }
         Ok(if dropped_by_attrmig(log) {
             LateWritesFact::VerifiedByDrop

@@ -6,7 +6,7 @@ use attrmig_core::guards::{self, GuardCheck};
 use attrmig_core::{Command, EntryKind, Position, Refusal, Step, decide};
 use attrmig_store::audit::{self, NewEntry};
 use attrmig_store::{Conns, FingerprintChange, MigrationRecord, approvals};
-use attrmig_tools::{Layout, fingerprint};
+use attrmig_tools::{Layout, fingerprint, late_log};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -152,10 +152,23 @@ impl Engine {
                 FingerprintChange::Keep
             },
         };
-        // The point of no return: fingerprint old storage in the same transaction, so that
-        // any later write to it can be found before it is dropped.
+        // The point of no return: the late-write trigger goes on old storage first (DDL,
+        // which MySQL commits at once, so outside the transaction), then old storage is
+        // fingerprinted in the transaction, so that any later write to it is both logged
+        // and seen before old storage is dropped.
+        if to == Step::DropOld {
+            // Old storage is gone (the guards saw to it); a late-write trigger left on its
+            // table by a drop outside attrmig would fail every write that fires it.
+            if let Ok(layout) = Layout::resolve(self.session.app(), &plan) {
+                late_log::remove(self.session.app(), &layout)?;
+            }
+        }
         let layout = match to {
-            Step::StopWritingOld => Some(Layout::resolve(self.session.app(), &plan)?),
+            Step::StopWritingOld => {
+                let layout = Layout::resolve(self.session.app(), &plan)?;
+                late_log::install(self.session.app(), &layout)?;
+                Some(layout)
+            }
             _ => None,
         };
         let written = self.append(&record, entry, at, |conns, entry| {
@@ -165,9 +178,25 @@ impl Engine {
             if let Some(layout) = &layout {
                 let summary = fingerprint::take(conns, layout)?;
                 entry.evidence["old_fingerprint"] = json!(summary);
+                entry.evidence["late_write_log"] = json!(late_log::names(layout).table.as_str());
             }
             Ok(())
-        })?;
+        });
+        let written = match (written, &layout) {
+            (Ok(written), _) => written,
+            (Err(e), Some(layout)) => {
+                // Not at 9 after all (someone else moved it, a guard of the transaction
+                // refused): the trigger would log the double-write for nothing. Unless
+                // another advance got there first, which needs it.
+                let at_9 = attrmig_store::migration::get(self.session.state(), &req.id)?
+                    .is_some_and(|r| r.position == Position::At(Step::StopWritingOld));
+                if !at_9 {
+                    late_log::remove(self.session.app(), layout)?;
+                }
+                return Err(e);
+            }
+            (Err(e), None) => return Err(e),
+        };
         Ok(Advanced {
             id: req.id.clone(),
             from: transition.from,

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::error::{StoreError, ctx};
+use crate::schema::attrmig_drop_checkpoints as c;
 use crate::schema::attrmig_intents as i;
 use crate::time::{from_db, to_db};
 
@@ -100,4 +101,44 @@ pub fn unfinished(conn: &mut AnyConnection, id: &str) -> Result<Option<Intent>, 
             outcome: None,
         }),
     )
+}
+
+/// Records where a batched drop-old announced as `intent` got: the last key of its last
+/// committed batch (`None`: the last batch, open above, is done) and the rows so far.
+pub fn checkpoint(
+    conn: &mut AnyConnection,
+    id: &str,
+    intent: i64,
+    last_key: Option<&str>,
+    rows_done: i64,
+) -> Result<(), StoreError> {
+    attrmig_db::write_transaction(conn, |conn| {
+        diesel::delete(c::table.find((id, intent)))
+            .execute(conn)
+            .map_err(ctx("record a drop checkpoint"))?;
+        diesel::insert_into(c::table)
+            .values((
+                c::migration_id.eq(id),
+                c::intent.eq(intent),
+                c::last_key.eq(last_key),
+                c::rows_done.eq(rows_done),
+            ))
+            .execute(conn)
+            .map_err(ctx("record a drop checkpoint"))?;
+        Ok(())
+    })
+}
+
+/// Where a batched drop-old announced as `intent` got: `(last key, rows done)`.
+pub fn checkpoint_of(
+    conn: &mut AnyConnection,
+    id: &str,
+    intent: i64,
+) -> Result<Option<(Option<String>, i64)>, StoreError> {
+    c::table
+        .find((id, intent))
+        .select((c::last_key, c::rows_done))
+        .first(conn)
+        .optional()
+        .map_err(ctx("read a drop checkpoint"))
 }

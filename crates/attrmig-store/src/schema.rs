@@ -129,6 +129,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    attrmig_old_ranges (migration_id, ordinal) {
+        migration_id -> Text,
+        ordinal -> BigInt,
+        last_key -> Text,
+        key_count -> BigInt,
+        digest -> Text,
+    }
+}
+
+diesel::table! {
+    attrmig_drop_checkpoints (migration_id, intent) {
+        migration_id -> Text,
+        intent -> BigInt,
+        last_key -> Nullable<Text>,
+        rows_done -> BigInt,
+    }
+}
+
+diesel::table! {
     attrmig_intents (migration_id, intent) {
         migration_id -> Text,
         intent -> BigInt,

@@ -501,9 +501,22 @@ fn drop_old(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, ToolError>
         }
     };
     first.push(statement);
-    let mut ddl = Ddl::new(Step::DropOld, first);
+    // The late-write trigger installed at 9 goes first: it is attrmig's own, it would
+    // log the drop's own writes, and PostgreSQL and SQLite refuse to drop a column a
+    // trigger names.
+    let mut statements: Vec<Statement> = crate::late_log::remove_statements(layout)
+        .into_iter()
+        .map(Statement::Sql)
+        .collect();
+    statements.extend(first);
+    let mut ddl = Ddl::new(Step::DropOld, statements);
     if matches!(plan.old, OldStorage::Column { .. }) {
         ddl.takes_along = taken_along(dependents);
+    } else {
+        ddl.note = Some(format!(
+            "--apply runs the last statement in keyset batches of {} keys (the plan's [sync] batch_size and max_rows_per_second), one transaction each; a run that is killed goes on from its checkpoint when run again",
+            plan.sync.batch_size
+        ));
     }
     ddl.blocked_by = dependents
         .iter()

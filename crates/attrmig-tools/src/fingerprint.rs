@@ -1,7 +1,17 @@
 //! The old-storage fingerprint: taken when step 9 (the point of no return) is reached,
-//! compared before old storage is dropped. After step 9 nothing should write old
-//! storage; a key whose old value changed or appeared since is a late write, and dropping
-//! old storage would lose it.
+//! compared before old storage is dropped. After the fleet stopped writing old storage
+//! nothing should write it; a key whose old value changed or appeared since is a late
+//! write, and dropping old storage would lose it.
+//!
+//! Since state schema 4 the fingerprint is a digest per key range: the old keys in key
+//! order, [`RANGE_KEYS`] to a range, taken in one ordered read of old storage and kept as
+//! one row per range (about 1,000 rows for 1M keys). The check reads old storage once
+//! more, range by range, and only where a range's digest changed does it look at keys:
+//! those the late-write log ([`crate::late_log`]) holds for it, written after the
+//! baseline moment and still holding a value, are the late writes, named with who wrote
+//! them. A range that changed with nothing logged was written by something that bypassed
+//! the trigger, and is named as a range. A migration that reached 9 under schema 3 has a
+//! digest per key instead, and is checked key by key as then.
 //!
 //! Only keys whose old value is not NULL are covered: rows inserted without the attribute
 //! after step 9 are the expected traffic, not a late write. (A JSON document that is not
@@ -13,8 +23,13 @@
 //! a change the fingerprint sees, and a rewrite to the same value (`1.50` as `1.5`, JSON
 //! with its keys reordered) is not.
 
+use std::collections::BTreeMap;
+
 use attrmig_core::equality::{self, Scalar, Side};
+use attrmig_core::facts::{LateWrite, LateWrites, UntracedRange};
+use attrmig_store::fingerprints::Range;
 use attrmig_store::{Conns, fingerprints};
+use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{Binary, Nullable, Text};
 use serde::Serialize;
@@ -24,15 +39,24 @@ use crate::error::ToolError;
 use crate::layout::Layout;
 use crate::sql::{Bind, Key, Sql};
 
-/// Keys read per query.
+/// Keys read per query: ten ranges.
 const BATCH: i64 = 10_000;
+
+/// Keys per range of the fingerprint: small enough that a changed range is a short list
+/// of keys to look at, large enough that the state stays small (1,000 rows at 1M keys).
+pub const RANGE_KEYS: usize = 1_000;
+
+/// Ranges compared per query when checking.
+const RANGES_PER_READ: usize = 10;
 
 /// What was fingerprinted, for the audit entry of step 9.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Keys with a non-NULL old value.
     pub keys: u64,
-    /// SHA-256 over every `key<TAB>digest` line in key order: one value to compare.
+    /// Key ranges recorded.
+    pub ranges: u64,
+    /// SHA-256 over the ranges' digests in key order: one value to compare.
     pub digest: String,
 }
 
@@ -55,27 +79,65 @@ struct KeyValue {
 }
 
 impl KeyValue {
-    /// The value's canonical form, in the old value's own family.
-    fn canonical(&self, layout: &Layout) -> Vec<u8> {
-        let own = equality::between(layout.value_type(Side::Old), layout.value_type(Side::Old));
-        match (&self.u, &self.v) {
-            (Some(doc), _) => equality::canonical(&Scalar::Json(layout.show_document(doc.clone()))),
-            (None, Some(v)) => own.canonical(Side::Old, &layout.exact(Side::Old, v.clone())),
+    /// The value's canonical form, in the old value's own family (`own`: the old type
+    /// compared with itself, [`own_equality`]).
+    fn canonical(&mut self, layout: &Layout, own: &equality::Equality) -> Vec<u8> {
+        // Taken, not copied: each row is digested once.
+        match (self.u.take(), self.v.take()) {
+            (Some(doc), _) => equality::canonical(&Scalar::Json(layout.show_document(doc))),
+            (None, Some(v)) => own.canonical(Side::Old, &layout.exact(Side::Old, v)),
             (None, None) => Vec::new(),
         }
     }
 }
 
-/// The next batch of (key, old value) with a non-NULL old value, after `after`, in key
-/// order. Batches are read one at a time so memory does not grow with the table.
-fn next_batch(
-    conn: &mut attrmig_db::AnyConnection,
-    layout: &Layout,
-    after: Option<&Key>,
-) -> Result<Vec<KeyValue>, ToolError> {
-    let mut sql = Sql::new(layout.backend());
-    let (key, value) = (layout.old_key(), layout.old_value());
-    let (unreadable, covered) = match (layout.old_unreadable(), layout.old_document()) {
+/// The old value's type compared with itself: how a value is put in canonical form.
+/// Decided once per read, not per row.
+fn own_equality(layout: &Layout) -> equality::Equality {
+    equality::between(layout.value_type(Side::Old), layout.value_type(Side::Old))
+}
+
+/// The digest of one range, fed key by key: SHA-256 over each key and canonical value,
+/// both length-prefixed (so no two sequences of keys and values feed the same bytes),
+/// in key order. One pass of the hash over the values, nothing per key.
+struct RangeHasher {
+    hash: Sha256,
+    count: i64,
+}
+
+impl RangeHasher {
+    fn new() -> RangeHasher {
+        RangeHasher {
+            hash: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    fn add(&mut self, key: &str, canonical: &[u8]) {
+        self.hash.update((key.len() as u64).to_le_bytes());
+        self.hash.update(key.as_bytes());
+        self.hash.update((canonical.len() as u64).to_le_bytes());
+        self.hash.update(canonical);
+        self.count += 1;
+    }
+
+    fn finish(self) -> (i64, String) {
+        let digest = self
+            .hash
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        (self.count, digest)
+    }
+}
+
+/// Over alias `o`: a document that is not JSON, as it is (NULL for others), and the
+/// condition that a row is covered by the fingerprint (its old value is not NULL, or its
+/// document is not JSON).
+fn coverage(layout: &Layout) -> (String, String) {
+    let value = layout.old_value();
+    match (layout.old_unreadable(), layout.old_document()) {
         (Some(condition), Some(doc)) => (
             format!(
                 "CASE WHEN {condition} THEN {} END",
@@ -84,7 +146,21 @@ fn next_batch(
             format!("({value} IS NOT NULL OR {condition})"),
         ),
         _ => ("NULL".to_owned(), format!("{value} IS NOT NULL")),
-    };
+    }
+}
+
+/// (key, old value) with a non-NULL old value in `(lo, hi]`, in key order, at most
+/// `limit`. Read a batch at a time so memory does not grow with the table.
+fn read(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    lo: Option<&Key>,
+    hi: Option<&Key>,
+    limit: Option<i64>,
+) -> Result<Vec<KeyValue>, ToolError> {
+    let mut sql = Sql::new(layout.backend());
+    let (key, value) = (layout.old_key(), layout.old_value());
+    let (unreadable, covered) = coverage(layout);
     sql.push(&format!(
         "SELECT {} AS k, {} AS v, {unreadable} AS u FROM {} WHERE ",
         layout.key_text(&key),
@@ -93,11 +169,19 @@ fn next_batch(
     ));
     layout.push_old_rows(&mut sql);
     sql.push(" AND ");
-    layout.push_range(&mut sql, &key, after, None);
-    sql.push(&format!(" AND {covered} ORDER BY {} LIMIT ", key.order()))
-        .bind(Bind::Int(BATCH));
-    sql.load(conn)
-        .map_err(|e| ToolError::query("read old values", e))
+    layout.push_range(&mut sql, &key, lo, hi);
+    sql.push(&format!(" AND {covered} ORDER BY {}", key.order()));
+    if let Some(limit) = limit {
+        sql.push(" LIMIT ").bind(Bind::Int(limit));
+    }
+    let mut rows: Vec<KeyValue> = sql
+        .load(conn)
+        .map_err(|e| ToolError::query("read old values", e))?;
+    // Keys as recorded, so that ranges, digests and the log compare key by key.
+    for r in rows.iter_mut() {
+        r.k = layout.recorded_key(std::mem::take(&mut r.k))?;
+    }
+    Ok(rows)
 }
 
 /// Calls `f` with each batch of non-NULL old values and their digests, in key order.
@@ -106,63 +190,302 @@ fn for_each_batch(
     layout: &Layout,
     mut f: impl FnMut(&mut Conns<'_>, Vec<(String, String)>) -> Result<(), ToolError>,
 ) -> Result<(), ToolError> {
+    let own = own_equality(layout);
+    for_each_read(conns, layout, |conns, rows| {
+        f(
+            conns,
+            rows.into_iter()
+                .map(|mut r| {
+                    let d = digest(&r.canonical(layout, &own));
+                    (r.k, d)
+                })
+                .collect(),
+        )
+    })
+}
+
+/// Calls `f` with each batch of rows with a non-NULL old value, in key order.
+fn for_each_read(
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+    mut f: impl FnMut(&mut Conns<'_>, Vec<KeyValue>) -> Result<(), ToolError>,
+) -> Result<(), ToolError> {
     layout.prepare(conns.app())?;
     let mut after: Option<Key> = None;
     loop {
-        let rows = next_batch(conns.app(), layout, after.as_ref())?;
+        let rows = read(conns.app(), layout, after.as_ref(), None, Some(BATCH))?;
         let Some(last) = rows.last() else {
             return Ok(());
         };
         after = Some(layout.parse_key(&last.k)?);
         let full = rows.len() as i64 == BATCH;
-        // Keys as recorded (a key of several columns in one spelling whatever the
-        // backend's JSON spacing), so two fingerprints compare key by key.
-        let mut batch = Vec::with_capacity(rows.len());
-        for r in rows {
-            let d = digest(&r.canonical(layout));
-            batch.push((layout.parse_key(&r.k)?.to_string(), d));
-        }
-        f(conns, batch)?;
+        f(conns, rows)?;
         if !full {
             return Ok(());
         }
     }
 }
 
-/// Takes the fingerprint of old storage, replacing any earlier one.
+/// Takes the fingerprint of old storage, replacing any earlier one: one ordered read,
+/// a digest per [`RANGE_KEYS`] keys.
 pub fn take(conns: &mut Conns<'_>, layout: &Layout) -> Result<Summary, ToolError> {
     let id = layout.plan().id.to_string();
     fingerprints::clear(conns.state(), &id)?;
+    let own = own_equality(layout);
     let mut keys = 0u64;
+    let mut ordinal = 0i64;
     let mut all = Sha256::new();
-    for_each_batch(conns, layout, |conns, batch| {
-        for (k, d) in &batch {
-            all.update(k.as_bytes());
-            all.update(b"\t");
-            all.update(d.as_bytes());
-            all.update(b"\n");
-        }
+    for_each_read(conns, layout, |conns, mut batch| {
         keys += batch.len() as u64;
-        fingerprints::insert(conns.state(), &id, &batch)?;
+        // Batches hold a whole number of ranges but the last: ranges never span two.
+        let ranges: Vec<Range> = batch
+            .chunks_mut(RANGE_KEYS)
+            .map(|chunk| {
+                let mut h = RangeHasher::new();
+                for r in chunk.iter_mut() {
+                    let canonical = r.canonical(layout, &own);
+                    h.add(&r.k, &canonical);
+                }
+                let (key_count, digest) = h.finish();
+                all.update(digest.as_bytes());
+                let range = Range {
+                    ordinal,
+                    last_key: chunk.last().expect("chunks are not empty").k.clone(),
+                    key_count,
+                    digest,
+                };
+                ordinal += 1;
+                range
+            })
+            .collect();
+        fingerprints::insert_ranges(conns.state(), &id, &ranges)?;
         Ok(())
     })?;
     let digest = all.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Summary { keys, digest })
+    Ok(Summary {
+        keys,
+        ranges: u64::try_from(ordinal).unwrap_or(0),
+        digest,
+    })
 }
 
-/// Counts keys whose non-NULL old value differs from the fingerprint, or has no entry
-/// in it (a value written where there was none).
-pub fn changed_since(conns: &mut Conns<'_>, layout: &Layout) -> Result<u64, ToolError> {
+/// A key range that changed since the fingerprint: `(after, through]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Changed {
+    after: Option<String>,
+    through: Option<String>,
+}
+
+/// Compares old storage with the fingerprint: the late writes, counting only writes
+/// logged after `after` (when the whole fleet applied 9, for an observed fleet; every
+/// logged write when `None`).
+pub fn check(
+    conns: &mut Conns<'_>,
+    layout: &Layout,
+    after: Option<DateTime<Utc>>,
+) -> Result<LateWrites, ToolError> {
     let id = layout.plan().id.to_string();
-    let mut changed = 0u64;
+    let ranges = fingerprints::ranges(conns.state(), &id)?;
+    if ranges.is_empty() && fingerprints::count(conns.state(), &id)? > 0 {
+        return per_key(conns, layout);
+    }
+    layout.prepare(conns.app())?;
+    let changed = changed_ranges(conns.app(), layout, &ranges)?;
+    let mut found = drill(conns.app(), layout, &changed, after)?;
+    found.since = after;
+    Ok(found)
+}
+
+/// The ranges whose keys or values differ from their digests, and the keys after the
+/// last range if any appeared there, in key order.
+fn changed_ranges(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    ranges: &[Range],
+) -> Result<Vec<Changed>, ToolError> {
+    let own = own_equality(layout);
+    let mut changed = Vec::new();
+    let mut before: Option<String> = None;
+    for group in ranges.chunks(RANGES_PER_READ) {
+        let lo = before.as_deref().map(|k| layout.parse_key(k)).transpose()?;
+        let last = &group.last().expect("chunks are not empty").last_key;
+        let hi = layout.parse_key(last)?;
+        let rows = read(conn, layout, lo.as_ref(), Some(&hi), None)?;
+        // Each row goes to the range whose last key it has not passed yet. A last key
+        // that is gone merges its range into the next one: both then differ, and both
+        // are looked at.
+        let mut hashers: Vec<RangeHasher> = group.iter().map(|_| RangeHasher::new()).collect();
+        let mut at = 0;
+        for mut r in rows {
+            let canonical = r.canonical(layout, &own);
+            hashers[at].add(&r.k, &canonical);
+            if r.k == group[at].last_key && at + 1 < group.len() {
+                at += 1;
+            }
+        }
+        for (range, hasher) in group.iter().zip(hashers) {
+            if hasher.finish() != (range.key_count, range.digest.clone()) {
+                changed.push(Changed {
+                    after: before.clone(),
+                    through: Some(range.last_key.clone()),
+                });
+            }
+            before = Some(range.last_key.clone());
+        }
+    }
+    let lo = before.as_deref().map(|k| layout.parse_key(k)).transpose()?;
+    if !read(conn, layout, lo.as_ref(), None, Some(1))?.is_empty() {
+        changed.push(Changed {
+            after: before,
+            through: None,
+        });
+    }
+    Ok(changed)
+}
+
+/// For each changed range, the keys the log holds for it: written after `after` and
+/// still holding a value, they are late writes; a range with nothing logged is untraced.
+fn drill(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    changed: &[Changed],
+    after: Option<DateTime<Utc>>,
+) -> Result<LateWrites, ToolError> {
+    let mut found = LateWrites::default();
+    if changed.is_empty() {
+        return Ok(found);
+    }
+    // The token stands for exactly these late writes: any other changes it.
+    let mut token = Sha256::new();
+    let logged = crate::late_log::exists(conn, layout)?;
+    for range in changed {
+        let lo = range
+            .after
+            .as_deref()
+            .map(|k| layout.parse_key(k))
+            .transpose()?;
+        let hi = range
+            .through
+            .as_deref()
+            .map(|k| layout.parse_key(k))
+            .transpose()?;
+        let entries = if logged {
+            crate::late_log::entries_in(conn, layout, lo.as_ref(), hi.as_ref())?
+        } else {
+            Vec::new()
+        };
+        if entries.is_empty() {
+            token.update(format!("range\t{:?}\t{:?}\n", range.after, range.through));
+            found.untraced_ranges += 1;
+            if found.untraced.len() < LateWrites::NAMED {
+                found.untraced.push(UntracedRange {
+                    after: range.after.clone(),
+                    through: range.through.clone(),
+                });
+            }
+            continue;
+        }
+        // The last logged write of each key after the baseline moment.
+        let mut late: BTreeMap<String, crate::late_log::Entry> = BTreeMap::new();
+        for e in entries {
+            if after.is_none_or(|t| e.at > t) {
+                late.insert(e.key.clone(), e);
+            }
+        }
+        let candidates: Vec<Key> = late
+            .keys()
+            .map(|k| layout.parse_key(k))
+            .collect::<Result<_, _>>()?;
+        for key in holding_a_value(conn, layout, &candidates)? {
+            found.changed += 1;
+            let e = &late[&key];
+            token.update(format!("key\t{key}\t{}\n", e.at.to_rfc3339()));
+            if found.keys.len() < LateWrites::NAMED {
+                found.keys.push(LateWrite {
+                    key,
+                    at: Some(e.at),
+                    by: e.by.clone(),
+                });
+            }
+        }
+    }
+    if !found.is_clean() {
+        found.token = short_token(token);
+    }
+    Ok(found)
+}
+
+/// The first 48 bits of a digest, hex: short enough to type, long enough that another
+/// set of late writes does not match it by chance.
+fn short_token(h: Sha256) -> String {
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Which of `keys` hold a non-NULL old value now, in key order.
+fn holding_a_value(
+    conn: &mut attrmig_db::AnyConnection,
+    layout: &Layout,
+    keys: &[Key],
+) -> Result<Vec<String>, ToolError> {
+    #[derive(QueryableByName)]
+    struct K {
+        #[diesel(sql_type = Text)]
+        k: String,
+    }
+    let mut out = Vec::new();
+    for chunk in keys.chunks(1_000) {
+        let key = layout.old_key();
+        let (_, covered) = coverage(layout);
+        let mut sql = Sql::new(layout.backend());
+        sql.push(&format!(
+            "SELECT {} AS k FROM {} WHERE ",
+            layout.key_text(&key),
+            layout.old_from()
+        ));
+        layout.push_old_rows(&mut sql);
+        sql.push(" AND ");
+        layout.push_in(&mut sql, &key, chunk);
+        sql.push(&format!(" AND {covered} ORDER BY {}", key.order()));
+        let rows: Vec<K> = sql
+            .load(conn)
+            .map_err(|e| ToolError::query("read late-written keys", e))?;
+        for r in rows {
+            out.push(layout.recorded_key(r.k)?);
+        }
+    }
+    Ok(out)
+}
+
+/// A fingerprint of state schema 3, a digest per key: the keys whose non-NULL old value
+/// differs from it, or has no entry in it (a value written where there was none).
+fn per_key(conns: &mut Conns<'_>, layout: &Layout) -> Result<LateWrites, ToolError> {
+    let id = layout.plan().id.to_string();
+    let mut found = LateWrites::default();
+    let mut token = Sha256::new();
     for_each_batch(conns, layout, |conns, batch| {
         let keys: Vec<String> = batch.iter().map(|(k, _)| k.clone()).collect();
         let stored = fingerprints::lookup(conns.state(), &id, &keys)?;
-        changed += batch
-            .iter()
-            .filter(|(k, d)| stored.get(k) != Some(d))
-            .count() as u64;
+        for (k, d) in &batch {
+            if stored.get(k) != Some(d) {
+                found.changed += 1;
+                token.update(format!("key\t{k}\t{d}\n"));
+                if found.keys.len() < LateWrites::NAMED {
+                    found.keys.push(LateWrite {
+                        key: k.clone(),
+                        at: None,
+                        by: None,
+                    });
+                }
+            }
+        }
         Ok(())
     })?;
-    Ok(changed)
+    if !found.is_clean() {
+        found.token = short_token(token);
+    }
+    Ok(found)
 }

@@ -136,6 +136,17 @@ pub enum Scope<'a> {
     Keys(&'a [Key]),
 }
 
+/// The old key and value over a trigger's row: see [`Layout::trigger_row`].
+#[derive(Debug, Clone)]
+pub struct TriggerRow {
+    /// The old key's columns.
+    pub key: KeyExpr,
+    /// The old value (NULL when absent).
+    pub value: String,
+    /// True when the row holds the attribute's storage (always, but for EAV).
+    pub holds: String,
+}
+
 /// A plan resolved against one database.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -344,6 +355,17 @@ impl Layout {
     pub fn same_table(&self) -> bool {
         self.plan.new.table == *self.plan.old.table()
     }
+    /// A key read as text (by [`Layout::key_text`]) in the one spelling attrmig records:
+    /// a key of several columns is spelled by the backend's JSON functions, whose spacing
+    /// differs, so it is parsed and written again; a one-column key is already as
+    /// recorded. Keys from different reads compare equal only in this spelling.
+    pub fn recorded_key(&self, text: String) -> Result<String, ToolError> {
+        if self.plan.old.key().is_composite() {
+            Ok(self.parse_key(&text)?.to_string())
+        } else {
+            Ok(text)
+        }
+    }
 
     /// Reads a key that was selected as text ([`Layout::key_text`]) or recorded as text
     /// (its [`Key`]'s `Display`): a key of several columns is a JSON array, however the
@@ -411,6 +433,11 @@ impl Layout {
         self.backend.quote(name)
     }
 
+    /// `"users"`: the old table's name, quoted, for statements on the table itself.
+    pub fn old_table_name(&self) -> String {
+        self.q(self.plan.old.table())
+    }
+
     /// `"users" o`: the old table, aliased `o`.
     pub fn old_from(&self) -> String {
         format!("{} o", self.q(self.plan.old.table()))
@@ -424,6 +451,20 @@ impl Layout {
     /// The old key's columns, over alias `o`.
     pub fn old_key(&self) -> KeyExpr {
         self.key_over("o", self.plan.old.key())
+    }
+
+    /// The old key's columns unqualified, for statements on the old table without an
+    /// alias.
+    pub fn old_key_bare(&self) -> KeyExpr {
+        KeyExpr(
+            self.plan
+                .old
+                .key()
+                .columns()
+                .iter()
+                .map(|c| self.q(c))
+                .collect(),
+        )
     }
 
     /// The new key's columns, over alias `n`.
@@ -503,6 +544,73 @@ impl Layout {
             }
             OldStorage::Eav { value_column, .. } => format!("o.{}", self.q(value_column)),
         }
+    }
+
+    /// For the late-write trigger (`crate::late_log`): the old key, the old value, and
+    /// whether the row holds the attribute's storage at all (EAV: its name), over a
+    /// trigger's row (`NEW`, `OLD`). None of them can fail on a row, whatever it holds: a
+    /// write the trigger broke would be the application's. A JSON document kept as text
+    /// on PostgreSQL is compared whole (reading the path would need the session's JSON
+    /// check, which a trigger can't call): a change elsewhere in it is logged too, which
+    /// only matters inside a range that changed.
+    pub fn trigger_row(&self, row: &str) -> TriggerRow {
+        let key = self.key_over(row, self.plan.old.key());
+        let (value, holds) = match &self.plan.old {
+            OldStorage::Column { column, .. } => (format!("{row}.{}", self.q(column)), None),
+            OldStorage::Json { column, path, .. } => {
+                let doc = format!("{row}.{}", self.q(column));
+                let value = if self.equality.old.family() == Family::Json {
+                    self.backend.json_value(&doc, path)
+                } else {
+                    self.backend.json_text(&doc, path)
+                };
+                let value = match (&self.unreadable, self.backend) {
+                    (None, _) => value,
+                    (Some(_), Backend::Postgres) => doc,
+                    (Some(_), _) => format!(
+                        "(CASE WHEN {} THEN {value} ELSE {doc} END)",
+                        self.backend.json_valid(&doc)
+                    ),
+                };
+                (value, None)
+            }
+            OldStorage::Eav {
+                value_column,
+                name_column,
+                name,
+                ..
+            } => (
+                format!("{row}.{}", self.q(value_column)),
+                Some(format!(
+                    "COALESCE({row}.{} = {}, FALSE)",
+                    self.q(name_column),
+                    crate::sql::literal(self.backend, name)
+                )),
+            ),
+        };
+        TriggerRow {
+            key,
+            value,
+            holds: holds.unwrap_or_else(|| "TRUE".to_owned()),
+        }
+    }
+
+    /// The old key columns' types as the database names them, in key order (for a
+    /// table of keys).
+    pub fn old_key_types(&self) -> Vec<String> {
+        self.plan
+            .old
+            .key()
+            .columns()
+            .iter()
+            .map(|c| {
+                self.old_table
+                    .column(c.as_str())
+                    .map(|c| c.data_type.clone())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| "TEXT".to_owned())
+            })
+            .collect()
     }
 
     /// The old value as written into the new column.

@@ -3,8 +3,10 @@
 //! - [`crosscheck`]: compare old and new over every key (or a uniform sample).
 //! - [`sync`]: copy old to new in keyset batches, resumable, one runner at a time,
 //!   rejected rows set aside as data issues.
-//! - [`ddl`]: the DDL of steps 1, 7 and 10 in each backend's dialect.
-//! - [`fingerprint`]: the old-storage fingerprint of step 9, compared before the drop.
+//! - [`ddl`]: the DDL of steps 1, 7 and 10 in each backend's dialect; [`drop_batches`]:
+//!   drop-old of JSON and EAV old storage in keyset batches, resumable.
+//! - [`fingerprint`]: the old-storage fingerprint of step 9 (digests per key range),
+//!   compared before the drop; [`late_log`]: the trigger that logs late writes.
 //! - [`duplicates`]: EAV entities with more than one row of the attribute (step 1).
 //! - [`lease`] and [`runner`]: one runner at a time, and the fence every write passes, so
 //!   that no tool writes after it is retired or after it lost its lease.
@@ -17,9 +19,11 @@
 mod batch_ends;
 pub mod crosscheck;
 pub mod ddl;
+pub mod drop_batches;
 pub mod duplicates;
 mod error;
 pub mod fingerprint;
+pub mod late_log;
 pub mod layout;
 pub mod lease;
 pub mod runner;

@@ -15,7 +15,7 @@ use attrmig_db::{AnyConnection, Backend};
 use attrmig_store::data_issues;
 use attrmig_testing::{TestDb, backend_tests};
 use attrmig_tools::layout::Scope;
-use attrmig_tools::{Layout, crosscheck, fingerprint, sync, values};
+use attrmig_tools::{Layout, crosscheck, sync, values};
 use common::*;
 
 /// What a row of the table says about its pair of values.
@@ -749,15 +749,14 @@ fn run_case(db: &TestDb, case: &Case, s: Sides) -> Result<(), String> {
 
     if s.refingerprint {
         let new = s.new.expect("a value to write into old storage");
-        fingerprint::take(&mut shared(&mut conn), &layout)
-            .map_err(|e| format!("fingerprint failed: {e}"))?;
+        at_nine(&mut conn, &layout).map_err(|e| format!("fingerprint failed: {e}"))?;
         diesel::connection::SimpleConnection::batch_execute(
             &mut conn,
             &format!("UPDATE {old_table} SET {old_column} = {new} WHERE id = 1"),
         )
         .map_err(|e| e.to_string())?;
-        let changed = fingerprint::changed_since(&mut shared(&mut conn), &layout)
-            .map_err(|e| format!("fingerprint failed: {e}"))?;
+        let changed =
+            late_writes(&mut conn, &layout).map_err(|e| format!("fingerprint failed: {e}"))?;
         let expected = u64::from(matches!(s.expect, Different));
         if changed != expected {
             return Err(format!(

@@ -12,7 +12,7 @@ use attrmig_db::Backend;
 use attrmig_store::cross_checks::{self, CheckStatus};
 use attrmig_store::{data_issues, sync_runs};
 use attrmig_testing::{TestDb, backend_tests};
-use attrmig_tools::{crosscheck, fingerprint, sync};
+use attrmig_tools::{crosscheck, sync};
 use common::*;
 
 /// 100 KB of text.
@@ -189,11 +189,11 @@ backend_tests! {
         with_long_keys(db, "");
         let plan = plan(TEXT_KEY_PLAN);
         let (mut conn, layout) = open(db, &plan);
-        let summary = fingerprint::take(&mut shared(&mut conn), &layout).expect("the fingerprint records long keys");
+        let summary = at_nine(&mut conn, &layout).expect("the fingerprint records long keys");
         assert_eq!(summary.keys, 10);
-        assert_eq!(fingerprint::changed_since(&mut shared(&mut conn), &layout).unwrap(), 0);
+        assert_eq!(late_writes(&mut conn, &layout).unwrap(), 0);
         db.execute(&format!("UPDATE accounts SET v = 'late' WHERE k = '{}'", long_key(7)));
-        assert_eq!(fingerprint::changed_since(&mut shared(&mut conn), &layout).unwrap(), 1);
+        assert_eq!(late_writes(&mut conn, &layout).unwrap(), 1);
     }
 
     /// A cross-check that fails while recording its end must not stay `running`.

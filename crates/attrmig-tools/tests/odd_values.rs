@@ -9,7 +9,7 @@ use attrmig_db::{AnyConnection, Backend};
 use attrmig_store::cross_checks::MismatchClass;
 use attrmig_store::data_issues;
 use attrmig_testing::backend_tests;
-use attrmig_tools::{Layout, crosscheck, fingerprint, sync};
+use attrmig_tools::{Layout, crosscheck, sync};
 use common::*;
 
 fn check(conn: &mut AnyConnection, layout: &Layout, sample: Option<u64>) -> crosscheck::Report {
@@ -80,10 +80,10 @@ backend_tests! {
         assert_eq!(text(&mut conn, "SELECT full_name AS t FROM users_pii WHERE user_id = 2").as_deref(), Some("b"));
 
         // The fingerprint covers the malformed document as it is: rewriting it is a late write.
-        fingerprint::take(&mut shared(&mut conn), &layout).unwrap();
-        assert_eq!(fingerprint::changed_since(&mut shared(&mut conn), &layout).unwrap(), 0);
+        at_nine(&mut conn, &layout).unwrap();
+        assert_eq!(late_writes(&mut conn, &layout).unwrap(), 0);
         db.execute("UPDATE users SET attrs = '{\"full_name\": ' WHERE id = 4");
-        assert_eq!(fingerprint::changed_since(&mut shared(&mut conn), &layout).unwrap(), 1);
+        assert_eq!(late_writes(&mut conn, &layout).unwrap(), 1);
     }
 
     /// Binary values are read back as bytes and shown in hex, whatever they hold: in the
@@ -120,8 +120,8 @@ backend_tests! {
         let issues = data_issues::list(&mut conn, "users-full-name", false).unwrap();
         assert_eq!((issues[0].key.as_str(), issues[0].old_value.as_deref()), ("3", Some("x'fffefd'")));
 
-        fingerprint::take(&mut shared(&mut conn), &layout).unwrap();
+        at_nine(&mut conn, &layout).unwrap();
         db.execute(&format!("UPDATE users SET full_name = {} WHERE id = 1", bytes("fe01")));
-        assert_eq!(fingerprint::changed_since(&mut shared(&mut conn), &layout).unwrap(), 1);
+        assert_eq!(late_writes(&mut conn, &layout).unwrap(), 1);
     }
 }

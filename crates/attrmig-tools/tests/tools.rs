@@ -10,7 +10,7 @@ use attrmig_db::{Backend, DatabaseUrl};
 use attrmig_store::cross_checks::MismatchClass;
 use attrmig_store::{Conns, data_issues, leases, setup};
 use attrmig_testing::{TestDb, backend_tests};
-use attrmig_tools::{Layout, crosscheck, ddl, fingerprint, sync};
+use attrmig_tools::{Layout, crosscheck, ddl, sync};
 use common::*;
 
 /// The tools' batch size here: several batches over a fixture's 100 or 300 keys, the
@@ -263,9 +263,9 @@ backend_tests! {
     fn the_fingerprint_counts_late_writes(db: &TestDb) {
         let plan = column_kind(db);
         let (mut conn, layout) = open(db, &plan);
-        let summary = fingerprint::take(&mut shared(&mut conn), &layout).unwrap();
+        let summary = at_nine(&mut conn, &layout).unwrap();
         assert_eq!(summary.keys, VALUES);
-        assert_eq!(fingerprint::changed_since(&mut shared(&mut conn), &layout).unwrap(), 0);
+        assert_eq!(late_writes(&mut conn, &layout).unwrap(), 0);
         db.execute(
             "UPDATE users SET full_name = 'late' WHERE id IN (3, 4);
              UPDATE users SET full_name = 'appeared' WHERE id = 50;
@@ -274,7 +274,7 @@ backend_tests! {
         );
         // Two changed, one appeared where there was none; a value cleared and a row
         // inserted without the attribute are the expected traffic.
-        assert_eq!(fingerprint::changed_since(&mut shared(&mut conn), &layout).unwrap(), 3);
+        assert_eq!(late_writes(&mut conn, &layout).unwrap(), 3);
     }
 
     fn ddl_for_every_step_and_kind(db: &TestDb) {

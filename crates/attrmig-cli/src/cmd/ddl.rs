@@ -1,7 +1,10 @@
 //! `attrmig ddl ID STEP`.
 
 use attrmig_core::Step;
+use std::io::IsTerminal;
+
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Ctx, parse_step};
 use crate::exit::{Code, Failure};
@@ -34,6 +37,11 @@ pub struct DdlArgs {
     /// it does not use old storage.
     #[arg(long)]
     pub note: Option<String>,
+    /// drop-old: drop old storage despite the late writes its refusal named, exactly
+    /// those (the refusal's token; any other late write changes it), once what must
+    /// survive is in new storage; needs --note saying what was done.
+    #[arg(long, value_name = "TOKEN", requires = "apply")]
+    pub accept_late_writes: Option<String>,
 }
 
 fn parse_ddl_step(s: &str) -> Result<Step, String> {
@@ -65,7 +73,41 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
     let step = args.step.ok_or_else(|| {
         Failure::Usage("name a step: prepare-storage, prepare-old-stop or drop-old".into())
     })?;
-    let outcome = engine.ddl(&args.id, step, args.apply, args.note.as_deref())?;
+    // A batched drop-old (JSON and EAV) shows its batches on a terminal, like the sync.
+    let bar = (!ctx.out.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} drop-old [{bar:30}] {pos}/{len} keys · {per_sec} · ETA {eta} {msg}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let mut batches = None;
+    let outcome = engine.ddl_with(
+        &args.id,
+        step,
+        args.apply,
+        args.note.as_deref(),
+        args.accept_late_writes.as_deref(),
+        &mut |p| {
+            if let Some(bar) = &bar {
+                bar.set_length(p.total);
+                bar.set_position((p.batches * p.batch_size).min(p.total));
+                bar.set_message(format!(
+                    "through key {}",
+                    p.through.as_deref().unwrap_or("(last)")
+                ));
+            }
+            batches = Some(p.clone());
+        },
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let outcome = outcome?;
     if ctx.out.json {
         ctx.out.json(&outcome)?;
         return Ok(Code::Ok);
@@ -77,8 +119,22 @@ pub fn run(ctx: &Ctx, args: DdlArgs) -> Result<Code, Failure> {
     for s in &outcome.ddl.statements {
         text.push_str(&format!("{s};\n"));
     }
-    if let Some(n) = outcome.late_writes {
-        text.push_str(&format!("-- old storage matches the fingerprint taken at 9 stop-writing-old ({n} keys changed)\n"));
+    if let Some(p) = &batches {
+        text.push_str(&format!(
+            "-- in keyset batches of {}: {} batch(es), {} row(s) this run\n",
+            p.batch_size, p.batches, p.rows
+        ));
+    }
+    if let Some(found) = &outcome.late_writes {
+        if found.is_clean() {
+            text.push_str("-- old storage matches the fingerprint taken at 9 stop-writing-old (0 keys changed)\n");
+        } else {
+            text.push_str(&format!(
+                "-- {} late write(s) accepted (token {}), as the note says\n",
+                found.changed + found.untraced_ranges,
+                found.token
+            ));
+        }
     }
     match &outcome.entry {
         Some(entry) => text.push_str(&format!(

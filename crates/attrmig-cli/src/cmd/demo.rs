@@ -88,6 +88,8 @@ struct Demo<'a> {
     ctx: &'a Ctx,
     dir: PathBuf,
     db: PathBuf,
+    /// The token of the last late-write refusal, for the command that accepts them.
+    late_token: std::cell::RefCell<Option<String>>,
 }
 
 impl Demo<'_> {
@@ -123,6 +125,11 @@ impl Demo<'_> {
             Ok(code) => code,
             Err(Failure::BrokenPipe) => return Err(Failure::BrokenPipe),
             Err(err) => {
+                if let Failure::Engine(attrmig_engine::EngineError::Refused(refusal)) = &err
+                    && let attrmig_core::Refusal::LateWrites { found, .. } = refusal.as_ref()
+                {
+                    *self.late_token.borrow_mut() = Some(found.token.clone());
+                }
                 let message = match &err {
                     Failure::Engine(e) => e.to_string(),
                     Failure::Other(e) => format!("{e:#}"),
@@ -158,20 +165,6 @@ impl Demo<'_> {
             attrmig_db::DatabaseUrl::parse(&format!("sqlite://{}", self.db.display()), &self.dir)
                 .map_err(|e| anyhow::anyhow!(e))?;
         Ok(attrmig_db::connect(&url)?)
-    }
-
-    /// A user's old full_name, read directly.
-    fn full_name(&self, id: i64) -> Result<String, Failure> {
-        use diesel::RunQueryDsl;
-        #[derive(diesel::QueryableByName)]
-        struct Name {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            full_name: String,
-        }
-        let name: Name = diesel::sql_query(format!("SELECT full_name FROM users WHERE id = {id}"))
-            .get_result(&mut self.conn()?)
-            .context("cannot read the demo database")?;
-        Ok(name.full_name)
     }
 
     /// Every instance's last report (none while the state can't be read).
@@ -340,6 +333,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> Result<Code, Failure> {
         ctx,
         dir: dir.clone(),
         db: db.clone(),
+        late_token: std::cell::RefCell::new(None),
     };
     d.say(&format!(
         "attrmig demo: a sandbox in {}\n\
@@ -467,31 +461,39 @@ fn walk(d: &Demo<'_>, fleet: &mut Fleet) -> Result<(), Failure> {
         &["approve", ID, "--note", "reviewed the cross-check history"],
     )?;
     d.say(
-        "The demo's application holds its writes until the fleet has applied 9 (under a second here):\n\
-         the step-9 fingerprint is taken when 9 is recorded, so what an instance still at 8 wrote\n\
-         before its next refresh would count as a late write (docs/tools.md).",
+        "The demo's application writes on: what an instance still at 8 writes to old storage before it\n\
+         applies 9 is expected traffic. A trigger now logs every write to old storage (docs/tools.md).",
     )?;
-    fleet.pause_writes();
     d.alice(&["advance", ID, "--confirm-point-of-no-return"])?;
     d.applied(fleet, Step::StopWritingOld)?;
-    fleet.resume_writes();
 
-    let at_nine = d.full_name(77)?;
+    // Past the grace for writes still in flight when an instance applied 9.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
     d.app(
         "A forgotten cron job still writes old storage after the point of no return:",
         "UPDATE users SET full_name = 'Written Too Late' WHERE id = 77;",
     )?;
     d.alice(&["ddl", ID, "drop-old", "--apply"])?;
     d.app(
-        "The cron job is found and stopped. Its write is replayed into new storage, and old storage\n\
-         gets back the value it held at step 9 (from the nightly backup):",
-        &format!(
-            "UPDATE users_pii SET full_name = 'Written Too Late' WHERE user_id = 77;\n\
-             UPDATE users SET full_name = '{}' WHERE id = 77;",
-            at_nine.replace('\'', "''")
-        ),
+        "The cron job is found and stopped. Its write is replayed into new storage:",
+        "UPDATE users_pii SET full_name = 'Written Too Late' WHERE user_id = 77;",
     )?;
-    d.alice(&["ddl", ID, "drop-old", "--apply"])?;
+    let token = d
+        .late_token
+        .borrow()
+        .clone()
+        .context("the demo expected drop-old to refuse the cron job's write")?;
+    d.say("Then exactly that late write is accepted, with a note for the audit log:")?;
+    d.alice(&[
+        "ddl",
+        ID,
+        "drop-old",
+        "--apply",
+        "--accept-late-writes",
+        &token,
+        "--note",
+        "cron job stopped; its write replayed into users_pii",
+    ])?;
     d.alice(&["advance", ID])?;
     d.applied(fleet, Step::DropOld)?;
     d.alice(&["fleet", ID])?;

@@ -17,7 +17,7 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
     }
     checks.push(GuardCheck::from_result(
         "no-late-writes",
-        no_late_writes(facts),
+        no_late_writes(plan, facts),
     ));
     checks.push(GuardCheck::from_result(
         "old-storage-gone",
@@ -31,9 +31,8 @@ pub(super) fn guards(plan: &Plan, facts: &Facts) -> Vec<GuardCheck> {
 /// "when the whole fleet applied 9": writes to old storage before it are expected
 /// traffic, any after it a late write.
 ///
-/// What remains for today's fingerprint: it is taken when 9 is recorded, not when the
-/// whole fleet applied 9, so `no-late-writes` also counts the writes instances made
-/// before they applied 9 (it errs on the safe side), and it can't say who wrote.
+/// `no-late-writes` counts only the writes logged after that moment: the engine passes
+/// it to the comparison (docs/tools.md, "Late writes").
 pub(super) fn fleet_stopped_writing_old(plan: &Plan, facts: &Facts) -> GuardCheck {
     GuardCheck::from_result("fleet-stopped-writing-old", stopped(plan, facts))
 }
@@ -69,15 +68,18 @@ fn stopped(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
     )
 }
 
-fn no_late_writes(facts: &Facts) -> Result<super::Passed, Refusal> {
-    match facts.late_writes.ok_or(Refusal::NotObserved {
+fn no_late_writes(plan: &Plan, facts: &Facts) -> Result<super::Passed, Refusal> {
+    match facts.late_writes.clone().ok_or(Refusal::NotObserved {
         what: "late writes",
     })? {
-        LateWritesFact::Compared { changed: 0 } => passed(
+        LateWritesFact::Compared(found) if found.is_clean() => passed(
             "old storage matches the fingerprint taken at 9 stop-writing-old",
-            json!({ "late_writes": 0 }),
+            json!({ "late_writes": 0, "since": found.since }),
         ),
-        LateWritesFact::Compared { changed } => Err(Refusal::LateWrites { changed }),
+        LateWritesFact::Compared(found) => Err(Refusal::LateWrites {
+            id: plan.id.to_string(),
+            found: Box::new(found),
+        }),
         LateWritesFact::NotCompared => Err(Refusal::LateWritesNotCompared),
         LateWritesFact::VerifiedByDrop => passed(
             "`attrmig ddl drop-old --apply` compared old storage with the step-9 fingerprint before dropping it",
@@ -158,15 +160,29 @@ mod tests {
     fn late_writes_name_the_count() {
         let mut f = facts(0);
         f.old_storage = Some(old_table(true));
-        f.late_writes = Some(LateWritesFact::Compared { changed: 3 });
+        f.late_writes = Some(LateWritesFact::Compared(crate::facts::LateWrites {
+            changed: 3,
+            keys: vec![crate::facts::LateWrite {
+                key: "7".into(),
+                at: None,
+                by: Some("user cron".into()),
+            }],
+            token: "0123456789ab".into(),
+            ..Default::default()
+        }));
         let checks = guards(&plan(), &f);
+        let text = checks[0].verdict.clone().unwrap_err().to_string();
         assert!(
-            checks[0]
-                .verdict
-                .clone()
-                .unwrap_err()
-                .to_string()
-                .starts_with("3 key(s) of old storage changed")
+            text.starts_with(
+                "3 key(s) of old storage written since 9 stop-writing-old was reached: \"7\" (by user cron) and 2 more. "
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "then run `attrmig ddl users-full-name drop-old --apply --accept-late-writes 0123456789ab --note \"...\"`"
+            ),
+            "{text}"
         );
         assert!(matches!(
             checks[1].verdict,
@@ -179,7 +195,7 @@ mod tests {
         let mut f = facts(0);
         f.old_storage = Some(old_table(true));
         f.late_writes = Some(LateWritesFact::NotCompared);
-        let err = no_late_writes(&f).unwrap_err();
+        let err = no_late_writes(&plan(), &f).unwrap_err();
         assert!(
             err.to_string()
                 .contains("drop-old --apply` compares before dropping"),
@@ -195,7 +211,7 @@ mod tests {
         assert!(guards(&plan(), &f).iter().all(GuardCheck::passed));
         f.late_writes = Some(LateWritesFact::Unverified);
         assert!(matches!(
-            no_late_writes(&f),
+            no_late_writes(&plan(), &f),
             Err(Refusal::DroppedUnverified)
         ));
         f.note = Some("writers audited in PR 812; old column had no grants since 9".into());

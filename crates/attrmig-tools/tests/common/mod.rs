@@ -248,3 +248,23 @@ pub fn sync_pass_in(
         &mut |_| {},
     )
 }
+
+/// Step 9 as the engine takes it: the late-write trigger on old storage, then the
+/// fingerprint.
+pub fn at_nine(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+) -> Result<attrmig_tools::fingerprint::Summary, attrmig_tools::ToolError> {
+    attrmig_tools::late_log::install(conn, layout)?;
+    attrmig_tools::fingerprint::take(&mut shared(conn), layout)
+}
+
+/// How many late writes drop-old's check finds (keys named by the log, and ranges that
+/// changed with nothing logged).
+pub fn late_writes(
+    conn: &mut AnyConnection,
+    layout: &Layout,
+) -> Result<u64, attrmig_tools::ToolError> {
+    let found = attrmig_tools::fingerprint::check(&mut shared(conn), layout, None)?;
+    Ok(found.changed + found.untraced_ranges)
+}

@@ -5,6 +5,7 @@
 use attrmig_core::Step;
 use attrmig_core::fleet::Counter;
 
+use crate::support::operator::{ID, refusal};
 use crate::support::*;
 
 backend_tests! {
@@ -13,19 +14,33 @@ backend_tests! {
         walk::through_double_read(&mut alice, &load, 3);
         walk::to_delete_tools(&mut alice, &load);
 
-        // 9, the point of no return: another person's approval and a confirmation.
+        // 9, the point of no return: another person's approval and a confirmation. The
+        // load writes on: what instances still at 8 write to old storage before they
+        // apply 9 is expected traffic, not a late write (docs/tools.md).
         world.operator("bob@example.com").approve();
-        // Writes pause (reads go on) until the fleet applied 9: today's step-9
-        // fingerprint is taken when 9 is recorded, so the writes instances still at 8
-        // make before their next refresh would count as late writes (docs/tools.md).
-        load.pause_writes();
         assert_eq!(alice.advance_with(None, true), Step::StopWritingOld);
         alice.wait_converged(3);
-        load.resume_writes();
         load.wait_for_writes(50);
 
-        // 10: old storage compared with the fingerprint and dropped, under load.
-        alice.ddl(Step::DropOld);
+        // A write to old storage after the whole fleet applied 9 (and the grace for
+        // writes in flight then) is a late write.
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        world.db.execute("UPDATE users SET full_name = 'written too late' WHERE id = 1");
+        let refused = alice.engine.ddl(ID, Step::DropOld, true, None).unwrap_err();
+        let attrmig_engine::EngineError::Refused(boxed) = &refused else {
+            panic!("expected a late-write refusal, got: {}", refusal(&refused));
+        };
+        let attrmig_core::Refusal::LateWrites { found, .. } = boxed.as_ref() else {
+            panic!("expected a late-write refusal, got: {boxed}");
+        };
+        let keys: Vec<&str> = found.keys.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(keys, ["1"], "only the write after the fleet applied 9 is late: {found:?}");
+        // Not the application's: accepted as what it is, and old storage dropped under load.
+        let outcome = alice
+            .engine
+            .ddl_accepting(ID, Step::DropOld, true, Some("a test's own write to old storage, not the application's"), Some(&found.token))
+            .unwrap_or_else(|e| panic!("{}", refusal(&e)));
+        assert!(outcome.applied);
         assert_eq!(alice.advance(), Step::DropOld);
         alice.wait_converged(3);
         load.wait_for_writes(50);

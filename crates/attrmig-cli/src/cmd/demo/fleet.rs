@@ -121,17 +121,6 @@ impl Fleet {
         }
     }
 
-    /// Holds every instance's writes (reads go on) until [`Fleet::resume_writes`].
-    pub fn pause_writes(&self) {
-        self.writes.store(false, Ordering::SeqCst);
-        // A write in flight ends within one request.
-        std::thread::sleep(PACE * 2);
-    }
-
-    pub fn resume_writes(&self) {
-        self.writes.store(true, Ordering::SeqCst);
-    }
-
     /// Waits until every running instance that is not pinned applies `step`, and its
     /// latest report (from `reports`) says what it applies now.
     pub fn wait_applied(

@@ -65,7 +65,6 @@ impl Targets {
 /// A running load.
 pub struct Load {
     stop: Arc<AtomicBool>,
-    writes_paused: Arc<AtomicBool>,
     counts: Arc<Counts>,
     workers: Vec<JoinHandle<Tally>>,
     pub targets: Targets,
@@ -87,7 +86,6 @@ impl Load {
     /// `workers` threads over keys `1..=keys`.
     pub fn start(targets: Targets, workers: usize, keys: i64) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
-        let writes_paused = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Counts::default());
         let workers = (0..workers)
             .map(|w| {
@@ -97,7 +95,6 @@ impl Load {
                     keys,
                     targets: targets.clone(),
                     stop: Arc::clone(&stop),
-                    writes_paused: Arc::clone(&writes_paused),
                     counts: Arc::clone(&counts),
                     clients: HashMap::new(),
                     turn: w,
@@ -108,7 +105,6 @@ impl Load {
             .collect();
         Load {
             stop,
-            writes_paused,
             counts,
             workers,
             targets,
@@ -139,17 +135,6 @@ impl Load {
         }
     }
 
-    /// Stops writing (reads go on) until [`Load::resume_writes`].
-    pub fn pause_writes(&self) {
-        self.writes_paused.store(true, Ordering::SeqCst);
-        // A write in flight when the flag was set ends within one round trip.
-        std::thread::sleep(Duration::from_millis(200));
-    }
-
-    pub fn resume_writes(&self) {
-        self.writes_paused.store(false, Ordering::SeqCst);
-    }
-
     /// Stops the workers and merges what they saw.
     pub fn stop(self) -> Tally {
         self.stop.store(true, Ordering::SeqCst);
@@ -175,7 +160,6 @@ struct Worker {
     keys: i64,
     targets: Targets,
     stop: Arc<AtomicBool>,
-    writes_paused: Arc<AtomicBool>,
     counts: Arc<Counts>,
     clients: HashMap<SocketAddr, Client>,
     turn: usize,
@@ -188,7 +172,7 @@ impl Worker {
         let mut seq = 0u64;
         let owned = (self.keys - self.w as i64 - 1) / self.of as i64 + 1;
         while !self.stop.load(Ordering::SeqCst) {
-            if !self.writes_paused.load(Ordering::SeqCst) {
+            {
                 let key = self.w as i64 + 1 + self.of as i64 * rng.random_range(0..owned);
                 seq += 1;
                 let v = value(key, seq, self.w);
