@@ -438,7 +438,7 @@ backend_tests! {
         p.attrmig(["acknowledge-extra", ID, "--run", &run.to_string(), "--note", "tenant 9 is the support sandbox"])
             .run()
             .ok()
-            .stdout_has("(keys [9,12])");
+            .stdout_has("(key [9,12])");
         p.attrmig(["advance", ID]).run().ok().stdout_has("3 double-write → 4 sync");
     }
 
@@ -577,7 +577,7 @@ column = "nickname"
         p.attrmig(["advance", "eav-tenants"])
             .run()
             .code(3)
-            .stderr_has("1 entity of `tenant_attributes` has more than one `nickname` row (keys [2,7])")
+            .stderr_has("1 entity of `tenant_attributes` has more than one `nickname` row (key [2,7])")
             .stderr_has("a unique key on (tenant_id, user_id, name)");
         p.sql("DELETE FROM tenant_attributes WHERE value = 'b2'");
         p.attrmig(["advance", "eav-tenants"]).run().ok();

@@ -50,11 +50,12 @@ pub fn run(ctx: &Ctx, args: AcknowledgeExtraArgs) -> Result<Code, Failure> {
             keys.join(", ")
         };
         ctx.out.text(&format!(
-            "{}: {} only in new storage, found by cross-check run {}, acknowledged by {} (keys {shown})\n  the guards of 4 to 8 count these rows with these values; any other needs `attrmig sync {} --delete-extra` or a look of its own\n  audit entry {} (hash {})",
+            "{}: {} only in new storage, found by cross-check run {}, acknowledged by {} ({} {shown})\n  the guards of 4 to 8 count these rows with these values; any other needs `attrmig sync {} --delete-extra` or a look of its own\n  audit entry {} (hash {})",
             args.id,
             attrmig_core::refusal::counted(keys.len() as u64, "row", "rows"),
             evidence["cross_check_run"],
             moved.actor,
+            if keys.len() == 1 { "key" } else { "keys" },
             args.id,
             moved.version,
             &moved.hash[..12]
