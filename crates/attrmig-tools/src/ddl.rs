@@ -244,7 +244,10 @@ fn prepare_storage(layout: &Layout, dependents: &[Dependent]) -> Result<Ddl, Too
 /// ` CHARACTER SET cs COLLATE name` (MySQL/MariaDB), ` COLLATE "name"` (PostgreSQL),
 /// ` COLLATE NAME` (SQLite): a column declared this way has `collation`. Empty where the
 /// backend's default is meant (PostgreSQL's `default`, SQLite's `BINARY`).
-fn collate_clause(b: Backend, collation: Option<&Collation>) -> Result<String, ToolError> {
+pub(crate) fn collate_clause(
+    b: Backend,
+    collation: Option<&Collation>,
+) -> Result<String, ToolError> {
     let Some(c) = collation else {
         return Ok(String::new());
     };

@@ -204,11 +204,18 @@ pub fn install_statements(
         _ => "TEXT",
     };
     let key_columns = log_key_columns(layout);
-    let key_defs: Vec<String> = key_columns
-        .iter()
-        .zip(layout.old_key_types())
-        .map(|(c, ty)| format!("{c} {ty}"))
-        .collect();
+    // Each log key column as its old key column is, collation too: the log is read by
+    // the same key ranges as old storage, which must order and compare keys alike.
+    let mut key_defs = Vec::with_capacity(key_columns.len());
+    for (c, old) in key_columns.iter().zip(layout.plan().old.key().columns()) {
+        let fact = layout.old_table().column(old.as_str());
+        let data_type = fact
+            .map(|f| f.data_type.clone())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "TEXT".to_owned());
+        let collate = crate::ddl::collate_clause(b, fact.and_then(|f| f.collation.as_ref()))?;
+        key_defs.push(format!("{c} {data_type}{collate}"));
+    }
     out.push(statement(
         b,
         format!(

@@ -595,24 +595,6 @@ impl Layout {
         }
     }
 
-    /// The old key columns' types as the database names them, in key order (for a
-    /// table of keys).
-    pub fn old_key_types(&self) -> Vec<String> {
-        self.plan
-            .old
-            .key()
-            .columns()
-            .iter()
-            .map(|c| {
-                self.old_table
-                    .column(c.as_str())
-                    .map(|c| c.data_type.clone())
-                    .filter(|t| !t.is_empty())
-                    .unwrap_or_else(|| "TEXT".to_owned())
-            })
-            .collect()
-    }
-
     /// The old value as written into the new column.
     pub fn old_value_for_new(&self) -> String {
         self.backend.write_value(
