@@ -29,7 +29,7 @@ fn the_demo_shows_its_fleet_and_a_refusal_naming_the_lagging_instance() {
         "✓ fleet-stopped-reading-old: no live instance reads old storage",
         "✓ fleet-stopped-writing-old: the whole fleet writes new only since",
         "late write(s) accepted (token ",
-        "refused: 1 key(s) of old storage written since ",
+        "refused: 1 key of old storage written since ",
         "users-full-name at 10 drop-old: 3 live, converged",
         "hash chain intact: 15 entries, ending at 10 drop-old",
     ] {

@@ -27,7 +27,7 @@ backend_tests! {
                INSERT INTO users (id, full_name) VALUES (3000, 'new row');");
         let refused = p.attrmig(["ddl", ID, "drop-old", "--apply"]).run().code(3);
         let text = refused.stderr.clone();
-        assert!(text.contains("3 key(s) of old storage written since "), "{text}");
+        assert!(text.contains("3 keys of old storage written since "), "{text}");
         assert!(text.contains("\"7\" (at ") && text.contains("\"1999\" (at ") && text.contains("\"3000\" (at "), "{text}");
         if db.backend() != attrmig_db::Backend::Sqlite {
             assert!(text.contains(", by "), "who wrote is named where the backend tells: {text}");
@@ -41,7 +41,7 @@ backend_tests! {
         let token = refusal["token"].as_str().unwrap().to_owned();
         assert!(text.contains(&format!("--accept-late-writes {token} --note")), "{text}");
         // The advance to 10 says the same.
-        p.attrmig(["advance", ID]).run().code(3).stderr_has("3 key(s) of old storage written since");
+        p.attrmig(["advance", ID]).run().code(3).stderr_has("3 keys of old storage written since");
 
         // The advice: copy what must survive into new storage...
         p.sql("UPDATE users_pii SET full_name = 'cron 7' WHERE user_id = 7;

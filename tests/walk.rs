@@ -78,8 +78,8 @@ backend_tests! {
         p.sql("UPDATE users SET full_name = 'written too late' WHERE id = 3");
         // Views don't read all of old storage; the transition and the drop do.
         p.attrmig(["show", ID]).run().ok().stdout_has("not compared yet");
-        p.attrmig(["ddl", ID, "drop-old", "--apply"]).run().code(3).stderr_has("1 key(s) of old storage written since ").stderr_has(": \"3\" (at ");
-        p.attrmig(["advance", ID]).run().code(3).stderr_has("1 key(s) of old storage written since").stderr_has("old storage users.full_name still exists");
+        p.attrmig(["ddl", ID, "drop-old", "--apply"]).run().code(3).stderr_has("1 key of old storage written since ").stderr_has(": \"3\" (at ");
+        p.attrmig(["advance", ID]).run().code(3).stderr_has("1 key of old storage written since").stderr_has("old storage users.full_name still exists");
         p.sql("UPDATE users SET full_name = 'name 3' WHERE id = 3");
         p.sql("INSERT INTO users (id) VALUES (1000)");
         p.attrmig(["ddl", ID, "drop-old", "--apply"]).run().ok().stdout_has("DROP COLUMN");

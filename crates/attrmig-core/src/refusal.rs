@@ -1015,8 +1015,8 @@ fn late_writes_message(id: &str, found: &crate::facts::LateWrites) -> String {
     if found.changed > 0 {
         let _ = write!(
             out,
-            "{} key(s) of old storage written {since}: ",
-            found.changed
+            "{} of old storage written {since}: ",
+            counted(found.changed, "key", "keys")
         );
         let named: Vec<String> = found
             .keys
@@ -1064,8 +1064,8 @@ fn late_writes_message(id: &str, found: &crate::facts::LateWrites) -> String {
             .collect();
         let _ = write!(
             out,
-            "{} key range(s) of old storage changed {since} with no write logged (a writer that bypassed the trigger): {}",
-            found.untraced_ranges,
+            "{} of old storage changed {since} with no write logged (a writer that bypassed the trigger): {}",
+            counted(found.untraced_ranges, "key range", "key ranges"),
             ranges.join(", ")
         );
         if found.untraced_ranges > found.untraced.len() as u64 {

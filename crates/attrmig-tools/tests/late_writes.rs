@@ -60,7 +60,7 @@ backend_tests! {
         // The refusal names them, and says what to do.
         let refusal = attrmig_core::Refusal::LateWrites { id: "users-full-name".into(), found: Box::new(found.clone()) };
         let text = refusal.to_string();
-        assert!(text.starts_with("3 key(s) of old storage written since "), "{text}");
+        assert!(text.starts_with("3 keys of old storage written since "), "{text}");
         assert!(text.contains("\"3\" (at ") && text.contains("\"9999\""), "{text}");
         let json = serde_json::to_value(&refusal).unwrap();
         assert_eq!(json["code"], "late-writes");
@@ -108,7 +108,7 @@ backend_tests! {
         assert_eq!(found.untraced[0].after.as_deref(), Some("1000"));
         assert_eq!(found.untraced[0].through.as_deref(), Some("2000"));
         let text = attrmig_core::Refusal::LateWrites { id: "users-full-name".into(), found: Box::new(found) }.to_string();
-        assert!(text.contains("1 key range(s) of old storage changed since 9 stop-writing-old was reached with no write logged (a writer that bypassed the trigger): keys after \"1000\" through \"2000\""), "{text}");
+        assert!(text.contains("1 key range of old storage changed since 9 stop-writing-old was reached with no write logged (a writer that bypassed the trigger): keys after \"1000\" through \"2000\""), "{text}");
     }
 
     fn the_trigger_is_no_dependent_and_goes_with_drop_old(db: &TestDb) {

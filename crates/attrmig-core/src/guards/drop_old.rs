@@ -174,7 +174,7 @@ mod tests {
         let text = checks[0].verdict.clone().unwrap_err().to_string();
         assert!(
             text.starts_with(
-                "3 key(s) of old storage written since 9 stop-writing-old was reached: \"7\" (by user cron) and 2 more. "
+                "3 keys of old storage written since 9 stop-writing-old was reached: \"7\" (by user cron) and 2 more. "
             ),
             "{text}"
         );
