@@ -150,7 +150,7 @@ fn run_leased(
     let mut finished_at = started_at;
     let outcome = match opts.sample {
         None => full(conns, layout, &id, run, opts, &mut found, progress, lease),
-        Some(n) => sample(conns.app(), layout, n, &mut found, progress),
+        Some(n) => sample(conns, layout, n, &mut found, progress, lease),
     }
     .map(|()| cross_checks::bounded_report(std::mem::take(&mut found.mismatches)))
     .and_then(|report| {
@@ -631,16 +631,17 @@ const SAMPLE_CHUNK: usize = 500;
 /// drawn by one ordered-by-random read of the key columns, which scans them. A sample is drawn from old keys, the ones
 /// being migrated: new rows without an old row are found by a full cross-check.
 fn sample(
-    conn: &mut AnyConnection,
+    conns: &mut Conns<'_>,
     layout: &Layout,
     n: u64,
     found: &mut Found,
     progress: &mut dyn Progress,
+    lease: &mut Lease,
 ) -> Result<(), ToolError> {
     let mut taken = 0u64;
     match layout.key_type() {
         KeyType::Int => {
-            let Some((lo, hi)) = int_bounds(conn, layout)? else {
+            let Some((lo, hi)) = int_bounds(conns.app(), layout)? else {
                 return Ok(());
             };
             let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(u64::MAX);
@@ -656,8 +657,9 @@ fn sample(
                 // Fewer than 1 in 1000 integers is a key: rejection would need too many
                 // lookups; draw by scan instead.
                 if drawn.len() >= 10_000 && density < 0.001 {
-                    let keys = draw_by_scan(conn, layout, n - taken, &drawn)?;
-                    return take(conn, layout, &keys, n, &mut taken, found, progress).map(|_| ());
+                    let keys = draw_by_scan(conns.app(), layout, n - taken, &drawn)?;
+                    return take(conns, layout, &keys, n, &mut taken, found, progress, lease)
+                        .map(|_| ());
                 }
                 let want = ((n - taken) as f64 / density * 1.2)
                     .ceil()
@@ -670,15 +672,24 @@ fn sample(
                         candidates.push(Key::Int(k));
                     }
                 }
-                hits += take(conn, layout, &candidates, n, &mut taken, found, progress)?;
+                hits += take(
+                    conns,
+                    layout,
+                    &candidates,
+                    n,
+                    &mut taken,
+                    found,
+                    progress,
+                    lease,
+                )?;
             }
         }
         // A key of several columns has no dense space to draw from either (the tenants
         // of `(tenant_id, id)` hold different id ranges): drawn by scan, every row as
         // likely as any other.
         KeyType::Text { .. } | KeyType::Tuple(_) => {
-            let keys = draw_by_scan(conn, layout, n, &Default::default())?;
-            take(conn, layout, &keys, n, &mut taken, found, progress)?;
+            let keys = draw_by_scan(conns.app(), layout, n, &Default::default())?;
+            take(conns, layout, &keys, n, &mut taken, found, progress, lease)?;
         }
     }
     found.mismatches.sort_by(|a, b| a.key.cmp(&b.key));
@@ -699,14 +710,16 @@ struct SampleRow {
 
 /// Looks `candidates` up, in chunks, and counts the ones that exist until `n` are taken.
 /// Returns how many of them exist.
+#[allow(clippy::too_many_arguments)]
 fn take(
-    conn: &mut AnyConnection,
+    conns: &mut Conns<'_>,
     layout: &Layout,
     candidates: &[Key],
     n: u64,
     taken: &mut u64,
     found: &mut Found,
     progress: &mut dyn Progress,
+    lease: &mut Lease,
 ) -> Result<u64, ToolError> {
     let (ok, ov, nv) = (layout.old_key(), layout.old_value(), layout.new_value());
     let mut existing = 0;
@@ -724,10 +737,10 @@ fn take(
         ));
         layout.push_old_with_new(&mut sql, Scope::Keys(chunk));
         let rows: Vec<SampleRow> = sql
-            .load(conn)
+            .load(conns.app())
             .map_err(|e| ToolError::query("check sampled keys", e))?;
         existing += rows.len() as u64;
-        let unreadable = unreadable(conn, layout, Scope::Keys(chunk))?;
+        let unreadable = unreadable(conns.app(), layout, Scope::Keys(chunk))?;
         for row in rows {
             if *taken == n {
                 break;
@@ -765,6 +778,9 @@ fn take(
             }
         }
         progress.batch(&found.counts);
+        // A sample of many chunks may outlast the lease: renewed like a full run's, so
+        // the advance to 8 keeps waiting for it.
+        lease.keep(conns.state())?;
     }
     Ok(existing)
 }

@@ -412,3 +412,72 @@ backend_tests! {
         assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM users_pii"), 100);
     }
 }
+
+/// Counts a sample's chunks, sleeping after each so that the whole sample outlasts its
+/// lease, and asks another connection, after the last, whether the lease is still live.
+struct SlowChunks<'a> {
+    other: &'a mut AnyConnection,
+    id: String,
+    chunks: u32,
+    started: std::time::Instant,
+    /// For each chunk after the lease's first life: whether a live lease was seen.
+    live_after_ttl: Vec<bool>,
+    ttl: std::time::Duration,
+}
+
+impl attrmig_tools::crosscheck::Progress for SlowChunks<'_> {
+    fn batch(&mut self, _counts: &attrmig_core::facts::Counts) {
+        self.chunks += 1;
+        std::thread::sleep(self.ttl / 2);
+        if self.started.elapsed() > self.ttl {
+            let live =
+                leases::live(self.other, &self.id, attrmig_core::audit::now(), false).unwrap();
+            self.live_after_ttl.push(!live.is_empty());
+        }
+    }
+}
+
+backend_tests! {
+    /// A sampled cross-check renews its lease between chunks as a full one does between
+    /// batches: one that outlasts its lease's first life still holds it, so the advance
+    /// to 8 still waits for it. (It didn't: a sample never renewed.)
+    fn a_sampled_cross_check_keeps_its_lease_while_it_runs(db: &TestDb) {
+        named_users(db, 3_000);
+        let mut plan = plan(COLUMN_PLAN);
+        plan.sync.lease_ttl = std::time::Duration::from_millis(1_200);
+        let (mut conn, layout) = open(db, &plan);
+        advance_to(&mut conn, &plan, Step::PrepareOldStop);
+        let mut other = db.connect();
+        let ttl = plan.sync.lease_ttl;
+        let mut progress = SlowChunks {
+            other: &mut other,
+            id: plan.id.to_string(),
+            chunks: 0,
+            started: std::time::Instant::now(),
+            live_after_ttl: Vec::new(),
+            ttl,
+        };
+        let opts = attrmig_tools::crosscheck::Options {
+            sample: Some(3_000),
+            batch_size: 10_000,
+            max_report: 10,
+            lookahead: None,
+        };
+        let report = attrmig_tools::crosscheck::run(
+            &mut shared(&mut conn),
+            &layout,
+            Step::PrepareOldStop,
+            "alice",
+            &opts,
+            &mut progress,
+        )
+        .expect("the sample runs");
+        assert_eq!(report.counts.compared(), 3_000, "{:?}", report.counts);
+        assert!(progress.chunks >= 4, "a sample of several chunks ({})", progress.chunks);
+        assert!(
+            !progress.live_after_ttl.is_empty() && progress.live_after_ttl.iter().all(|l| *l),
+            "the sample's lease lapsed while it ran: {:?}",
+            progress.live_after_ttl
+        );
+    }
+}
