@@ -30,7 +30,8 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
     };
     match url.backend() {
         Backend::Sqlite => {
-            if let Some(path) = url.sqlite_path().filter(|p| p.as_os_str() != ":memory:") {
+            let file = url.sqlite_path().filter(|p| p.as_os_str() != ":memory:");
+            if let Some(path) = file {
                 check_sqlite_file(path)?;
             }
             let mut conn =
@@ -41,6 +42,10 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
                 "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
             ))
             .map_err(|source| DbError::query("configure the SQLite connection", source))?;
+            // After the busy timeout: reading the header waits for a writer like any read.
+            if let Some(path) = file {
+                check_sqlite_header(&mut conn, path)?;
+            }
             Ok(AnyConnection::Sqlite(conn))
         }
         Backend::Postgres => Ok(AnyConnection::Postgresql(
@@ -54,9 +59,6 @@ pub fn connect(url: &DatabaseUrl) -> Result<AnyConnection, DbError> {
         Backend::Mysql => Err(DbError::MysqlNotBuilt),
     }
 }
-
-/// The first 16 bytes of every SQLite database file.
-const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 /// Refuses a SQLite path that is not a database file, saying what it is instead: SQLite
 /// would create a missing file, open a directory or `/dev/null` as an empty database, or
@@ -98,23 +100,30 @@ fn check_sqlite_file(path: &std::path::Path) -> Result<(), DbError> {
             "point the URL at the application's database file (relative paths are relative to attrmig.toml)".to_owned(),
         );
     }
-    // An empty file is an empty database to SQLite; anything else starts with its header.
-    if meta.len() > 0 {
-        use std::io::Read;
-        let mut header = [0u8; 16];
-        let read = std::fs::File::open(path)
-            .and_then(|mut f| f.read(&mut header))
-            .map_err(|source| DbError::SqliteUnreadable {
-                path: path.to_owned(),
-                source,
-            })?;
-        if read < header.len() || &header != SQLITE_HEADER {
-            return Err(DbError::SqliteNotADatabase {
-                path: path.to_owned(),
-            });
-        }
-    }
+    // Whether it is a database is SQLite's to read ([`check_sqlite_header`]), never by
+    // opening the file here: a POSIX lock belongs to the process, and closing any
+    // descriptor of the file drops every lock this process's connections hold on it.
     Ok(())
+}
+
+/// Refuses a SQLite file that is not a database, read through the connection just
+/// opened (its header, by the first read of the schema). An empty file is an empty
+/// database to SQLite.
+fn check_sqlite_header(
+    conn: &mut diesel::SqliteConnection,
+    path: &std::path::Path,
+) -> Result<(), DbError> {
+    conn.batch_execute("PRAGMA schema_version")
+        .map_err(|source| match &source {
+            diesel::result::Error::DatabaseError(_, info)
+                if info.message().contains("file is not a database") =>
+            {
+                DbError::SqliteNotADatabase {
+                    path: path.to_owned(),
+                }
+            }
+            _ => DbError::query("read the SQLite database's header", source),
+        })
 }
 
 /// What a path that is neither a file nor a directory is, with an article.

@@ -51,3 +51,47 @@ fn a_mysql_url_without_mysql_support_says_how_to_rebuild() {
         assert!(!matches!(e, attrmig_db::DbError::MysqlNotBuilt), "{e}");
     }
 }
+
+/// Whether another process finds the SQLite database write-locked (the `sqlite3`
+/// client, which .ci/run installs, with no busy timeout).
+fn write_locked_for_another_process(path: &std::path::Path) -> bool {
+    let out = std::process::Command::new("sqlite3")
+        .arg(path)
+        .arg("BEGIN IMMEDIATE; ROLLBACK;")
+        .output()
+        .expect("the sqlite3 client runs (apt-get install sqlite3)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || stderr.contains("locked"),
+        "sqlite3 failed otherwise: {stderr}"
+    );
+    !out.status.success()
+}
+
+/// Opening a connection must leave the locks of this process's other connections to the
+/// same file alone. A POSIX lock belongs to the process, and closing any descriptor of
+/// the file drops them all: a header check that opened and closed the file itself let
+/// another process write under a live transaction, or delete a WAL file still in use
+/// (an application's acknowledged writes lost, and "disk I/O error" for its readers).
+#[test]
+fn connecting_leaves_the_locks_of_open_connections_alone() {
+    use diesel::connection::SimpleConnection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let mut first = attrmig_db::create_sqlite(&path).unwrap();
+    first
+        .batch_execute("CREATE TABLE t (x INTEGER); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+        .unwrap();
+    assert!(
+        write_locked_for_another_process(&path),
+        "the open transaction locks the file"
+    );
+    let url = attrmig_db::DatabaseUrl::parse(&format!("sqlite://{}", path.display()), dir.path())
+        .unwrap();
+    let _second = attrmig_db::connect(&url).unwrap();
+    assert!(
+        write_locked_for_another_process(&path),
+        "opening a second connection released the first one's lock"
+    );
+    first.batch_execute("COMMIT").unwrap();
+}
