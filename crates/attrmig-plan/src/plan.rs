@@ -201,20 +201,30 @@ pub fn parse_plan(id: &str, file: &Path, text: &str) -> Result<Plan, FileErrors>
     c.finish(plan)
 }
 
+/// The value of a key that must be present, or a "missing key" error at its table.
+fn required<'v>(
+    c: &mut Collector<'_>,
+    key: &str,
+    value: Option<&'v Spanned<String>>,
+    table_span: Range<usize>,
+) -> Option<&'v Spanned<String>> {
+    if value.is_none() {
+        c.at(
+            table_span,
+            key,
+            format!("missing key `{}`", key.rsplit('.').next().unwrap_or(key)),
+        );
+    }
+    value
+}
+
 fn ident(
     c: &mut Collector<'_>,
     key: &str,
     value: Option<&Spanned<String>>,
     table_span: Range<usize>,
 ) -> Option<Ident> {
-    let Some(value) = value else {
-        c.at(
-            table_span,
-            key,
-            format!("missing key `{}`", key.rsplit('.').next().unwrap_or(key)),
-        );
-        return None;
-    };
+    let value = required(c, key, value, table_span)?;
     Ident::new(value.get_ref())
         .map_err(|e| {
             c.at(
@@ -237,14 +247,7 @@ fn table_name(
     value: Option<&Spanned<String>>,
     table_span: Range<usize>,
 ) -> Option<TableName> {
-    let Some(value) = value else {
-        c.at(
-            table_span,
-            key,
-            format!("missing key `{}`", key.rsplit('.').next().unwrap_or(key)),
-        );
-        return None;
-    };
+    let value = required(c, key, value, table_span)?;
     let text = value.get_ref();
     // `"Customer"` as SQL would quote it: the plan takes the name itself.
     let unquoted: String = text.chars().filter(|ch| !matches!(ch, '"' | '`')).collect();

@@ -797,13 +797,7 @@ fn int_bounds(conn: &mut AnyConnection, layout: &Layout) -> Result<Option<(i64, 
     let key = layout.old_key();
     let mut ends = Vec::new();
     for order in ["ASC", "DESC"] {
-        let mut sql = Sql::new(layout.backend());
-        sql.push(&format!(
-            "SELECT {} AS k FROM {} WHERE ",
-            layout.key_text(&key),
-            layout.old_from()
-        ));
-        layout.push_old_rows(&mut sql);
+        let mut sql = layout.select_old_keys();
         sql.push(&format!(" ORDER BY {} {order} LIMIT 1", key.order()));
         let rows: Vec<KeyRow> = sql
             .load(conn)
@@ -830,14 +824,7 @@ fn draw_by_scan(
         Backend::Mysql => "RAND()",
         Backend::Sqlite | Backend::Postgres => "random()",
     };
-    let ok = layout.old_key();
-    let mut sql = Sql::new(b);
-    sql.push(&format!(
-        "SELECT {} AS k FROM {} WHERE ",
-        layout.key_text(&ok),
-        layout.old_from()
-    ));
-    layout.push_old_rows(&mut sql);
+    let mut sql = layout.select_old_keys();
     let limit = i64::try_from(n)
         .unwrap_or(i64::MAX)
         .saturating_add(drawn.len() as i64);

@@ -69,13 +69,7 @@ pub fn in_scope(
         k: String,
     }
     let key = layout.old_key();
-    let mut sql = Sql::new(layout.backend());
-    sql.push(&format!(
-        "SELECT {} AS k FROM {} WHERE ",
-        layout.key_text(&key),
-        layout.old_from()
-    ));
-    layout.push_old_rows(&mut sql);
+    let mut sql = layout.select_old_keys();
     sql.push(" AND ");
     layout.push_scope(&mut sql, &key, scope);
     sql.push(&format!(

@@ -440,13 +440,7 @@ fn holding_a_value(
     for chunk in keys.chunks(1_000) {
         let key = layout.old_key();
         let (_, covered) = coverage(layout);
-        let mut sql = Sql::new(layout.backend());
-        sql.push(&format!(
-            "SELECT {} AS k FROM {} WHERE ",
-            layout.key_text(&key),
-            layout.old_from()
-        ));
-        layout.push_old_rows(&mut sql);
+        let mut sql = layout.select_old_keys();
         sql.push(" AND ");
         layout.push_in(&mut sql, &key, chunk);
         sql.push(&format!(" AND {covered} ORDER BY {}", key.order()));

@@ -438,6 +438,20 @@ impl Layout {
         self.q(self.plan.old.table())
     }
 
+    /// `SELECT <old key as text> AS k FROM <old table> o WHERE <rows of the attribute>`:
+    /// how every statement that reads old keys begins; callers add their conditions
+    /// (after ` AND `) and order.
+    pub fn select_old_keys(&self) -> Sql {
+        let mut sql = Sql::new(self.backend);
+        sql.push(&format!(
+            "SELECT {} AS k FROM {} WHERE ",
+            self.key_text(&self.old_key()),
+            self.old_from()
+        ));
+        self.push_old_rows(&mut sql);
+        sql
+    }
+
     /// `"users" o`: the old table, aliased `o`.
     pub fn old_from(&self) -> String {
         format!("{} o", self.q(self.plan.old.table()))
@@ -859,13 +873,7 @@ impl Layout {
             k: String,
         }
         let key = self.old_key();
-        let mut sql = Sql::new(self.backend);
-        sql.push(&format!(
-            "SELECT {} AS k FROM {} WHERE ",
-            self.key_text(&key),
-            self.old_from()
-        ));
-        self.push_old_rows(&mut sql);
+        let mut sql = self.select_old_keys();
         sql.push(" AND ");
         self.push_range(&mut sql, &key, after, None);
         sql.push(&format!(" ORDER BY {} LIMIT ", key.order()))
@@ -915,7 +923,6 @@ impl Layout {
     /// Whether any old row still holds the attribute: the column exists; for JSON a
     /// document still has the key (even with a JSON null); for EAV a row has the name.
     pub fn old_attribute_present(&self, conn: &mut AnyConnection) -> Result<bool, ToolError> {
-        let mut sql = Sql::new(self.backend);
         let condition = match &self.plan.old {
             OldStorage::Column { column, .. } => {
                 return Ok(self.old_table.column(column.as_str()).is_some());
@@ -926,12 +933,7 @@ impl Layout {
             ),
             OldStorage::Eav { .. } => None,
         };
-        sql.push(&format!(
-            "SELECT {} AS k FROM {} WHERE ",
-            self.key_text(&self.old_key()),
-            self.old_from()
-        ));
-        self.push_old_rows(&mut sql);
+        let mut sql = self.select_old_keys();
         if let Some(c) = condition {
             sql.push(&format!(" AND {c}"));
         }
