@@ -240,6 +240,14 @@ fn postgres_schema_qualified_tables_walk_to_10() {
     walk_qualified(&db, "billing", "archive");
 }
 
+/// A schema name folds like a table name: `Billing` in the plan is the schema that
+/// `CREATE SCHEMA Billing` made, `billing`, as PostgreSQL reads the unquoted name.
+#[test]
+fn postgres_schema_names_fold_like_table_names() {
+    let Some(db) = TestDb::postgres() else { return };
+    walk_qualified(&db, "Billing", "archive");
+}
+
 #[test]
 fn mysql_database_qualified_tables_walk_to_10() {
     let Some(db) = TestDb::mysql() else { return };

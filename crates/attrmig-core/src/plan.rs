@@ -283,12 +283,29 @@ pub struct CodeRules {
 pub enum NameRole {
     /// The old table.
     OldTable,
+    /// The old table's schema (PostgreSQL) or database (MySQL/MariaDB).
+    OldSchema,
     /// A column of the old table.
     OldColumn,
     /// The new table.
     NewTable,
+    /// The new table's schema or database.
+    NewSchema,
     /// A column of the new table.
     NewColumn,
+}
+
+/// `table` with its schema (if any) and name passed through `rename`.
+fn renamed_table(
+    table: &TableName,
+    schema_role: NameRole,
+    name_role: NameRole,
+    rename: &impl Fn(NameRole, &Ident) -> Ident,
+) -> TableName {
+    TableName {
+        schema: table.schema.as_ref().map(|s| rename(schema_role, s)),
+        name: rename(name_role, &table.name),
+    }
 }
 
 impl Plan {
@@ -299,7 +316,7 @@ impl Plan {
         use NameRole::*;
         let old = match &self.old {
             OldStorage::Column { table, key, column } => OldStorage::Column {
-                table: table.with_name(rename(OldTable, &table.name)),
+                table: renamed_table(table, OldSchema, OldTable, &rename),
                 key: key.renamed(|c| rename(OldColumn, c)),
                 column: rename(OldColumn, column),
             },
@@ -309,7 +326,7 @@ impl Plan {
                 column,
                 path,
             } => OldStorage::Json {
-                table: table.with_name(rename(OldTable, &table.name)),
+                table: renamed_table(table, OldSchema, OldTable, &rename),
                 key: key.renamed(|c| rename(OldColumn, c)),
                 column: rename(OldColumn, column),
                 path: path.clone(),
@@ -321,7 +338,7 @@ impl Plan {
                 name,
                 value_column,
             } => OldStorage::Eav {
-                table: table.with_name(rename(OldTable, &table.name)),
+                table: renamed_table(table, OldSchema, OldTable, &rename),
                 key: key.renamed(|c| rename(OldColumn, c)),
                 name_column: rename(OldColumn, name_column),
                 name: name.clone(),
@@ -329,10 +346,7 @@ impl Plan {
             },
         };
         let new = NewStorage {
-            table: self
-                .new
-                .table
-                .with_name(rename(NewTable, &self.new.table.name)),
+            table: renamed_table(&self.new.table, NewSchema, NewTable, &rename),
             key: self.new.key.renamed(|c| rename(NewColumn, c)),
             column: rename(NewColumn, &self.new.column),
         };

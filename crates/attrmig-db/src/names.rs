@@ -85,10 +85,45 @@ fn tables_like(conn: &mut AnyConnection, table: &TableName) -> Result<Vec<String
     Ok(rows.into_iter().map(|r| r.name).collect())
 }
 
-/// The database's spelling of `table`, or the plan's when no table matches (new storage
-/// not created yet: it is created as the plan spells it).
+/// The database's spelling of a schema (PostgreSQL) or database (MySQL/MariaDB) named
+/// `schema`, matched as the backend matches a table name; as written when none matches
+/// (SQLite's `main` included: it has no other).
+fn schema_spelling(
+    conn: &mut AnyConnection,
+    schema: &Ident,
+    folding: Folding,
+) -> Result<Ident, DbError> {
+    let sql = match conn.backend() {
+        Backend::Sqlite => return Ok(schema.clone()),
+        Backend::Postgres => {
+            "SELECT CAST(nspname AS TEXT) AS name FROM pg_namespace WHERE lower(nspname) = lower($1)"
+        }
+        Backend::Mysql => {
+            "SELECT CAST(schema_name AS CHAR) AS name FROM information_schema.schemata \
+             WHERE LOWER(schema_name) = LOWER(?)"
+        }
+    };
+    let rows: Vec<NameRow> = diesel::sql_query(sql)
+        .bind::<Text, _>(schema.as_str())
+        .load(conn)
+        .map_err(|e| DbError::query(format!("look up schema {schema}"), e))?;
+    let spellings: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    Ok(resolve(folding, schema.as_str(), &spellings)
+        .and_then(|s| Ident::new(s).ok())
+        .unwrap_or_else(|| schema.clone()))
+}
+
+/// The database's spelling of `table` (its schema's too), or the plan's when no table
+/// matches (new storage not created yet: it is created as the plan spells it).
 fn table_spelling(conn: &mut AnyConnection, table: &TableName) -> Result<TableName, DbError> {
     let folding = table_folding(conn)?;
+    let table = &match &table.schema {
+        Some(schema) => TableName {
+            schema: Some(schema_spelling(conn, schema, folding)?),
+            name: table.name.clone(),
+        },
+        None => table.clone(),
+    };
     let found = tables_like(conn, table)?;
     let spellings: Vec<&str> = found.iter().map(String::as_str).collect();
     Ok(resolve(folding, table.name.as_str(), &spellings)
@@ -128,6 +163,8 @@ pub fn resolve_plan(conn: &mut AnyConnection, plan: &Plan) -> Result<Plan, DbErr
     Ok(plan.renamed(|role, name| match role {
         NameRole::OldTable => old_table.name.clone(),
         NameRole::NewTable => new_table.name.clone(),
+        NameRole::OldSchema => old_table.schema.clone().unwrap_or_else(|| name.clone()),
+        NameRole::NewSchema => new_table.schema.clone().unwrap_or_else(|| name.clone()),
         NameRole::OldColumn => column(&old_columns, name),
         NameRole::NewColumn => column(&new_columns, name),
     }))
