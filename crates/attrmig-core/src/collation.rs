@@ -21,6 +21,10 @@ pub struct Collation {
     /// MySQL/MariaDB: the column's character set (`utf8mb4`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub charset: Option<String>,
+    /// PostgreSQL: the collation's schema when it is not `pg_catalog` (a user's
+    /// `CREATE COLLATION`), which DDL must name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// Calls two strings equal only when their bytes are equal: PostgreSQL's
     /// `collisdeterministic`, SQLite's `BINARY`; never on MySQL/MariaDB, whose `_bin`
     /// collations still pad trailing spaces (the name decides there).
@@ -33,15 +37,20 @@ impl Collation {
         Collation {
             name: name.to_owned(),
             charset: None,
+            schema: None,
             deterministic: name.eq_ignore_ascii_case("binary"),
         }
     }
 
     /// How a message names it: `utf8mb4_bin (utf8mb4)`, `NOCASE`.
     pub fn describe(&self) -> String {
-        match &self.charset {
-            Some(cs) => format!("{} ({cs})", self.name),
+        let name = match &self.schema {
+            Some(schema) => format!("{schema}.{}", self.name),
             None => self.name.clone(),
+        };
+        match &self.charset {
+            Some(cs) => format!("{name} ({cs})"),
+            None => name,
         }
     }
 }
@@ -54,6 +63,7 @@ pub fn agree(old: Option<&Collation>, new: Option<&Collation>) -> bool {
         (Some(o), Some(n)) => {
             (o.deterministic && n.deterministic)
                 || (o.name.eq_ignore_ascii_case(&n.name)
+                    && o.schema == n.schema
                     && o.charset == n.charset
                     && o.deterministic == n.deterministic)
         }
@@ -69,6 +79,7 @@ mod tests {
         Collation {
             name: name.into(),
             charset: Some("utf8mb4".into()),
+            schema: None,
             deterministic: false,
         }
     }
@@ -77,6 +88,7 @@ mod tests {
         Collation {
             name: name.into(),
             charset: None,
+            schema: None,
             deterministic,
         }
     }

@@ -32,6 +32,9 @@ struct ColumnRow {
     /// MySQL/MariaDB: the column's character set.
     #[diesel(sql_type = Nullable<Text>)]
     charset: Option<String>,
+    /// PostgreSQL: the collation's schema, when not `pg_catalog`.
+    #[diesel(sql_type = Nullable<Text>)]
+    collation_schema: Option<String>,
     /// PostgreSQL: the collation calls strings equal only when their bytes are.
     #[diesel(sql_type = BigInt)]
     bytewise: i64,
@@ -88,7 +91,7 @@ pub fn table(conn: &mut AnyConnection, table: &TableName) -> Result<TableFact, D
                     CASE WHEN \"notnull\" = 0 AND pk = 0 THEN 1 ELSE 0 END AS nullable, \
                     dflt_value AS default_value, \
                     pk AS primary_key, \
-                    NULL AS collation_name, NULL AS charset, 1 AS bytewise \
+                    NULL AS collation_name, NULL AS charset, NULL AS collation_schema, 1 AS bytewise \
              FROM pragma_table_info(?2, ?1) ORDER BY cid",
             "SELECT il.name AS key_name, CASE WHEN il.origin = 'pk' THEN 1 ELSE 0 END AS is_primary, \
                     ii.seqno AS position, ii.name AS column_name \
@@ -104,11 +107,13 @@ pub fn table(conn: &mut AnyConnection, table: &TableName) -> Result<TableFact, D
                     pg_get_expr(d.adbin, d.adrelid) AS default_value, \
                     CAST(0 AS BIGINT) AS primary_key, \
                     CAST(coll.collname AS TEXT) AS collation_name, CAST(NULL AS TEXT) AS charset, \
+                    CAST(NULLIF(cns.nspname, 'pg_catalog') AS TEXT) AS collation_schema, \
                     CAST(CASE WHEN coll.collisdeterministic IS FALSE THEN 0 ELSE 1 END AS BIGINT) AS bytewise \
              FROM pg_attribute a \
              JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_namespace ns ON ns.oid = c.relnamespace \
              LEFT JOIN pg_collation coll ON coll.oid = a.attcollation \
+             LEFT JOIN pg_namespace cns ON cns.oid = coll.collnamespace \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE ns.nspname = COALESCE($1, current_schema()) AND c.relname = $2 AND c.relkind IN ('r', 'p') \
                AND a.attnum > 0 AND NOT a.attisdropped \
@@ -140,6 +145,7 @@ pub fn table(conn: &mut AnyConnection, table: &TableName) -> Result<TableFact, D
                          ELSE QUOTE(c.column_default) END AS default_value, \
                     CAST(0 AS SIGNED) AS primary_key, \
                     c.collation_name AS collation_name, c.character_set_name AS charset, \
+                    CAST(NULL AS CHAR) AS collation_schema, \
                     CAST(0 AS SIGNED) AS bytewise \
              FROM information_schema.columns c \
              WHERE c.table_schema = COALESCE(?, DATABASE()) AND c.table_name = ? ORDER BY c.ordinal_position",
@@ -202,6 +208,7 @@ pub fn table(conn: &mut AnyConnection, table: &TableName) -> Result<TableFact, D
                 _ => r.collation_name.map(|name| Collation {
                     name,
                     charset: r.charset,
+                    schema: r.collation_schema,
                     deterministic: r.bytewise == 1,
                 }),
             },

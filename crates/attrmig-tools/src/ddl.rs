@@ -269,8 +269,15 @@ pub(crate) fn collate_clause(
         },
         Backend::Postgres if c.name == "default" => String::new(),
         // PostgreSQL collation names such as `en-US-x-icu` need quotes; a quoted name
-        // can't break out of them once `"` is doubled.
-        Backend::Postgres => format!(" COLLATE \"{}\"", c.name.replace('"', "\"\"")),
+        // can't break out of them once `"` is doubled. A user's collation is named with
+        // its schema, which the search path need not hold.
+        Backend::Postgres => {
+            let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            match &c.schema {
+                Some(schema) => format!(" COLLATE {}.{}", quoted(schema), quoted(&c.name)),
+                None => format!(" COLLATE {}", quoted(&c.name)),
+            }
+        }
         Backend::Sqlite if c.name.eq_ignore_ascii_case("binary") => String::new(),
         Backend::Sqlite => format!(" COLLATE {}", word(&c.name)?),
     })

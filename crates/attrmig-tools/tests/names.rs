@@ -75,3 +75,39 @@ fn mysql_binary_collated_key_keeps_case_distinct_keys_apart() {
         "{statements:?}"
     );
 }
+
+/// A key collated with a user's collation in another schema: prepare-storage names it
+/// with its schema, which the search path need not hold (it wrote `COLLATE "exact"`,
+/// which PostgreSQL refused).
+#[test]
+fn postgres_key_collation_of_another_schema_is_named_with_its_schema() {
+    let Some(db) = TestDb::postgres() else { return };
+    db.execute(
+        "CREATE SCHEMA colls; CREATE COLLATION colls.exact (provider = libc, locale = 'C');
+         CREATE TABLE accounts (login TEXT COLLATE colls.exact NOT NULL PRIMARY KEY, full_name TEXT);
+         INSERT INTO accounts VALUES ('alice', 'Alice Lower'), ('ALICE', 'Alice Upper');",
+    );
+    let plan = plan(LOGIN_PLAN);
+    let (mut conn, layout) = open(&db, &plan);
+    let prepare = ddl::plan(&layout, Step::PrepareStorage, &[]).unwrap();
+    ddl::apply(&mut conn, &prepare).unwrap();
+    assert_eq!(
+        text(
+            &mut conn,
+            "SELECT CAST(n.nspname || '.' || c.collname AS TEXT) AS t FROM pg_attribute a \
+             JOIN pg_collation c ON c.oid = a.attcollation JOIN pg_namespace n ON n.oid = c.collnamespace \
+             WHERE a.attrelid = 'accounts_pii'::regclass AND a.attname = 'login'"
+        )
+        .as_deref(),
+        Some("colls.exact")
+    );
+    let layout = Layout::resolve(&mut conn, &plan).unwrap();
+    let summary = sync_pass_in(&mut conn, &layout, 1).unwrap();
+    assert_eq!((summary.written, summary.rejected), (2, 0));
+    assert!(
+        cross_check_in(&mut conn, &layout, None, 1)
+            .unwrap()
+            .counts
+            .clean()
+    );
+}

@@ -472,6 +472,7 @@ mod tests {
             collation: Some(crate::collation::Collation {
                 name: collation.into(),
                 charset: Some("utf8mb4".into()),
+                schema: None,
                 deterministic: false,
             }),
             ..col(name, "varchar(64)", true)
