@@ -80,7 +80,7 @@ backend_tests! {
         p.sql(new);
         let (old_name, new_name) = match db.backend() {
             Backend::Sqlite => ("NOCASE", "BINARY"),
-            Backend::Postgres => ("case_insensitive", "C"),
+            Backend::Postgres => ("public.case_insensitive", "C"),
             Backend::Mysql => ("utf8mb4_bin (utf8mb4)", "utf8mb4_general_ci (utf8mb4)"),
         };
         p.attrmig(["advance", "logins"])
