@@ -207,17 +207,11 @@ fn walk_all_ten_steps(db: &TestDb, kind: Kind) {
         "{}",
         out.stdout
     );
-    let visited: i64 = out
-        .stdout
-        .split(" keys visited")
-        .next()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(visited < ROWS, "resumed, not restarted: visited {visited}");
+    let visited = keys_visited(&out.stdout);
+    assert!(
+        visited < ROWS as u64,
+        "resumed, not restarted: visited {visited}"
+    );
     assert_eq!(new_rows(&p), ROWS, "no row lost");
     // Every (tenant, id) once, with its own tenant's value: ids repeat across tenants.
     assert_eq!(

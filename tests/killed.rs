@@ -57,16 +57,7 @@ fn killed_and_resumed(db: &TestDb) {
         "{}",
         out.stdout
     );
-    let resumed_visits: u64 = out
-        .stdout
-        .split(" keys visited")
-        .next()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let resumed_visits = keys_visited(&out.stdout);
     assert!(
         resumed_visits < ROWS as u64,
         "resumed, not restarted: visited {resumed_visits}"

@@ -270,3 +270,13 @@ impl Output {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.explain()))
     }
 }
+
+/// How many keys a finished sync pass says it visited (`... N keys visited ...`).
+pub fn keys_visited(stdout: &str) -> u64 {
+    stdout
+        .split(" keys visited")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `N keys visited` in:\n{stdout}"))
+}
