@@ -181,6 +181,24 @@ fn cases() -> Vec<Case> {
             Postgres => sides("TEXT", "CHAR(10)", "'hello  '", None, ChangedByType),
             Mysql => sides("TEXT", "CHAR(10)", "'hello  '", None, ChangedByType),
         }),
+        column("T8", |b| match b {
+            // Texts that differ after a NUL byte (SQLite's quote() stops at one).
+            Sqlite => fingerprinted(
+                "TEXT",
+                "TEXT",
+                "CAST(x'610062' AS TEXT)",
+                "CAST(x'610063' AS TEXT)",
+                Different,
+            ),
+            Postgres => None, // PostgreSQL text holds no NUL byte
+            Mysql => fingerprinted(
+                "VARCHAR(255)",
+                "VARCHAR(255)",
+                "CONCAT('a', CHAR(0), 'b')",
+                "CONCAT('a', CHAR(0), 'c')",
+                Different,
+            ),
+        }),
         // --- bytes -------------------------------------------------------------------
         column("B1", |b| match b {
             Sqlite => fingerprinted("BLOB", "BLOB", "x'FF01'", "x'FE01'", Different),

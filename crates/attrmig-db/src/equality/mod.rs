@@ -13,7 +13,7 @@ mod compare;
 mod read;
 mod types;
 
-pub use read::Read;
+pub use read::{Read, SqliteStored};
 pub use types::TypeFacts;
 
 /// PostgreSQL 15 can't test whether a text is JSON without failing on it

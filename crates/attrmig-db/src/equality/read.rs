@@ -3,7 +3,8 @@
 //! [`Scalar`] those bytes stand for. Nothing is read through a lossy text form: not a
 //! float as 6 or 15 digits, not bytes as utf8mb4 text.
 
-use attrmig_core::equality::{Scalar, ValueType};
+use attrmig_core::equality::{Scalar, ValueType, render};
+use diesel::sqlite::{SqliteType, SqliteValue};
 
 use super::compare::{mysql_instant_micros, mysql_text_bytes};
 use crate::url::Backend;
@@ -23,10 +24,13 @@ impl Backend {
     /// An expression reading `e`, of type `ty`, for [`Backend::decode`].
     pub fn read(self, ty: &ValueType, e: &str, read: Read) -> String {
         match self {
-            // quote() writes any value as an exact SQL literal: text quoted, a blob in
-            // hex, a real in as many digits as it takes to read back the same double;
-            // NULL as the bare word, which is no other value's literal.
-            Backend::Sqlite => format!("NULLIF(quote({e}), 'NULL')"),
+            // quote() writes any value as an exact SQL literal: a blob in hex, a real in
+            // as many digits as it takes to read back the same double; NULL as the bare
+            // word, which is no other value's literal. Not a text: quote() stops at its
+            // first NUL byte, so a text is its bytes after a `t`, which begins no literal.
+            Backend::Sqlite => format!(
+                "(CASE typeof({e}) WHEN 'text' THEN 't' || {e} ELSE NULLIF(quote({e}), 'NULL') END)"
+            ),
             Backend::Postgres => postgres(ty, e, read),
             Backend::Mysql => mysql(ty, e, read),
         }
@@ -107,45 +111,107 @@ fn float(text: &str, bits: u8) -> Option<Scalar> {
     Some(Scalar::Float { value, bits })
 }
 
-/// An SQLite `quote()` literal: `NULL`, `'text'` (quotes doubled), `X'hex'`, an integer,
-/// or a real.
-fn sqlite_literal(ty: &ValueType, raw: Vec<u8>) -> Scalar {
-    match raw.as_slice() {
-        [b'\'', inner @ .., b'\''] => {
-            let mut text = Vec::with_capacity(inner.len());
-            let mut quote = false;
-            for &b in inner {
-                if b == b'\'' && quote {
-                    quote = false;
-                    continue;
+/// An SQLite value as it is stored: its storage class and what it holds. Read from a
+/// row ([`SqliteStored::read`]) or from what [`Backend::read`] wrote of it, it stands
+/// for the same [`Scalar`] ([`SqliteStored::scalar`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqliteStored {
+    /// An integer.
+    Integer(i64),
+    /// A real, exactly.
+    Real(f64),
+    /// A text's bytes, exactly (not UTF-8 checked, NUL bytes included).
+    Text(Vec<u8>),
+    /// A blob's bytes.
+    Blob(Vec<u8>),
+}
+
+impl SqliteStored {
+    /// A value of a row as it is stored; `None` for NULL. A text that is valid UTF-8
+    /// (nearly every one) is read in place; any other text would come back with its
+    /// bytes replaced, so it is read again as bytes.
+    pub fn read(mut value: SqliteValue<'_, '_, '_>) -> Option<SqliteStored> {
+        Some(match value.value_type()? {
+            SqliteType::Long => SqliteStored::Integer(value.read_long()),
+            SqliteType::Double => SqliteStored::Real(value.read_double()),
+            SqliteType::Text => {
+                let text = value.read_text();
+                if !text.contains(char::REPLACEMENT_CHARACTER) {
+                    return Some(SqliteStored::Text(text.as_bytes().to_vec()));
                 }
-                quote = b == b'\'';
-                text.push(b);
+                SqliteStored::Text(value.read_blob().to_vec())
             }
-            match ty {
-                ValueType::Json { .. } => Scalar::Json(String::from_utf8_lossy(&text).into_owned()),
-                _ => Scalar::Text(text),
+            _ => SqliteStored::Blob(value.read_blob().to_vec()),
+        })
+    }
+
+    /// The value it stands for in a column of type `ty`. A number in a JSON column
+    /// (NUMERIC affinity keeps a bare number as a number) is that JSON number, a real
+    /// in the fewest digits that name it.
+    pub fn scalar(self, ty: &ValueType) -> Scalar {
+        let json = matches!(ty, ValueType::Json { .. });
+        match self {
+            SqliteStored::Text(bytes) if json => Scalar::Json(
+                String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
+            SqliteStored::Text(bytes) => Scalar::Text(bytes),
+            SqliteStored::Blob(bytes) => Scalar::Bytes(bytes),
+            SqliteStored::Integer(i) if json => Scalar::Json(i.to_string()),
+            SqliteStored::Integer(i) => Scalar::Number(i.to_string()),
+            SqliteStored::Real(value) if json => {
+                Scalar::Json(render(&Scalar::Float { value, bits: 64 }))
+            }
+            SqliteStored::Real(value) => Scalar::Float { value, bits: 64 },
+        }
+    }
+
+    /// What [`Backend::read`] wrote of a value: a text's bytes after a `t`, or a
+    /// `quote()` literal (`X'hex'`, an integer, a real; `'text'` with quotes doubled, as
+    /// [`SQLITE_JSON_DIFFERS`](super::SQLITE_JSON_DIFFERS)'s arguments are written).
+    /// `Err` with the bytes for anything else.
+    fn parse(mut raw: Vec<u8>) -> Result<SqliteStored, Vec<u8>> {
+        if raw.first() == Some(&b't') {
+            raw.remove(0);
+            return Ok(SqliteStored::Text(raw));
+        }
+        match raw.as_slice() {
+            [b'\'', inner @ .., b'\''] => {
+                let mut text = Vec::with_capacity(inner.len());
+                let mut quote = false;
+                for &b in inner {
+                    if b == b'\'' && quote {
+                        quote = false;
+                        continue;
+                    }
+                    quote = b == b'\'';
+                    text.push(b);
+                }
+                Ok(SqliteStored::Text(text))
+            }
+            [b'X' | b'x', b'\'', hex @ .., b'\''] => Ok(SqliteStored::Blob(
+                hex.chunks(2)
+                    .filter_map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+                    .collect(),
+            )),
+            number => {
+                let text = std::str::from_utf8(number).unwrap_or_default();
+                let parsed = if text.contains(['.', 'e', 'E']) {
+                    text.parse().ok().map(SqliteStored::Real)
+                } else {
+                    text.parse().ok().map(SqliteStored::Integer)
+                };
+                parsed.ok_or(raw)
             }
         }
-        [b'X' | b'x', b'\'', hex @ .., b'\''] => {
-            let bytes = hex
-                .chunks(2)
-                .filter_map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
-                .collect();
-            Scalar::Bytes(bytes)
-        }
-        number => {
-            let text = String::from_utf8_lossy(number).into_owned();
-            let is_real = text.contains(['.', 'e', 'E']);
-            if matches!(ty, ValueType::Json { .. }) {
-                // A JSON column of NUMERIC affinity keeps a bare number as a number.
-                Scalar::Json(text)
-            } else if is_real {
-                float(&text, 64).unwrap_or(Scalar::Other(number.to_vec()))
-            } else {
-                Scalar::Number(text)
-            }
-        }
+    }
+}
+
+/// What [`Backend::read`] wrote of an SQLite value, as the value it stands for.
+fn sqlite_literal(ty: &ValueType, raw: Vec<u8>) -> Scalar {
+    match SqliteStored::parse(raw) {
+        Ok(stored) => stored.scalar(ty),
+        Err(raw) => Scalar::Other(raw),
     }
 }
 
@@ -159,6 +225,18 @@ mod tests {
 
     #[test]
     fn sqlite_literals() {
+        assert_eq!(
+            lite("ta\0b"),
+            Scalar::Text(b"a\0b".to_vec()),
+            "a text is its bytes"
+        );
+        assert_eq!(lite("t'"), Scalar::Text(b"'".to_vec()));
+        let json = ValueType::Json { binary: false };
+        assert_eq!(
+            Backend::Sqlite.decode(&json, b"3.000000000000000444e-01".to_vec(), Read::Exact),
+            Scalar::Json("0.30000000000000004".into()),
+            "a bare real in a JSON column is the JSON number that names it"
+        );
         assert_eq!(lite("'o''brien'"), Scalar::Text(b"o'brien".to_vec()));
         assert_eq!(lite("''''"), Scalar::Text(b"'".to_vec()));
         assert_eq!(lite("X'FF01'"), Scalar::Bytes(vec![0xff, 0x01]));
