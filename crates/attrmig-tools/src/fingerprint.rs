@@ -25,18 +25,21 @@
 
 use std::collections::BTreeMap;
 
-use attrmig_core::equality::{self, Scalar, Side};
+use attrmig_core::equality::{self, Scalar, Side, ValueType, render};
 use attrmig_core::facts::{LateWrite, LateWrites, UntracedRange};
+use attrmig_db::equality::SqliteStored;
 use attrmig_store::fingerprints::Range;
 use attrmig_store::{Conns, fingerprints};
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
+use diesel::connection::{DefaultLoadingMode, LoadConnection};
+use diesel::row::{Field, Row};
 use diesel::sql_types::{Binary, Nullable, Text};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::ToolError;
-use crate::layout::Layout;
+use crate::layout::{KeyType, Layout};
 use crate::sql::{Bind, Key, Sql};
 
 /// Keys read per query: ten ranges.
@@ -66,6 +69,34 @@ pub fn digest(canonical: &[u8]) -> String {
     hash[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One covered old row, read: its key as recorded and its value, exactly.
+struct OldRow {
+    k: String,
+    value: OldValue,
+}
+
+enum OldValue {
+    /// The value read exactly.
+    Exact(Scalar),
+    /// A document that is not JSON, as it is.
+    NotJson(String),
+    /// Nothing read: a covered row always holds one of the others.
+    Unread,
+}
+
+impl OldRow {
+    /// The value's canonical form, in the old value's own family (`own`: the old type
+    /// compared with itself, [`own_equality`]).
+    fn canonical(&self, own: &equality::Equality) -> Vec<u8> {
+        match &self.value {
+            OldValue::Exact(v) => own.canonical(Side::Old, v),
+            OldValue::NotJson(doc) => equality::canonical(&Scalar::Json(doc.clone())),
+            OldValue::Unread => Vec::new(),
+        }
+    }
+}
+
+/// A row as diesel reads it on any backend ([`Layout::read_exact`]).
 #[derive(QueryableByName)]
 struct KeyValue {
     #[diesel(sql_type = Text)]
@@ -79,15 +110,13 @@ struct KeyValue {
 }
 
 impl KeyValue {
-    /// The value's canonical form, in the old value's own family (`own`: the old type
-    /// compared with itself, [`own_equality`]).
-    fn canonical(&mut self, layout: &Layout, own: &equality::Equality) -> Vec<u8> {
-        // Taken, not copied: each row is digested once.
-        match (self.u.take(), self.v.take()) {
-            (Some(doc), _) => equality::canonical(&Scalar::Json(layout.show_document(doc))),
-            (None, Some(v)) => own.canonical(Side::Old, &layout.exact(Side::Old, v)),
-            (None, None) => Vec::new(),
-        }
+    fn into_row(self, layout: &Layout) -> OldRow {
+        let value = match (self.u, self.v) {
+            (Some(doc), _) => OldValue::NotJson(layout.show_document(doc)),
+            (None, Some(v)) => OldValue::Exact(layout.exact(Side::Old, v)),
+            (None, None) => OldValue::Unread,
+        };
+        OldRow { k: self.k, value }
     }
 }
 
@@ -135,14 +164,17 @@ impl RangeHasher {
 /// Over alias `o`: a document that is not JSON, as it is (NULL for others), and the
 /// condition that a row is covered by the fingerprint (its old value is not NULL, or its
 /// document is not JSON).
-fn coverage(layout: &Layout) -> (String, String) {
+fn coverage(layout: &Layout, columns: Columns) -> (String, String) {
     let value = layout.old_value();
     match (layout.old_unreadable(), layout.old_document()) {
         (Some(condition), Some(doc)) => (
-            format!(
-                "CASE WHEN {condition} THEN {} END",
-                layout.shown_document(&doc)
-            ),
+            match columns {
+                Columns::Exact => format!(
+                    "CASE WHEN {condition} THEN {} END",
+                    layout.shown_document(&doc)
+                ),
+                Columns::Stored => format!("CASE WHEN {condition} THEN {doc} END"),
+            },
             format!("({value} IS NOT NULL OR {condition})"),
         ),
         _ => ("NULL".to_owned(), format!("{value} IS NOT NULL")),
@@ -157,14 +189,61 @@ fn read(
     lo: Option<&Key>,
     hi: Option<&Key>,
     limit: Option<i64>,
-) -> Result<Vec<KeyValue>, ToolError> {
+) -> Result<Vec<OldRow>, ToolError> {
+    let mut rows = match conn {
+        attrmig_db::AnyConnection::Sqlite(sqlite) => read_stored(
+            sqlite,
+            layout,
+            &statement(layout, Columns::Stored, lo, hi, limit),
+        )?,
+        other => statement(layout, Columns::Exact, lo, hi, limit)
+            .load::<KeyValue>(other)
+            .map_err(|e| ToolError::query("read old values", e))?
+            .into_iter()
+            .map(|r| r.into_row(layout))
+            .collect(),
+    };
+    // Keys as recorded, so that ranges, digests and the log compare key by key.
+    for r in rows.iter_mut() {
+        r.k = layout.recorded_key(std::mem::take(&mut r.k))?;
+    }
+    Ok(rows)
+}
+
+/// How a statement of [`read`] selects its key and values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Columns {
+    /// As text and exact bytes ([`Layout::read_exact`]), for [`KeyValue`].
+    Exact,
+    /// SQLite: as they are stored, for [`read_stored`]; an integer key as an integer.
+    /// Nothing is converted or copied in the database: the read costs what reading
+    /// the column costs (`quote()` of every value doubled it).
+    Stored,
+}
+
+fn statement(
+    layout: &Layout,
+    columns: Columns,
+    lo: Option<&Key>,
+    hi: Option<&Key>,
+    limit: Option<i64>,
+) -> Sql {
     let mut sql = Sql::new(layout.backend());
     let (key, value) = (layout.old_key(), layout.old_value());
-    let (unreadable, covered) = coverage(layout);
+    let (unreadable, covered) = coverage(layout, columns);
+    let (k, v) = match (columns, key.columns(), layout.key_type()) {
+        (Columns::Stored, [one], KeyType::Int) => (
+            format!(
+                "CASE WHEN typeof({one}) = 'integer' THEN {one} ELSE {} END",
+                layout.text(one)
+            ),
+            value,
+        ),
+        (Columns::Stored, _, _) => (layout.key_text(&key), value),
+        (Columns::Exact, _, _) => (layout.key_text(&key), layout.read_exact(Side::Old, &value)),
+    };
     sql.push(&format!(
-        "SELECT {} AS k, {} AS v, {unreadable} AS u FROM {} WHERE ",
-        layout.key_text(&key),
-        layout.read_exact(Side::Old, &value),
+        "SELECT {k} AS k, {v} AS v, {unreadable} AS u FROM {} WHERE ",
         layout.old_from()
     ));
     layout.push_old_rows(&mut sql);
@@ -174,12 +253,43 @@ fn read(
     if let Some(limit) = limit {
         sql.push(" LIMIT ").bind(Bind::Int(limit));
     }
-    let mut rows: Vec<KeyValue> = sql
-        .load(conn)
-        .map_err(|e| ToolError::query("read old values", e))?;
-    // Keys as recorded, so that ranges, digests and the log compare key by key.
-    for r in rows.iter_mut() {
-        r.k = layout.recorded_key(std::mem::take(&mut r.k))?;
+    sql
+}
+
+/// The rows of an SQLite statement of [`Columns::Stored`], column by column as stored.
+fn read_stored(
+    conn: &mut diesel::SqliteConnection,
+    layout: &Layout,
+    sql: &Sql,
+) -> Result<Vec<OldRow>, ToolError> {
+    let failed = |e| ToolError::query("read old values", e);
+    let cursor =
+        LoadConnection::<DefaultLoadingMode>::load(conn, sql.sqlite_query()).map_err(failed)?;
+    let mut rows = Vec::new();
+    for row in cursor {
+        let row = row.map_err(failed)?;
+        let stored = |i: usize| {
+            let field = row.get(i)?;
+            field.value().and_then(SqliteStored::read)
+        };
+        let k = match stored(0) {
+            Some(SqliteStored::Integer(i)) => i.to_string(),
+            // As diesel reads a text anywhere else: a key that is no UTF-8 is refused,
+            // never replaced by one that another key could share.
+            Some(SqliteStored::Text(bytes) | SqliteStored::Blob(bytes)) => String::from_utf8(bytes)
+                .map_err(|e| ToolError::Unexpected(format!("an old key is not UTF-8: {e}")))?,
+            other => {
+                return Err(ToolError::Unexpected(format!(
+                    "an old key read back as {other:?}"
+                )));
+            }
+        };
+        let value = match (stored(2), stored(1)) {
+            (Some(doc), _) => OldValue::NotJson(render(&doc.scalar(&ValueType::plain_text()))),
+            (None, Some(v)) => OldValue::Exact(v.scalar(layout.value_type(Side::Old))),
+            (None, None) => OldValue::Unread,
+        };
+        rows.push(OldRow { k, value });
     }
     Ok(rows)
 }
@@ -195,8 +305,8 @@ fn for_each_batch(
         f(
             conns,
             rows.into_iter()
-                .map(|mut r| {
-                    let d = digest(&r.canonical(layout, &own));
+                .map(|r| {
+                    let d = digest(&r.canonical(&own));
                     (r.k, d)
                 })
                 .collect(),
@@ -208,7 +318,7 @@ fn for_each_batch(
 fn for_each_read(
     conns: &mut Conns<'_>,
     layout: &Layout,
-    mut f: impl FnMut(&mut Conns<'_>, Vec<KeyValue>) -> Result<(), ToolError>,
+    mut f: impl FnMut(&mut Conns<'_>, Vec<OldRow>) -> Result<(), ToolError>,
 ) -> Result<(), ToolError> {
     layout.prepare(conns.app())?;
     let mut after: Option<Key> = None;
@@ -243,7 +353,7 @@ pub fn take(conns: &mut Conns<'_>, layout: &Layout) -> Result<Summary, ToolError
             .map(|chunk| {
                 let mut h = RangeHasher::new();
                 for r in chunk.iter_mut() {
-                    let canonical = r.canonical(layout, &own);
+                    let canonical = r.canonical(&own);
                     h.add(&r.k, &canonical);
                 }
                 let (key_count, digest) = h.finish();
@@ -316,8 +426,8 @@ fn changed_ranges(
         // are looked at.
         let mut hashers: Vec<RangeHasher> = group.iter().map(|_| RangeHasher::new()).collect();
         let mut at = 0;
-        for mut r in rows {
-            let canonical = r.canonical(layout, &own);
+        for r in rows {
+            let canonical = r.canonical(&own);
             hashers[at].add(&r.k, &canonical);
             if r.k == group[at].last_key && at + 1 < group.len() {
                 at += 1;
@@ -439,7 +549,7 @@ fn holding_a_value(
     let mut out = Vec::new();
     for chunk in keys.chunks(1_000) {
         let key = layout.old_key();
-        let (_, covered) = coverage(layout);
+        let (_, covered) = coverage(layout, Columns::Exact);
         let mut sql = layout.select_old_keys();
         sql.push(" AND ");
         layout.push_in(&mut sql, &key, chunk);
@@ -482,4 +592,101 @@ fn per_key(conns: &mut Conns<'_>, layout: &Layout) -> Result<LateWrites, ToolErr
         found.token = short_token(token);
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use attrmig_testing::TestDb;
+
+    use super::*;
+
+    fn plan(kind: &str) -> attrmig_core::Plan {
+        let old = match kind {
+            "json" => {
+                "kind = \"json\"\ntable = \"t\"\nkey = \"id\"\ncolumn = \"doc\"\npath = \"v\""
+            }
+            _ => "kind = \"column\"\ntable = \"t\"\nkey = \"id\"\ncolumn = \"v\"",
+        };
+        let text = format!("[old]\n{old}\n[new]\ntable = \"n\"\nkey = \"id\"\ncolumn = \"v\"\n");
+        attrmig_plan::parse_plan("t-v", Path::new("plans/t-v.toml"), &text).unwrap()
+    }
+
+    type Read = Result<Vec<(String, Vec<u8>)>, String>;
+
+    /// (key, canonical form) of every covered row, read by the statement for any
+    /// backend and by SQLite's own.
+    fn both_reads(db: &TestDb, kind: &str) -> (Read, Read) {
+        let plan = plan(kind);
+        let mut conn = db.connect();
+        let layout = Layout::resolve(&mut conn, &plan).unwrap();
+        let own = own_equality(&layout);
+        let canonical = |rows: Vec<OldRow>| -> Vec<(String, Vec<u8>)> {
+            rows.into_iter()
+                .map(|r| (r.canonical(&own), r.k))
+                .map(|(c, k)| (k, c))
+                .collect()
+        };
+        layout.prepare(&mut conn).unwrap();
+        let exact = statement(&layout, Columns::Exact, None, None, None)
+            .load::<KeyValue>(&mut conn)
+            .map(|rows| canonical(rows.into_iter().map(|r| r.into_row(&layout)).collect()))
+            .map_err(|e| e.to_string());
+        let attrmig_db::AnyConnection::Sqlite(sqlite) = &mut conn else {
+            unreachable!("an SQLite database")
+        };
+        let sql = statement(&layout, Columns::Stored, None, None, None);
+        let stored = read_stored(sqlite, &layout, &sql)
+            .map(canonical)
+            .map_err(|e| e.to_string());
+        (exact, stored)
+    }
+
+    /// Every storage class, and the values each has trouble with, reads the same either
+    /// way; the fingerprints of migrations taken before SQLite's own read stay valid.
+    #[test]
+    fn sqlite_reads_values_as_stored_exactly_as_their_literals() {
+        let db = TestDb::sqlite();
+        db.execute(
+            "CREATE TABLE t (id BIGINT NOT NULL PRIMARY KEY, v, doc TEXT);
+             CREATE TABLE n (id BIGINT NOT NULL PRIMARY KEY, v);
+             INSERT INTO t (id, v, doc) VALUES
+               (1, 'o''brien', '{\"v\": \"o''brien\"}'),
+               (2, CAST(x'610062' AS TEXT), '{\"v\": 1.5}'),
+               (3, CAST(x'ff27' AS TEXT), '{\"v\": 0.30000000000000004}'),
+               (4, '\u{FFFD}', '{\"v\": [1, {\"b\": 2, \"a\": 1}]}'),
+               (5, '', '{\"v\": -7}'),
+               (6, x'00ff', '{\"v\": null}'),
+               (7, x'', 'not json'),
+               (8, 12, '{\"v\": true}'),
+               (9, -9223372036854775808, '{\"v\": \"\"}'),
+               (10, 0.1 + 0.2, '{\"v\": 1e300}'),
+               (11, 1e300, '{}'),
+               (12, -0.0, '{\"v\": \"\u{FFFD}\"}'),
+               (13, 9e999, NULL),
+               (14, '12', '{\"v\": 12}'),
+               (15, NULL, '{\"v\": {}}');",
+        );
+        for kind in ["column", "json"] {
+            let (exact, stored) = both_reads(&db, kind);
+            let exact = exact.unwrap();
+            assert!(exact.len() > 10, "{kind}: {exact:?}");
+            assert_eq!(stored.unwrap(), exact, "{kind}");
+        }
+        // And a text key, any text.
+        let db = TestDb::sqlite();
+        db.execute(
+            "CREATE TABLE t (id TEXT NOT NULL PRIMARY KEY, v TEXT);
+             CREATE TABLE n (id TEXT NOT NULL PRIMARY KEY, v TEXT);
+             INSERT INTO t (id, v) VALUES ('a', 'x'), ('Zoë', 'y'), ('7', '7');",
+        );
+        let (exact, stored) = both_reads(&db, "column");
+        assert_eq!(exact.as_ref().map(Vec::len), Ok(3));
+        assert_eq!(stored, exact);
+        // A key that is no UTF-8 is refused either way, not read as another key.
+        db.execute("INSERT INTO t (id, v) VALUES (CAST(x'ff' AS TEXT), 'z')");
+        let (exact, stored) = both_reads(&db, "column");
+        assert!(exact.is_err() && stored.is_err(), "{exact:?} {stored:?}");
+    }
 }

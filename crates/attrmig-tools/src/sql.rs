@@ -146,6 +146,19 @@ impl Sql {
         query
     }
 
+    /// The statement as a diesel query on an SQLite connection itself, for rows read
+    /// column by column as they are stored ([`attrmig_db::equality::SqliteStored`]).
+    pub fn sqlite_query(&self) -> BoxedSqlQuery<'static, diesel::sqlite::Sqlite, SqlQuery> {
+        let mut query = diesel::sql_query(self.text.clone()).into_boxed::<diesel::sqlite::Sqlite>();
+        for bind in &self.binds {
+            query = match bind {
+                Bind::Int(i) => query.bind::<BigInt, _>(*i),
+                Bind::Text(s) => query.bind::<Text, _>(s.clone()),
+            };
+        }
+        query
+    }
+
     /// Runs the statement; returns the affected row count.
     pub fn execute(&self, conn: &mut AnyConnection) -> diesel::QueryResult<usize> {
         use diesel::RunQueryDsl;
