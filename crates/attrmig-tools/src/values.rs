@@ -18,7 +18,8 @@ use crate::sql::{Key, Sql};
 
 #[diesel::declare_sql_function]
 extern "SQL" {
-    /// Whether two values (as SQLite's `quote()` writes them) differ as JSON documents.
+    /// Whether two values (as `Backend::read` reads them exactly) differ as JSON
+    /// documents.
     fn attrmig_json_differs(a: Nullable<Binary>, b: Nullable<Binary>) -> diesel::sql_types::Bool;
 }
 
@@ -30,9 +31,8 @@ pub(crate) fn register_sqlite_functions(conn: &mut AnyConnection) -> Result<(), 
     };
     attrmig_json_differs_utils::register_impl(sqlite, |a: Option<Vec<u8>>, b: Option<Vec<u8>>| {
         let json = ValueType::Json { binary: false };
-        // quote() writes NULL as the bare word; a text would be quoted.
         let canonical = |raw: Option<Vec<u8>>| {
-            raw.filter(|r| r != b"NULL").map(|r| {
+            raw.map(|r| {
                 attrmig_core::equality::canonical(&Backend::Sqlite.decode(&json, r, Read::Exact))
             })
         };

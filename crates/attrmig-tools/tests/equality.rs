@@ -555,6 +555,18 @@ fn cases() -> Vec<Case> {
             Postgres => fingerprinted("JSONB", "JSONB", r#"'{"a":1.0}'"#, r#"'{"a":1}'"#, Equal),
             Mysql => fingerprinted("JSON", "JSON", r#"'{"a":1.0}'"#, r#"'{"a":1}'"#, Equal),
         }),
+        column("J7", |b| match b {
+            // A document that goes on after a NUL byte is no JSON (SQLite's quote()
+            // stops at the NUL, which leaves JSON).
+            Sqlite => fingerprinted(
+                "JSON",
+                "JSON",
+                "CAST(x'7b2261223a317d0078' AS TEXT)",
+                r#"'{"a":1}'"#,
+                Different,
+            ),
+            Postgres | Mysql => None, // their JSON holds no NUL byte outside a string
+        }),
         // --- JSON kind: the value at a path, into a text column ------------------------------
         json("K1", |_| {
             sides("", "VARCHAR(255)", r#"'{"v": true}'"#, None, Copied("true"))

@@ -3,6 +3,7 @@
 
 use attrmig_core::equality::{Equality, Family, Method, Side, ValueType};
 
+use super::read::Read;
 use super::types::without_modifiers;
 use super::{PG_JSON_CHECK, SQLITE_JSON_DIFFERS};
 use crate::url::Backend;
@@ -91,7 +92,12 @@ fn sqlite_real_as_text(e: &str) -> String {
 /// the canonical forms of both documents (`attrmig_core::equality::canonical_json`).
 fn sqlite_differs(eq: &Equality, old: &str, new: &str) -> String {
     match eq.method {
-        Method::JsonStructure => format!("{SQLITE_JSON_DIFFERS}(quote({old}), quote({new}))"),
+        Method::JsonStructure => {
+            // Each document read exactly, as Backend::read reads any value for decode().
+            let read =
+                |e: &str| Backend::Sqlite.read(&ValueType::Json { binary: false }, e, Read::Exact);
+            format!("{SQLITE_JSON_DIFFERS}({}, {})", read(old), read(new))
+        }
         _ => format!("({old} IS NOT {new} COLLATE BINARY)"),
     }
 }
