@@ -345,14 +345,14 @@ pub fn take(conns: &mut Conns<'_>, layout: &Layout) -> Result<Summary, ToolError
     let mut keys = 0u64;
     let mut ordinal = 0i64;
     let mut all = Sha256::new();
-    for_each_read(conns, layout, |conns, mut batch| {
+    for_each_read(conns, layout, |conns, batch| {
         keys += batch.len() as u64;
         // Batches hold a whole number of ranges but the last: ranges never span two.
         let ranges: Vec<Range> = batch
-            .chunks_mut(RANGE_KEYS)
+            .chunks(RANGE_KEYS)
             .map(|chunk| {
                 let mut h = RangeHasher::new();
-                for r in chunk.iter_mut() {
+                for r in chunk {
                     let canonical = r.canonical(&own);
                     h.add(&r.k, &canonical);
                 }
