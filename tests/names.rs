@@ -153,7 +153,7 @@ backend_tests! {
 const QUALIFIED_PLAN: &str = r#"
 [old]
 kind = "column"
-table = "SCHEMA.invoices"
+table = "SCHEMA.TABLE"
 key = "id"
 column = "memo"
 
@@ -172,8 +172,15 @@ approvals = 1
 /// storage apart: a table of the same name in the connection's own schema is a decoy
 /// no tool may touch, and the walk reaches 10.
 fn walk_qualified(db: &TestDb, schema: &str, other: &str) {
+    walk_qualified_as(db, schema, "invoices", other);
+}
+
+/// [`walk_qualified`], the plan naming old's table `table` (`invoices`, as it is made,
+/// or another spelling the server takes for it).
+fn walk_qualified_as(db: &TestDb, schema: &str, table: &str, other: &str) {
     let plan = QUALIFIED_PLAN
         .replace("SCHEMA", schema)
+        .replace("TABLE", table)
         .replace("OTHER", other);
     let p = Project::new(db).with_plan("memos", &plan);
     p.sql(&format!(
@@ -255,6 +262,43 @@ fn mysql_database_qualified_tables_walk_to_10() {
     let own = db.url().rsplit('/').next().unwrap().to_owned();
     let (schema, other) = (format!("{own}_billing"), format!("{own}_archive"));
     walk_qualified(&db, &schema, &other);
+    db.execute(&format!("DROP DATABASE {schema}; DROP DATABASE {other};"));
+}
+
+/// With `lower_case_table_names = 1` (a MariaDB server of the test's own: the setting is
+/// chosen when a server starts) table and database names are case-insensitive: a plan's
+/// `Billing.Invoices` is the table `invoices` of the database `billing`, and the walk
+/// reaches 10 on the server's spelling. The shared server (0) would refuse that plan.
+#[test]
+fn mysql_case_insensitive_table_names_walk_to_10() {
+    let Some(server) = ThrowawayMariaDb::start(&["--lower-case-table-names=1"]) else {
+        return;
+    };
+    let db = TestDb::on_server(&server.url());
+    let own = db.url().rsplit('/').next().unwrap().to_owned();
+    let (schema, other) = (format!("{own}_Billing"), format!("{own}_archive"));
+    walk_qualified_as(&db, &schema, "Invoices", &other);
+    let stored: Vec<String> = {
+        #[derive(diesel::QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        let mut conn = db.connect();
+        diesel::RunQueryDsl::load::<Name>(
+            diesel::sql_query(format!(
+                "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables \
+                 WHERE table_schema = '{}' ORDER BY table_name",
+                schema.to_lowercase()
+            )),
+            &mut conn,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|n| n.name)
+        .collect()
+    };
+    assert_eq!(stored, ["invoices"], "the server keeps names in lower case");
     db.execute(&format!("DROP DATABASE {schema}; DROP DATABASE {other};"));
 }
 

@@ -17,6 +17,9 @@ pub use attrmig_testing::{TestDb, backend_tests};
 mod backup;
 pub use backup::Backup;
 
+mod mariadb;
+pub use mariadb::ThrowawayMariaDb;
+
 /// The plan every lifecycle test starts from: DESIGN.md's example, with a soak and a
 /// cross-check age that let a test walk all ten steps in seconds.
 pub const USERS_PLAN: &str = r#"

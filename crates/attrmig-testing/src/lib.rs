@@ -109,15 +109,27 @@ impl TestDb {
             Ok(conn) => conn,
             Err(e) => return unavailable(tag, format!("{var} is unreachable: {e}")),
         };
+        Some(Self::created(&mut conn, backend, admin))
+    }
+
+    /// A new database on the server of `admin` (a URL a test has of a server it started
+    /// itself, with settings of its own).
+    pub fn on_server(admin: &str) -> TestDb {
+        let admin_url = DatabaseUrl::parse(admin, Path::new("/")).expect("a valid admin URL");
+        let mut conn = connect(&admin_url).expect("connect to the test's own server");
+        Self::created(&mut conn, admin_url.backend(), admin.to_owned())
+    }
+
+    fn created(conn: &mut AnyConnection, backend: Backend, admin: String) -> TestDb {
         let name = unique_name();
         conn.batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create the test database");
-        Some(TestDb {
+        TestDb {
             backend,
             url: with_database(&admin, &name),
             dir: tempfile::tempdir().expect("temp dir"),
             server: Some((admin, name)),
-        })
+        }
     }
 
     /// The database's URL, for `--database-url` or `attrmig.toml`.
