@@ -28,7 +28,12 @@ impl ThrowawayMariaDb {
     /// MariaDB's server is not installed, unless `ATTRMIG_TEST_REQUIRE` names `mysql`.
     #[allow(clippy::print_stderr)] // saying why a test did not run is the point
     pub fn start(options: &[&str]) -> Option<ThrowawayMariaDb> {
-        if !attrmig_db::MYSQL_SUPPORTED || !Path::new(SERVER).is_file() {
+        let installed = Path::new(SERVER).is_file()
+            && Command::new("mariadb-install-db")
+                .arg("--help")
+                .output()
+                .is_ok();
+        if !attrmig_db::MYSQL_SUPPORTED || !installed {
             let why = "MariaDB's server is not installed (Debian: mariadb-server) or this build has no MySQL support";
             assert!(
                 !required(),
