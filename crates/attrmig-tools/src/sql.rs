@@ -136,20 +136,24 @@ impl Sql {
 
     /// The statement as a diesel query, binds applied.
     pub fn query(&self) -> BoxedSqlQuery<'static, AnyBackend, SqlQuery> {
-        let mut query = diesel::sql_query(self.text.clone()).into_boxed::<AnyBackend>();
-        for bind in &self.binds {
-            query = match bind {
-                Bind::Int(i) => query.bind::<BigInt, _>(*i),
-                Bind::Text(s) => query.bind::<Text, _>(s.clone()),
-            };
-        }
-        query
+        self.boxed()
     }
 
     /// The statement as a diesel query on an SQLite connection itself, for rows read
     /// column by column as they are stored ([`attrmig_db::equality::SqliteStored`]).
     pub fn sqlite_query(&self) -> BoxedSqlQuery<'static, diesel::sqlite::Sqlite, SqlQuery> {
-        let mut query = diesel::sql_query(self.text.clone()).into_boxed::<diesel::sqlite::Sqlite>();
+        self.boxed()
+    }
+
+    fn boxed<DB>(&self) -> BoxedSqlQuery<'static, DB, SqlQuery>
+    where
+        DB: diesel::backend::Backend
+            + diesel::sql_types::HasSqlType<BigInt>
+            + diesel::sql_types::HasSqlType<Text>,
+        i64: diesel::serialize::ToSql<BigInt, DB>,
+        String: diesel::serialize::ToSql<Text, DB>,
+    {
+        let mut query = diesel::sql_query(self.text.clone()).into_boxed::<DB>();
         for bind in &self.binds {
             query = match bind {
                 Bind::Int(i) => query.bind::<BigInt, _>(*i),
