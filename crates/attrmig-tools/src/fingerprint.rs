@@ -277,7 +277,13 @@ fn read_stored(
             // As diesel reads a text anywhere else: a key that is no UTF-8 is refused,
             // never replaced by one that another key could share.
             Some(SqliteStored::Text(bytes) | SqliteStored::Blob(bytes)) => String::from_utf8(bytes)
-                .map_err(|e| ToolError::Unexpected(format!("an old key is not UTF-8: {e}")))?,
+                .map_err(|e| {
+                    let hex: String = e.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+                    ToolError::Unexpected(format!(
+                        "old storage holds a key that is not UTF-8 text (bytes {hex}); keys are \
+                         read as UTF-8: correct or remove that row, then run this again"
+                    ))
+                })?,
             other => {
                 return Err(ToolError::Unexpected(format!(
                     "an old key read back as {other:?}"
@@ -687,6 +693,16 @@ mod tests {
         // A key that is no UTF-8 is refused either way, not read as another key.
         db.execute("INSERT INTO t (id, v) VALUES (CAST(x'ff' AS TEXT), 'z')");
         let (exact, stored) = both_reads(&db, "column");
-        assert!(exact.is_err() && stored.is_err(), "{exact:?} {stored:?}");
+        assert!(exact.is_err(), "{exact:?}");
+        let said = stored.unwrap_err();
+        assert!(
+            said.contains("(bytes ff)") && said.contains("correct or remove that row"),
+            "{said}"
+        );
+        // As it says: without that row, the read goes on.
+        db.execute("DELETE FROM t WHERE hex(id) = 'FF'");
+        let (exact, stored) = both_reads(&db, "column");
+        assert_eq!(stored, exact);
+        assert_eq!(stored.map(|rows| rows.len()), Ok(3));
     }
 }
